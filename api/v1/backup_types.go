@@ -1,0 +1,235 @@
+package v1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// BackupSpec says what to back up.
+type BackupSpec struct {
+	// IncludedNamespaces lists namespaces to include; empty or "*" means all.
+	// +optional
+	IncludedNamespaces []string `json:"includedNamespaces,omitempty"`
+	// ExcludedNamespaces lists namespaces to leave out.
+	// +optional
+	ExcludedNamespaces []string `json:"excludedNamespaces,omitempty"`
+	// IncludedResources lists resources (resource, resource.group or short
+	// name) to include; empty or "*" means all.
+	// +optional
+	IncludedResources []string `json:"includedResources,omitempty"`
+	// ExcludedResources lists resources to leave out.
+	// +optional
+	ExcludedResources []string `json:"excludedResources,omitempty"`
+	// LabelSelector restricts the backup to objects with matching labels.
+	// +optional
+	// +nullable
+	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
+	// SnapshotVolumes says whether to snapshot persistent volumes; nil means
+	// yes when a persistentVolumeProvider is configured.
+	// +optional
+	// +nullable
+	SnapshotVolumes *bool `json:"snapshotVolumes,omitempty"`
+	// TTL is how long the backup is kept before garbage collection.
+	// +optional
+	TTL metav1.Duration `json:"ttl,omitempty"`
+	// IncludeClusterResources says whether cluster-scoped resources are
+	// included. nil: only when every namespace is backed up (plus PVs that
+	// namespaced items pull in).
+	// +optional
+	// +nullable
+	IncludeClusterResources *bool `json:"includeClusterResources,omitempty"`
+	// Hooks are commands run in pods around their backup.
+	// +optional
+	Hooks BackupHooks `json:"hooks,omitempty"`
+}
+
+// BackupHooks holds the hook specs of a backup.
+type BackupHooks struct {
+	// +optional
+	Resources []BackupResourceHookSpec `json:"resources,omitempty"`
+}
+
+// BackupResourceHookSpec selects pods and the hooks to run in them.
+type BackupResourceHookSpec struct {
+	Name string `json:"name"`
+	// +optional
+	IncludedNamespaces []string `json:"includedNamespaces,omitempty"`
+	// +optional
+	ExcludedNamespaces []string `json:"excludedNamespaces,omitempty"`
+	// +optional
+	IncludedResources []string `json:"includedResources,omitempty"`
+	// +optional
+	ExcludedResources []string `json:"excludedResources,omitempty"`
+	// +optional
+	// +nullable
+	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
+	// Hooks is the deprecated alias of Pre.
+	// +optional
+	Hooks []BackupResourceHook `json:"hooks,omitempty"`
+	// +optional
+	Pre []BackupResourceHook `json:"pre,omitempty"`
+	// +optional
+	Post []BackupResourceHook `json:"post,omitempty"`
+}
+
+// BackupResourceHook is one hook.
+type BackupResourceHook struct {
+	Exec *ExecHook `json:"exec"`
+}
+
+// HookErrorMode says what a failing hook does to the backup.
+// +kubebuilder:validation:Enum=Continue;Fail
+type HookErrorMode string
+
+const (
+	HookErrorModeContinue HookErrorMode = "Continue"
+	HookErrorModeFail     HookErrorMode = "Fail"
+)
+
+// ExecHook runs a command in a container of a pod.
+type ExecHook struct {
+	// +optional
+	Container string   `json:"container,omitempty"`
+	Command   []string `json:"command"`
+	// +optional
+	OnError HookErrorMode `json:"onError,omitempty"`
+	// +optional
+	Timeout metav1.Duration `json:"timeout,omitempty"`
+}
+
+// BackupPhase is where a backup is in its life.
+// +kubebuilder:validation:Enum=New;FailedValidation;InProgress;Completed;PartiallyFailed;Failed;Deleting
+type BackupPhase string
+
+const (
+	BackupPhaseNew              BackupPhase = "New"
+	BackupPhaseFailedValidation BackupPhase = "FailedValidation"
+	BackupPhaseInProgress       BackupPhase = "InProgress"
+	// BackupPhaseCompleted: the archive, metadata and log are all in object storage.
+	BackupPhaseCompleted BackupPhase = "Completed"
+	// BackupPhasePartiallyFailed: the archive is complete but some items failed.
+	BackupPhasePartiallyFailed BackupPhase = "PartiallyFailed"
+	BackupPhaseFailed          BackupPhase = "Failed"
+	// BackupPhaseDeleting: a DeleteBackupRequest is removing the backup.
+	BackupPhaseDeleting BackupPhase = "Deleting"
+)
+
+// BackupStatus is what the server observed and did.
+type BackupStatus struct {
+	// Version is the format version of the backup archive.
+	// +optional
+	Version int `json:"version,omitempty"`
+	// +optional
+	// +nullable
+	Expiration *metav1.Time `json:"expiration,omitempty"`
+	// +optional
+	Phase BackupPhase `json:"phase,omitempty"`
+	// VolumeBackups maps a PersistentVolume's name to its snapshot.
+	// +optional
+	VolumeBackups map[string]*VolumeBackupInfo `json:"volumeBackups,omitempty"`
+	// +optional
+	ValidationErrors []string `json:"validationErrors,omitempty"`
+	// +optional
+	// +nullable
+	StartTimestamp *metav1.Time `json:"startTimestamp,omitempty"`
+	// +optional
+	// +nullable
+	CompletionTimestamp *metav1.Time `json:"completionTimestamp,omitempty"`
+	// Warnings counts problems that did not fail an item.
+	// +optional
+	Warnings int `json:"warnings,omitempty"`
+	// Errors counts items that could not be backed up.
+	// +optional
+	Errors int `json:"errors,omitempty"`
+	// FailureReason says why a backup Failed.
+	// +optional
+	FailureReason string `json:"failureReason,omitempty"`
+	// +optional
+	// +nullable
+	Progress *BackupProgress `json:"progress,omitempty"`
+	// Archive describes the tar.gz in object storage, for integrity checks.
+	// +optional
+	// +nullable
+	Archive *ArchiveInfo `json:"archive,omitempty"`
+	// ResourceCounts maps "resource[.group]" to the number of items backed up.
+	// +optional
+	ResourceCounts map[string]int `json:"resourceCounts,omitempty"`
+	// Problems lists the first warnings and errors with their reasons; the
+	// full list is in the backup log.
+	// +optional
+	Problems []Problem `json:"problems,omitempty"`
+}
+
+// BackupProgress counts items as the backup runs.
+type BackupProgress struct {
+	// +optional
+	TotalItems int `json:"totalItems,omitempty"`
+	// +optional
+	ItemsBackedUp int `json:"itemsBackedUp,omitempty"`
+	// CurrentResource is the resource being listed or written.
+	// +optional
+	CurrentResource string `json:"currentResource,omitempty"`
+}
+
+// ArchiveInfo is the digest and size of a backup's tar.gz.
+type ArchiveInfo struct {
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+	// +optional
+	Items int `json:"items,omitempty"`
+}
+
+// Problem is one warning or error, located where it happened.
+type Problem struct {
+	// Severity is "warning" or "error".
+	Severity string `json:"severity"`
+	// +optional
+	Resource string `json:"resource,omitempty"`
+	// +optional
+	Namespace string `json:"namespace,omitempty"`
+	// +optional
+	Name    string `json:"name,omitempty"`
+	Message string `json:"message"`
+}
+
+// VolumeBackupInfo records one volume snapshot.
+type VolumeBackupInfo struct {
+	SnapshotID string `json:"snapshotID"`
+	// +optional
+	Type string `json:"type,omitempty"`
+	// +optional
+	AvailabilityZone string `json:"availabilityZone,omitempty"`
+	// +optional
+	// +nullable
+	Iops *int64 `json:"iops,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:path=backups,scope=Namespaced
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Items",type=integer,JSONPath=`.status.progress.itemsBackedUp`
+// +kubebuilder:printcolumn:name="Errors",type=integer,JSONPath=`.status.errors`
+// +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.expiration`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// Backup is a request to back up the cluster, and its result.
+type Backup struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +optional
+	Spec BackupSpec `json:"spec,omitempty"`
+	// +optional
+	Status BackupStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// BackupList is a list of Backups.
+type BackupList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Backup `json:"items"`
+}
+
+func init() { SchemeBuilder.Register(&Backup{}, &BackupList{}) }

@@ -1,0 +1,68 @@
+package v1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// CloudProviderConfig names a provider and its settings.
+type CloudProviderConfig struct {
+	Name string `json:"name"`
+	// +optional
+	Config map[string]string `json:"config,omitempty"`
+}
+
+// ObjectStorageProviderConfig is a provider plus the bucket Ark writes to.
+type ObjectStorageProviderConfig struct {
+	CloudProviderConfig `json:",inline"`
+	Bucket              string `json:"bucket"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:path=configs,scope=Namespaced
+// +kubebuilder:printcolumn:name="Storage",type=string,JSONPath=`.backupStorageProvider.name`
+// +kubebuilder:printcolumn:name="Bucket",type=string,JSONPath=`.backupStorageProvider.bucket`
+// +kubebuilder:printcolumn:name="Volumes",type=string,JSONPath=`.persistentVolumeProvider.name`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// Config is the server's configuration. The server reads the one named
+// "default" in its namespace. Like Heptio Ark's, its fields are at the top
+// level (there is no spec).
+type Config struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// PersistentVolumeProvider snapshots volumes; optional.
+	// +optional
+	// +nullable
+	PersistentVolumeProvider *CloudProviderConfig `json:"persistentVolumeProvider,omitempty"`
+	// BackupStorageProvider is where backups are stored.
+	BackupStorageProvider ObjectStorageProviderConfig `json:"backupStorageProvider"`
+	// BackupSyncPeriod is how often backups in object storage are synced into
+	// the cluster (default 60m, at least 1m).
+	// +optional
+	BackupSyncPeriod metav1.Duration `json:"backupSyncPeriod,omitempty"`
+	// GCSyncPeriod is how often expired backups are deleted (default 60m, at least 1m).
+	// +optional
+	GCSyncPeriod metav1.Duration `json:"gcSyncPeriod,omitempty"`
+	// ScheduleSyncPeriod is how often schedules are checked (default 1m).
+	// +optional
+	ScheduleSyncPeriod metav1.Duration `json:"scheduleSyncPeriod,omitempty"`
+	// ResourcePriorities orders the restore: these resources first, in this
+	// order, then the rest alphabetically.
+	// +optional
+	ResourcePriorities []string `json:"resourcePriorities,omitempty"`
+	// RestoreOnlyMode turns off backups, schedules and garbage collection.
+	// +optional
+	RestoreOnlyMode bool `json:"restoreOnlyMode,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// ConfigList is a list of Configs.
+type ConfigList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Config `json:"items"`
+}
+
+func init() { SchemeBuilder.Register(&Config{}, &ConfigList{}) }

@@ -1,0 +1,19 @@
+package v1
+
+const (
+	// DefaultNamespace is where the server, its Config and its resources live.
+	DefaultNamespace = "heptio-ark"
+	// DefaultConfigName is the name of the one Config the server reads.
+	DefaultConfigName = "default"
+
+	// ScheduleNameLabel is set on every Backup a Schedule creates.
+	ScheduleNameLabel = "ark-schedule"
+	// RestoreNameLabel is set on every object a Restore creates.
+	RestoreNameLabel = "ark-restore"
+	// BackupNameLabel is set on Restores and DeleteBackupRequests of a backup.
+	BackupNameLabel = "ark.heptio.com/backup-name"
+
+	// LegacyGCFinalizer is the finalizer Ark v0.7 put on Backups. This Ark
+	// never adds it and removes it where it finds it, so nothing hangs.
+	LegacyGCFinalizer = "gc.ark.heptio.com"
+)

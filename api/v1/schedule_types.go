@@ -1,0 +1,65 @@
+package v1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ScheduleSpec is a backup template and when to run it.
+type ScheduleSpec struct {
+	// Template is the spec of every backup the schedule creates.
+	Template BackupSpec `json:"template"`
+	// Schedule is a 5-field cron expression or a descriptor (@every 6h, @daily).
+	Schedule string `json:"schedule"`
+}
+
+// SchedulePhase is whether a schedule runs.
+// +kubebuilder:validation:Enum=New;Enabled;FailedValidation
+type SchedulePhase string
+
+const (
+	SchedulePhaseNew              SchedulePhase = "New"
+	SchedulePhaseEnabled          SchedulePhase = "Enabled"
+	SchedulePhaseFailedValidation SchedulePhase = "FailedValidation"
+)
+
+// ScheduleStatus is what the server did.
+type ScheduleStatus struct {
+	// +optional
+	Phase SchedulePhase `json:"phase,omitempty"`
+	// LastBackup is the due time of the last backup created.
+	// +optional
+	// +nullable
+	LastBackup *metav1.Time `json:"lastBackup,omitempty"`
+	// +optional
+	ValidationErrors []string `json:"validationErrors,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:path=schedules,scope=Namespaced
+// +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
+// +kubebuilder:printcolumn:name="Schedule",type=string,JSONPath=`.spec.schedule`
+// +kubebuilder:printcolumn:name="Last Backup",type=date,JSONPath=`.status.lastBackup`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// Schedule creates backups on a cron schedule.
+type Schedule struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// +optional
+	Spec ScheduleSpec `json:"spec,omitempty"`
+	// +optional
+	Status ScheduleStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// ScheduleList is a list of Schedules.
+type ScheduleList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Schedule `json:"items"`
+}
+
+func init() { SchemeBuilder.Register(&Schedule{}, &ScheduleList{}) }

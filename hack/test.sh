@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The project's test command (make test): installs everything the tests need
+# on a fresh machine (cached after the first run), then runs the unit,
+# integration and end-to-end tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+hack/install-deps.sh
+ARK_TESTBIN_DIR=$(hack/build-testbin.sh)
+export ARK_TESTBIN_DIR
+eval "$(hack/install-emulators.sh)"
+export ARK_FAKE_GCS_SERVER ARK_AZURITE
+ARK_CONTROLLER_GEN=$(hack/controller-gen.sh --print-path)
+export ARK_CONTROLLER_GEN
+
+echo "test.sh: gofmt and go vet" >&2
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then echo "gofmt needed on: $unformatted" >&2; exit 1; fi
+go vet ./...
+
+echo "test.sh: go test" >&2
+go test -count=1 -timeout 60m "$@" ./...

@@ -1,0 +1,30 @@
+package archive
+
+import "fmt"
+
+// InvalidArchiveError is returned by Reader and Extract when an archive is
+// refused. Entry names the offending tar entry ("" when the problem is the
+// stream as a whole).
+type InvalidArchiveError struct {
+	Entry  string
+	Reason string
+	Err    error // underlying cause, if any
+}
+
+func (e *InvalidArchiveError) Error() string {
+	msg := "invalid backup archive: "
+	if e.Entry != "" {
+		msg += fmt.Sprintf("entry %q: ", e.Entry)
+	}
+	msg += e.Reason
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *InvalidArchiveError) Unwrap() error { return e.Err }
+
+func invalid(entry, format string, args ...any) *InvalidArchiveError {
+	return &InvalidArchiveError{Entry: entry, Reason: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,183 @@
+package archive
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+)
+
+// maxFileNameLen is NAME_MAX of common Linux file systems. An object name
+// near Kubernetes' 253-byte limit plus ".json" exceeds it.
+const maxFileNameLen = 255
+
+// Contents is a fully verified archive extracted to Dir.
+type Contents struct {
+	Dir   string
+	Index Index
+	// Resources maps a resource ("configmaps", "deployments.apps") to its
+	// items. Names are sorted.
+	Resources map[string]*ResourceItems
+}
+
+// ResourceItems lists the items of one resource.
+type ResourceItems struct {
+	Cluster    []string            // names of cluster-scoped items
+	Namespaces map[string][]string // namespace -> names
+}
+
+// Extract reads the whole archive from r, validates it as Reader does, and
+// writes its items under dir, which must not exist yet (or be empty). Files
+// are created through an os.Root on dir with O_EXCL, so nothing can be written
+// outside it or over another item. Files are readable by the owner only, as
+// backups hold Secrets.
+//
+// Extract returns Contents only when every check passed. On any failure it
+// returns an error and removes what it wrote (and dir itself if it created
+// it); callers should still delete dir. On success r has been read to its end,
+// so a VerifyingReader around it can be verified.
+func Extract(r io.Reader, dir string, lim Limits) (_ *Contents, err error) {
+	if dir == "" {
+		return nil, errors.New("archive: Extract needs a directory to extract into, got an empty path")
+	}
+	created, err := makeEmptyDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("archive: opening %s: %w", dir, err)
+	}
+	defer func() {
+		if err != nil {
+			if created {
+				_ = os.RemoveAll(dir)
+			} else {
+				_ = root.RemoveAll(resourcesDir)
+			}
+		}
+		_ = root.Close()
+	}()
+
+	ar, err := NewReader(r, lim)
+	if err != nil {
+		return nil, err
+	}
+	resources := make(map[string]*ResourceItems)
+	madeDirs := make(map[string]bool)
+	for {
+		item, data, err := ar.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := writeItem(root, madeDirs, item, data); err != nil {
+			return nil, fmt.Errorf("archive: extracting %s into %s: %w", item.Path(), dir, err)
+		}
+		ri := resources[item.Resource]
+		if ri == nil {
+			ri = &ResourceItems{Namespaces: make(map[string][]string)}
+			resources[item.Resource] = ri
+		}
+		if item.Namespace == "" {
+			ri.Cluster = append(ri.Cluster, item.Name)
+		} else {
+			ri.Namespaces[item.Namespace] = append(ri.Namespaces[item.Namespace], item.Name)
+		}
+	}
+	for _, ri := range resources {
+		slices.Sort(ri.Cluster)
+		for _, names := range ri.Namespaces {
+			slices.Sort(names)
+		}
+	}
+	idx, err := ar.Index()
+	if err != nil {
+		return nil, err
+	}
+	return &Contents{Dir: dir, Index: idx, Resources: resources}, nil
+}
+
+// Open returns the JSON of one extracted item.
+func (c *Contents) Open(item Item) ([]byte, error) {
+	if err := item.validate(); err != nil {
+		return nil, fmt.Errorf("archive: cannot open %s: %w", item, err)
+	}
+	root, err := os.OpenRoot(c.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("archive: opening the extracted backup: %w", err)
+	}
+	defer root.Close()
+	data, err := root.ReadFile(storedPath(item))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("archive: the backup has no %s (%s)", item, item.Path())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("archive: reading %s: %w", item, err)
+	}
+	return data, nil
+}
+
+// storedPath is where Extract keeps an item under its directory: the archive
+// path, except that a file name too long for the file system is replaced by a
+// digest of the name (O_EXCL turns any clash into an error, not an overwrite).
+func storedPath(item Item) string {
+	p := item.Path()
+	if len(item.Name)+len(itemExtension) <= maxFileNameLen {
+		return p
+	}
+	sum := sha256.Sum256([]byte(item.Name))
+	return path.Join(path.Dir(p), "long-name-"+hex.EncodeToString(sum[:])+itemExtension)
+}
+
+func writeItem(root *os.Root, madeDirs map[string]bool, item Item, data []byte) error {
+	p := storedPath(item)
+	parent := path.Dir(p)
+	if !madeDirs[parent] {
+		if err := root.MkdirAll(parent, 0o700); err != nil {
+			return err
+		}
+		madeDirs[parent] = true
+	}
+	f, err := root.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// makeEmptyDir creates dir, or accepts it if it is an existing empty
+// directory, so that what Extract returns is exactly what the archive held.
+func makeEmptyDir(dir string) (created bool, err error) {
+	err = os.Mkdir(dir, 0o700)
+	if err == nil {
+		return true, nil
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return false, fmt.Errorf("archive: creating the extraction directory: %w", err)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return false, fmt.Errorf("archive: opening the extraction directory: %w", err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if err != nil && err != io.EOF {
+		return false, fmt.Errorf("archive: %s exists and is not a readable directory: pass a new directory to extract into: %w", dir, err)
+	}
+	if len(names) > 0 {
+		return false, fmt.Errorf("archive: %s already exists and is not empty: pass a new directory to extract into", dir)
+	}
+	return false, nil
+}

@@ -1,0 +1,28 @@
+package backup
+
+import (
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/filter"
+	"github.com/heptio/ark/internal/kube"
+)
+
+// Validate returns every problem of a backup spec, each naming its fix, so the
+// user can correct all of them at once. An empty result means valid.
+func Validate(spec arkv1.BackupSpec, d *kube.Discovery) []string {
+	errs := filter.ValidateLists("namespace", spec.IncludedNamespaces, spec.ExcludedNamespaces)
+	_, resErrs := filter.Resources(d, spec.IncludedResources, spec.ExcludedResources)
+	errs = append(errs, resErrs...)
+	if spec.LabelSelector != nil {
+		if _, err := metav1.LabelSelectorAsSelector(spec.LabelSelector); err != nil {
+			errs = append(errs, fmt.Sprintf("invalid label selector: %v (example of a valid one: app=nginx,tier!=db)", err))
+		}
+	}
+	if spec.TTL.Duration < 0 {
+		errs = append(errs, fmt.Sprintf("ttl %s is negative: use a positive duration such as 720h", spec.TTL.Duration))
+	}
+	return errs
+}

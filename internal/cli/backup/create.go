@@ -1,0 +1,208 @@
+// Package backup is `ark backup`: create, get, describe, logs, download and
+// delete backups.
+package backup
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/cli/clientcfg"
+	"github.com/heptio/ark/internal/cli/flags"
+	"github.com/heptio/ark/internal/cli/output"
+	"github.com/heptio/ark/internal/cli/wait"
+)
+
+// SpecFlags are the flags that make a BackupSpec; schedules share them.
+type SpecFlags struct {
+	IncludeNamespaces       []string
+	ExcludeNamespaces       []string
+	IncludeResources        []string
+	ExcludeResources        []string
+	Selector                string
+	SnapshotVolumes         flags.OptionalBool
+	IncludeClusterResources flags.OptionalBool
+	TTL                     time.Duration
+}
+
+// Bind adds the spec flags to cmd.
+func (s *SpecFlags) Bind(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringSliceVar(&s.IncludeNamespaces, "include-namespaces", []string{"*"}, "namespaces to include (comma-separated; * for all)")
+	f.StringSliceVar(&s.ExcludeNamespaces, "exclude-namespaces", nil, "namespaces to leave out")
+	f.StringSliceVar(&s.IncludeResources, "include-resources", nil, "resources to include: resource, resource.group or short name (default: all)")
+	f.StringSliceVar(&s.ExcludeResources, "exclude-resources", nil, "resources to leave out")
+	f.StringVarP(&s.Selector, "selector", "l", "", "only back up objects whose labels match this selector (e.g. app=nginx)")
+	f.Var(&s.SnapshotVolumes, "snapshot-volumes", "snapshot persistent volumes (default: yes when a persistentVolumeProvider is configured)")
+	f.Var(&s.IncludeClusterResources, "include-cluster-resources", "include cluster-scoped resources (default: only when all namespaces are backed up)")
+	f.DurationVar(&s.TTL, "ttl", 720*time.Hour, "how long to keep the backup before it is garbage-collected")
+	f.Lookup("snapshot-volumes").NoOptDefVal = "true"
+	f.Lookup("include-cluster-resources").NoOptDefVal = "true"
+}
+
+// Spec builds the BackupSpec, or says which flag is wrong.
+func (s *SpecFlags) Spec() (arkv1.BackupSpec, error) {
+	sel, err := flags.Selector(s.Selector)
+	if err != nil {
+		return arkv1.BackupSpec{}, err
+	}
+	if s.TTL < 0 {
+		return arkv1.BackupSpec{}, fmt.Errorf("--ttl %s is negative: give a positive duration such as 720h", s.TTL)
+	}
+	return arkv1.BackupSpec{
+		IncludedNamespaces:      s.IncludeNamespaces,
+		ExcludedNamespaces:      s.ExcludeNamespaces,
+		IncludedResources:       s.IncludeResources,
+		ExcludedResources:       s.ExcludeResources,
+		LabelSelector:           sel,
+		SnapshotVolumes:         s.SnapshotVolumes.Value,
+		IncludeClusterResources: s.IncludeClusterResources.Value,
+		TTL:                     metav1.Duration{Duration: s.TTL},
+	}, nil
+}
+
+type createOptions struct {
+	spec         SpecFlags
+	labels       []string
+	output       string
+	wait         bool
+	fromSchedule string
+}
+
+// NewCreateCommand is `ark backup create`.
+func NewCreateCommand(f *clientcfg.Factory) *cobra.Command {
+	o := &createOptions{}
+	cmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a backup",
+		Example: `  # back up everything labelled app=nginx, and follow it to the end
+  ark backup create nginx-backup --selector app=nginx --wait
+
+  # back up two namespaces, without secrets, kept for a week
+  ark backup create team-a --include-namespaces team-a,team-a-db --exclude-resources secrets --ttl 168h
+
+  # a backup now, with the spec of a schedule
+  ark backup create adhoc --from-schedule daily
+
+  # print the Backup without creating it
+  ark backup create test --include-namespaces default -o yaml`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, f, args[0]) },
+	}
+	o.spec.Bind(cmd)
+	cmd.Flags().StringSliceVar(&o.labels, "labels", nil, "labels to put on the Backup (k1=v1,k2=v2)")
+	cmd.Flags().BoolVarP(&o.wait, "wait", "w", false, "wait for the backup to finish, showing its progress")
+	cmd.Flags().StringVar(&o.fromSchedule, "from-schedule", "", "use the backup template of this schedule (other spec flags are ignored)")
+	output.BindFlag(cmd, &o.output, "", "json", "yaml")
+	return cmd
+}
+
+func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, name string) error {
+	if o.output != "" {
+		if err := output.Validate(o.output, "json", "yaml"); err != nil {
+			return err
+		}
+	}
+	labels, err := flags.Map("--labels", o.labels, "=")
+	if err != nil {
+		return err
+	}
+	spec, err := o.spec.Spec()
+	if err != nil {
+		return err
+	}
+	ns := f.ResolvedNamespace()
+	b := &arkv1.Backup{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+		Spec:       spec,
+	}
+	if o.output != "" && o.fromSchedule == "" {
+		return output.Object(cmd.OutOrStdout(), o.output, b)
+	}
+	c, err := f.Client()
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	if o.fromSchedule != "" {
+		var s arkv1.Schedule
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: o.fromSchedule}, &s); err != nil {
+			return fmt.Errorf("reading schedule %q: %w", o.fromSchedule, err)
+		}
+		b.Spec = s.Spec.Template
+		if b.Labels == nil {
+			b.Labels = map[string]string{}
+		}
+		b.Labels[arkv1.ScheduleNameLabel] = s.Name
+		if o.output != "" {
+			return output.Object(cmd.OutOrStdout(), o.output, b)
+		}
+	}
+	if err := c.Create(ctx, b); err != nil {
+		return fmt.Errorf("creating backup %q: %w", name, err)
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "Backup request %q submitted successfully.\n", name)
+	if !o.wait {
+		fmt.Fprintf(out, "Run `ark backup describe %s` for more details.\n", name)
+		return nil
+	}
+	return Wait(ctx, cmd, c, ns, name)
+}
+
+// Wait follows a backup to its end and fails unless it Completed.
+func Wait(ctx context.Context, cmd *cobra.Command, c client.Client, ns, name string) error {
+	out := cmd.OutOrStdout()
+	var b arkv1.Backup
+	err := wait.For(ctx, out, func(ctx context.Context) (bool, string, bool, error) {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &b); err != nil {
+			return false, "", false, err
+		}
+		return finished(b.Status.Phase), progressLine(&b), b.Status.Phase == "" || b.Status.Phase == arkv1.BackupPhaseNew, nil
+	}, wait.ServerHint("backup", ns))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Backup %s: %s", name, b.Status.Phase)
+	if b.Status.Archive != nil {
+		fmt.Fprintf(out, " (%d items, %d bytes, %d warnings, %d errors)", b.Status.Archive.Items, b.Status.Archive.Size, b.Status.Warnings, b.Status.Errors)
+	}
+	fmt.Fprintln(out)
+	switch b.Status.Phase {
+	case arkv1.BackupPhaseCompleted:
+		return nil
+	case arkv1.BackupPhaseFailedValidation:
+		return fmt.Errorf("backup %s failed validation:\n  %s", name, strings.Join(b.Status.ValidationErrors, "\n  "))
+	case arkv1.BackupPhaseFailed:
+		return fmt.Errorf("backup %s failed: %s", name, b.Status.FailureReason)
+	}
+	return fmt.Errorf("backup %s is %s: run `ark backup describe %s` and `ark backup logs %s` for the reasons", name, b.Status.Phase, name, name)
+}
+
+func finished(p arkv1.BackupPhase) bool {
+	switch p {
+	case arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailed, arkv1.BackupPhaseFailedValidation:
+		return true
+	}
+	return false
+}
+
+func progressLine(b *arkv1.Backup) string {
+	phase := output.Or(string(b.Status.Phase), string(arkv1.BackupPhaseNew))
+	p := b.Status.Progress
+	if p == nil || b.Status.Phase != arkv1.BackupPhaseInProgress {
+		return "Phase: " + phase
+	}
+	line := fmt.Sprintf("Phase: %s, %d/%d items backed up", phase, p.ItemsBackedUp, p.TotalItems)
+	if p.CurrentResource != "" {
+		line += ", current resource: " + p.CurrentResource
+	}
+	return line
+}
+

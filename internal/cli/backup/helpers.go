@@ -1,0 +1,6 @@
+package backup
+
+import "time"
+
+// nowFunc is replaced in tests.
+var nowFunc = time.Now

@@ -1,0 +1,83 @@
+// Package download fetches a backup's or restore's file through a
+// DownloadRequest: the server answers with a signed URL (or, for the
+// filesystem store, a file:// URL on the same machine), which this reads.
+package download
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	arkv1 "github.com/heptio/ark/api/v1"
+)
+
+// Open asks the server for a URL of the target and opens it. The caller
+// closes the reader.
+func Open(ctx context.Context, c client.Client, namespace string, kind arkv1.DownloadTargetKind, name string, timeout time.Duration) (io.ReadCloser, error) {
+	dr := &arkv1.DownloadRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, GenerateName: name + "-"},
+		Spec:       arkv1.DownloadRequestSpec{Target: arkv1.DownloadTarget{Kind: kind, Name: name}},
+	}
+	if err := c.Create(ctx, dr); err != nil {
+		return nil, fmt.Errorf("creating a download request: %w", err)
+	}
+	defer func() { _ = c.Delete(context.Background(), dr) }()
+	deadline := time.Now().Add(timeout)
+	for {
+		if err := c.Get(ctx, client.ObjectKeyFromObject(dr), dr); err != nil {
+			return nil, err
+		}
+		switch dr.Status.Phase {
+		case arkv1.DownloadRequestPhaseProcessed:
+			return fetch(ctx, dr.Status.DownloadURL)
+		case arkv1.DownloadRequestPhaseFailed:
+			return nil, fmt.Errorf("the server could not make a download URL: %s", dr.Status.FailureReason)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the Ark server did not answer the download request within %s: check that it runs ('kubectl -n %s get pods', 'kubectl -n %s logs deployment/ark')", timeout, namespace, namespace)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func fetch(ctx context.Context, raw string) (io.ReadCloser, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("the server returned an invalid URL: %w", err)
+	}
+	if u.Scheme == "file" {
+		f, err := os.Open(u.Path)
+		if err != nil {
+			return nil, fmt.Errorf("%w (the filesystem store's files can only be read on the machine that runs the Ark server)", err)
+		}
+		return f, nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("downloading: %w", err)
+	}
+	if resp.StatusCode == http.StatusNotFound {
+		resp.Body.Close()
+		return nil, fmt.Errorf("the file is not in object storage (HTTP 404): the backup or restore may not have written it")
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("downloading: HTTP %s", resp.Status)
+	}
+	return resp.Body, nil
+}

@@ -1,0 +1,192 @@
+// Package restore is `ark restore`: create, get, describe, logs and delete
+// restores.
+package restore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/cli/clientcfg"
+	"github.com/heptio/ark/internal/cli/flags"
+	"github.com/heptio/ark/internal/cli/output"
+	"github.com/heptio/ark/internal/cli/wait"
+)
+
+type createOptions struct {
+	fromBackup              string
+	includeNamespaces       []string
+	excludeNamespaces       []string
+	includeResources        []string
+	excludeResources        []string
+	namespaceMappings       []string
+	selector                string
+	restoreVolumes          flags.OptionalBool
+	includeClusterResources flags.OptionalBool
+	labels                  []string
+	output                  string
+	wait                    bool
+}
+
+// NewCreateCommand is `ark restore create`.
+func NewCreateCommand(f *clientcfg.Factory) *cobra.Command {
+	o := &createOptions{}
+	cmd := &cobra.Command{
+		Use:   "create [NAME] --from-backup BACKUP | create BACKUP",
+		Short: "Restore a backup",
+		Long: `Restore a backup into the cluster. Objects that already exist are left as
+they are and reported as warnings; nothing is ever overwritten.
+
+With one argument and no --from-backup, the argument is the backup and the
+restore is named <backup>-<YYYYMMDDHHMMSS>.`,
+		Example: `  ark restore create nginx-backup
+  ark restore create --from-backup nginx-backup --wait
+  ark restore create copy --from-backup nginx-backup --namespace-mappings nginx-example:nginx-copy
+  ark restore create --from-backup full --include-namespaces team-a --exclude-resources secrets`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, f, args) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.fromBackup, "from-backup", "", "the backup to restore")
+	fl.StringSliceVar(&o.includeNamespaces, "include-namespaces", []string{"*"}, "namespaces of the backup to restore (* for all)")
+	fl.StringSliceVar(&o.excludeNamespaces, "exclude-namespaces", nil, "namespaces of the backup to leave out")
+	fl.StringSliceVar(&o.includeResources, "include-resources", nil, "resources to restore (default: all)")
+	fl.StringSliceVar(&o.excludeResources, "exclude-resources", nil, "resources to leave out")
+	fl.StringSliceVar(&o.namespaceMappings, "namespace-mappings", nil, "restore namespaces under other names: src1:dst1,src2:dst2")
+	fl.StringVarP(&o.selector, "selector", "l", "", "only restore objects whose labels match")
+	fl.Var(&o.restoreVolumes, "restore-volumes", "create volumes from the backup's snapshots (default: yes when it has any)")
+	fl.Var(&o.includeClusterResources, "include-cluster-resources", "restore cluster-scoped resources (default: only when all namespaces are restored)")
+	fl.Lookup("restore-volumes").NoOptDefVal = "true"
+	fl.Lookup("include-cluster-resources").NoOptDefVal = "true"
+	fl.StringSliceVar(&o.labels, "labels", nil, "labels to put on the Restore (k1=v1,k2=v2)")
+	fl.BoolVarP(&o.wait, "wait", "w", false, "wait for the restore to finish, showing its progress")
+	output.BindFlag(cmd, &o.output, "", "json", "yaml")
+	return cmd
+}
+
+func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, args []string) error {
+	if o.output != "" {
+		if err := output.Validate(o.output, "json", "yaml"); err != nil {
+			return err
+		}
+	}
+	backupName, name := o.fromBackup, ""
+	switch {
+	case backupName == "" && len(args) == 1:
+		backupName = args[0]
+	case backupName == "":
+		return fmt.Errorf("name the backup to restore: ark restore create BACKUP, or --from-backup BACKUP")
+	case len(args) == 1:
+		name = args[0]
+	}
+	if name == "" {
+		name = fmt.Sprintf("%s-%s", backupName, time.Now().UTC().Format("20060102150405"))
+	}
+	mapping, err := flags.Map("--namespace-mappings", o.namespaceMappings, ":")
+	if err != nil {
+		return err
+	}
+	labels, err := flags.Map("--labels", o.labels, "=")
+	if err != nil {
+		return err
+	}
+	sel, err := flags.Selector(o.selector)
+	if err != nil {
+		return err
+	}
+	ns := f.ResolvedNamespace()
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[arkv1.BackupNameLabel] = backupName
+	r := &arkv1.Restore{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
+		Spec: arkv1.RestoreSpec{
+			BackupName:              backupName,
+			IncludedNamespaces:      o.includeNamespaces,
+			ExcludedNamespaces:      o.excludeNamespaces,
+			IncludedResources:       o.includeResources,
+			ExcludedResources:       o.excludeResources,
+			NamespaceMapping:        mapping,
+			LabelSelector:           sel,
+			RestorePVs:              o.restoreVolumes.Value,
+			IncludeClusterResources: o.includeClusterResources.Value,
+		},
+	}
+	if o.output != "" {
+		return output.Object(cmd.OutOrStdout(), o.output, r)
+	}
+	c, err := f.Client()
+	if err != nil {
+		return err
+	}
+	if err := c.Create(cmd.Context(), r); err != nil {
+		return fmt.Errorf("creating restore %q: %w", name, err)
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "Restore request %q submitted successfully.\n", name)
+	if !o.wait {
+		fmt.Fprintf(out, "Run `ark restore describe %s` for more details.\n", name)
+		return nil
+	}
+	return Wait(cmd.Context(), cmd, c, ns, name)
+}
+
+// Wait follows a restore to its end and fails unless it Completed.
+func Wait(ctx context.Context, cmd *cobra.Command, c client.Client, ns, name string) error {
+	out := cmd.OutOrStdout()
+	var r arkv1.Restore
+	err := wait.For(ctx, out, func(ctx context.Context) (bool, string, bool, error) {
+		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &r); err != nil {
+			return false, "", false, err
+		}
+		return finished(r.Status.Phase), progressLine(&r), r.Status.Phase == "" || r.Status.Phase == arkv1.RestorePhaseNew, nil
+	}, wait.ServerHint("restore", ns))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Restore %s: %s", name, r.Status.Phase)
+	if pr := r.Status.Progress; pr != nil {
+		fmt.Fprintf(out, " (%d items restored, %d warnings, %d errors)", pr.ItemsRestored, r.Status.Warnings, r.Status.Errors)
+	}
+	fmt.Fprintln(out)
+	switch r.Status.Phase {
+	case arkv1.RestorePhaseCompleted:
+		if r.Status.Warnings > 0 {
+			fmt.Fprintf(out, "Run `ark restore describe %s` to see the warnings.\n", name)
+		}
+		return nil
+	case arkv1.RestorePhaseFailedValidation:
+		return fmt.Errorf("restore %s failed validation:\n  %s", name, strings.Join(r.Status.ValidationErrors, "\n  "))
+	case arkv1.RestorePhaseFailed:
+		return fmt.Errorf("restore %s failed: %s", name, r.Status.FailureReason)
+	}
+	return fmt.Errorf("restore %s is %s: run `ark restore describe %s` for the errors", name, r.Status.Phase, name)
+}
+
+func finished(p arkv1.RestorePhase) bool {
+	switch p {
+	case arkv1.RestorePhaseCompleted, arkv1.RestorePhasePartiallyFailed, arkv1.RestorePhaseFailed, arkv1.RestorePhaseFailedValidation:
+		return true
+	}
+	return false
+}
+
+func progressLine(r *arkv1.Restore) string {
+	phase := output.Or(string(r.Status.Phase), string(arkv1.RestorePhaseNew))
+	p := r.Status.Progress
+	if p == nil || r.Status.Phase != arkv1.RestorePhaseInProgress {
+		return "Phase: " + phase
+	}
+	line := fmt.Sprintf("Phase: %s, %d/%d items restored", phase, p.ItemsRestored, p.TotalItems)
+	if p.CurrentResource != "" {
+		line += ", current resource: " + p.CurrentResource
+	}
+	return line
+}

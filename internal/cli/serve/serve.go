@@ -1,0 +1,97 @@
+// Package serve is `ark server`: it runs the Ark server against a cluster.
+package serve
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/heptio/ark/internal/backupstore"
+	"github.com/heptio/ark/internal/cli/clientcfg"
+	"github.com/heptio/ark/internal/controller"
+	"github.com/heptio/ark/internal/kube"
+	"github.com/heptio/ark/internal/objectstore/providers"
+	"github.com/heptio/ark/internal/server"
+	"github.com/heptio/ark/internal/snapshot"
+	snapshotproviders "github.com/heptio/ark/internal/snapshot/providers"
+)
+
+// NewCommand is `ark server`.
+func NewCommand(f *clientcfg.Factory) *cobra.Command {
+	var (
+		opts      server.Options
+		logLevel  string
+		logFormat string
+		qps       float32
+		burst     int
+	)
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the Ark server",
+		Long: `Run the Ark server: the controllers that carry out backups, restores,
+schedules, deletions and downloads. In a cluster it runs as the Deployment
+in examples/common/10-deployment.yaml; it can also run anywhere with a
+kubeconfig (--kubeconfig, $KUBECONFIG or ~/.kube/config).
+
+It reads the Config named "default" in its namespace, waits for it if it is
+missing, and reloads it when it changes.`,
+		Example: `  ark server
+  ark server --kubeconfig ~/.kube/config --namespace heptio-ark --log-format json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			cfg, err := kube.RESTConfig(kube.ClientOptions{Kubeconfig: f.Kubeconfig, Context: f.Context, QPS: qps, Burst: burst})
+			if err != nil {
+				return err
+			}
+			opts.Namespace = server.ResolveNamespace(f.Namespace)
+			opts.Log = logger
+			opts.Factory = controller.ProviderFactory{
+				ObjectStore: providers.New,
+				BlockStore: func(name string, config map[string]string, store *backupstore.Store) (snapshot.BlockStore, error) {
+					return snapshotproviders.New(name, config, snapshotproviders.Deps{ObjectStore: store.Objects, Bucket: store.Bucket})
+				},
+			}
+			ctx := ctrl.SetupSignalHandler()
+			return server.Run(ctx, cfg, opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fl.StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	fl.StringVar(&opts.MetricsAddress, "metrics-address", ":8085", "address of the Prometheus /metrics endpoint (0 disables it)")
+	fl.StringVar(&opts.HealthAddress, "health-address", ":8086", "address of the /healthz and /readyz endpoints")
+	fl.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect a leader, so that of several replicas only one acts")
+	fl.Float32Var(&qps, "client-qps", 100, "the server's Kubernetes API requests per second")
+	fl.IntVar(&burst, "client-burst", 200, "the server's Kubernetes API request burst")
+	fl.IntVar(&opts.RestoreWorkers, "restore-workers", 16, "items of one resource created in parallel by a restore")
+	fl.Int64Var(&opts.BackupPageSize, "backup-page-size", 500, "items per LIST page during a backup")
+	fl.DurationVar(&opts.VolumeTimeout, "volume-timeout", controller.DefaultVolumeTimeout, "how long a restore waits for a volume created from a snapshot")
+	fl.Int64Var(&opts.MaxArchiveEntry, "max-archive-entry-size", 0, "largest single object a restore accepts from an archive, in bytes (0: the default, 64 MiB)")
+	fl.DurationVar(&opts.MinSyncPeriod, "min-sync-period", time.Minute, "floor of the Config's sync periods (lowered only for tests)")
+	_ = fl.MarkHidden("min-sync-period")
+	return cmd
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	hopts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, hopts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+

@@ -1,0 +1,167 @@
+// Package controller holds one reconciler per Ark resource. Reconcilers move
+// phases and wire the engines to the cluster and the bucket; the work itself
+// is in internal/backup, internal/restore and internal/backupstore.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/backupstore"
+	"github.com/heptio/ark/internal/objectstore"
+	"github.com/heptio/ark/internal/snapshot"
+)
+
+// Environment is what the current Config says: where backups go and what
+// snapshots volumes.
+type Environment struct {
+	Config *arkv1.Config
+	Store  *backupstore.Store
+	// Volumes is nil when no persistentVolumeProvider is configured.
+	Volumes snapshot.BlockStore
+}
+
+// Periods with the defaults and the one-minute floor of Heptio Ark.
+func (e *Environment) BackupSyncPeriod() time.Duration {
+	return period(e.Config.BackupSyncPeriod.Duration, time.Hour)
+}
+
+// GCSyncPeriod is how often expired backups are collected.
+func (e *Environment) GCSyncPeriod() time.Duration {
+	return period(e.Config.GCSyncPeriod.Duration, time.Hour)
+}
+
+// ScheduleSyncPeriod is how often schedules are looked at.
+func (e *Environment) ScheduleSyncPeriod() time.Duration {
+	return period(e.Config.ScheduleSyncPeriod.Duration, time.Minute)
+}
+
+// MinPeriod is the shortest period a Config may set; tests lower it.
+var MinPeriod = time.Minute
+
+func period(d, def time.Duration) time.Duration {
+	if d == 0 {
+		return def
+	}
+	if d < MinPeriod {
+		return MinPeriod
+	}
+	return d
+}
+
+// ProviderFactory builds the stores a Config names.
+type ProviderFactory struct {
+	ObjectStore func(name string, config map[string]string) (objectstore.ObjectStore, error)
+	BlockStore  func(name string, config map[string]string, store *backupstore.Store) (snapshot.BlockStore, error)
+}
+
+// Settings holds the current Environment. The Config reconciler replaces it
+// when the Config changes, so a change takes effect without a restart.
+type Settings struct {
+	mu  sync.RWMutex
+	env *Environment
+	err error
+}
+
+// ErrNoConfig means the server has not found its Config yet.
+var ErrNoConfig = fmt.Errorf("the Ark server has no Config yet")
+
+// Current returns the environment, or why there is none: ErrNoConfig, or the
+// error of building the configured providers.
+func (s *Settings) Current() (*Environment, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.env == nil && s.err == nil {
+		return nil, ErrNoConfig
+	}
+	return s.env, s.err
+}
+
+func (s *Settings) set(env *Environment, err error) {
+	s.mu.Lock()
+	s.env, s.err = env, err
+	s.mu.Unlock()
+}
+
+// ConfigReconciler loads the Config named "default" in the server's namespace.
+type ConfigReconciler struct {
+	Client    client.Client
+	Namespace string
+	Settings  *Settings
+	Factory   ProviderFactory
+	Log       *slog.Logger
+}
+
+// Reconcile rebuilds the environment from the Config.
+func (r *ConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var cfg arkv1.Config
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: r.Namespace, Name: arkv1.DefaultConfigName}, &cfg)
+	if apierrors.IsNotFound(err) {
+		r.Log.Warn("Config was deleted; keeping the last one loaded until a new one appears", "namespace", r.Namespace)
+		return ctrl.Result{}, nil
+	}
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	env, err := r.build(&cfg)
+	if err != nil {
+		r.Log.Error("Config is invalid; backups and restores will fail validation until it is fixed",
+			"namespace", r.Namespace, "error", err,
+			"fix", fmt.Sprintf("kubectl -n %s edit config %s", r.Namespace, arkv1.DefaultConfigName))
+		r.Settings.set(nil, fmt.Errorf("the server's Config %s/%s is invalid: %w (fix it with 'kubectl -n %s edit config %s')",
+			r.Namespace, arkv1.DefaultConfigName, err, r.Namespace, arkv1.DefaultConfigName))
+		return ctrl.Result{}, nil
+	}
+	r.Settings.set(env, nil)
+	pv := "<none>"
+	if cfg.PersistentVolumeProvider != nil {
+		pv = cfg.PersistentVolumeProvider.Name
+	}
+	r.Log.Info("Config loaded", "backupStorageProvider", cfg.BackupStorageProvider.Name,
+		"bucket", cfg.BackupStorageProvider.Bucket, "persistentVolumeProvider", pv,
+		"restoreOnlyMode", cfg.RestoreOnlyMode)
+	return ctrl.Result{}, nil
+}
+
+func (r *ConfigReconciler) build(cfg *arkv1.Config) (*Environment, error) {
+	bsp := cfg.BackupStorageProvider
+	if bsp.Name == "" {
+		return nil, fmt.Errorf("backupStorageProvider.name is empty: set it to aws, gcp, azure or filesystem")
+	}
+	if bsp.Bucket == "" {
+		return nil, fmt.Errorf("backupStorageProvider.bucket is empty: set it to the bucket (or container) backups go to")
+	}
+	objects, err := r.Factory.ObjectStore(bsp.Name, bsp.Config)
+	if err != nil {
+		return nil, fmt.Errorf("backupStorageProvider %q: %w", bsp.Name, err)
+	}
+	env := &Environment{Config: cfg.DeepCopy(), Store: &backupstore.Store{Objects: objects, Bucket: bsp.Bucket}}
+	if pvp := cfg.PersistentVolumeProvider; pvp != nil && pvp.Name != "" {
+		volumes, err := r.Factory.BlockStore(pvp.Name, pvp.Config, env.Store)
+		if err != nil {
+			return nil, fmt.Errorf("persistentVolumeProvider %q: %w", pvp.Name, err)
+		}
+		env.Volumes = volumes
+	}
+	return env, nil
+}
+
+// SetupWithManager watches the Config "default" of the server's namespace.
+func (r *ConfigReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	onlyDefault := predicate.NewPredicateFuncs(func(o client.Object) bool {
+		return o.GetNamespace() == r.Namespace && o.GetName() == arkv1.DefaultConfigName
+	})
+	return ctrl.NewControllerManagedBy(mgr).Named("config").
+		For(&arkv1.Config{}, builder.WithPredicates(onlyDefault)).Complete(r)
+}

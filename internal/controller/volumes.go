@@ -1,0 +1,87 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/snapshot"
+)
+
+// zoneLabels are where a PV's zone is found, newest first.
+var zoneLabels = []string{"topology.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/zone"}
+
+func volumeZone(pv *unstructured.Unstructured) string {
+	for _, l := range zoneLabels {
+		if z := pv.GetLabels()[l]; z != "" {
+			return z
+		}
+	}
+	return ""
+}
+
+// volumeSnapshotter adapts a BlockStore to the backup engine.
+type volumeSnapshotter struct{ store snapshot.BlockStore }
+
+func (v *volumeSnapshotter) SnapshotVolume(ctx context.Context, pv *unstructured.Unstructured, tags map[string]string) (*arkv1.VolumeBackupInfo, error) {
+	id, err := v.store.GetVolumeID(pv)
+	if err != nil || id == "" {
+		return nil, err
+	}
+	zone := volumeZone(pv)
+	volumeType, iops, err := v.store.GetVolumeInfo(ctx, id, zone)
+	if err != nil {
+		return nil, err
+	}
+	snapshotID, err := v.store.CreateSnapshot(ctx, id, zone, tags)
+	if err != nil {
+		return nil, err
+	}
+	return &arkv1.VolumeBackupInfo{SnapshotID: snapshotID, Type: volumeType, AvailabilityZone: zone, Iops: iops}, nil
+}
+
+// volumeRestorer adapts a BlockStore to the restore engine: it creates a
+// volume from the snapshot, waits until it is ready, and points the PV at it.
+type volumeRestorer struct {
+	store   snapshot.BlockStore
+	timeout time.Duration
+	log     *slog.Logger
+}
+
+func (v *volumeRestorer) RestoreVolume(ctx context.Context, pv *unstructured.Unstructured, snap *arkv1.VolumeBackupInfo) (*unstructured.Unstructured, error) {
+	id, err := v.store.CreateVolumeFromSnapshot(ctx, snap.SnapshotID, snap.Type, snap.AvailabilityZone, snap.Iops)
+	if err != nil {
+		return nil, fmt.Errorf("creating a volume from snapshot %s: %w", snap.SnapshotID, err)
+	}
+	timeout := v.timeout
+	if timeout <= 0 {
+		timeout = DefaultVolumeTimeout
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		ready, err := v.store.IsVolumeReady(ctx, id, snap.AvailabilityZone)
+		if err != nil {
+			return nil, fmt.Errorf("checking volume %s: %w", id, err)
+		}
+		if ready {
+			break
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("volume %s created from snapshot %s was not ready within %s (raise the server's --volume-timeout)", id, snap.SnapshotID, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	v.log.Info("volume restored from snapshot", "persistentVolume", pv.GetName(), "snapshotID", snap.SnapshotID, "volumeID", id)
+	return v.store.SetVolumeID(pv, id)
+}
+
+// DefaultVolumeTimeout bounds the wait for a restored volume.
+const DefaultVolumeTimeout = 5 * time.Minute

@@ -1,0 +1,62 @@
+package gcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/googleapi"
+
+	"github.com/heptio/ark/internal/objectstore"
+	"github.com/heptio/ark/internal/objectstore/unreachable"
+)
+
+const accessFix = "check the service account key in the cloud-credentials secret (key cloud, mounted at /credentials, " +
+	"GOOGLE_APPLICATION_CREDENTIALS=/credentials/cloud) and that the service account has roles/storage.admin " +
+	"(or roles/storage.objectAdmin) on the bucket"
+
+func bucketMissing(bucket, op, where string, err error) error {
+	return fmt.Errorf("%w: GCS bucket %q does not exist (%s %s): create it (gsutil mb gs://%s) or fix backupStorageProvider.bucket in the Ark Config: %w",
+		objectstore.ErrBucketNotFound, bucket, op, where, bucket, err)
+}
+
+// mapError turns a storage library error into one that wraps the
+// objectstore sentinel and says what to change. GCS answers a read of an
+// object in a missing bucket with a plain "object doesn't exist", so on that
+// path the bucket is looked up to tell the two apart.
+func (s *Store) mapError(ctx context.Context, op, bucket, key string, err error) error {
+	where := fmt.Sprintf("gs://%s/%s", bucket, key)
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s %s: %w", op, where, err)
+	}
+	if errors.Is(err, storage.ErrBucketNotExist) {
+		return bucketMissing(bucket, op, where, err)
+	}
+	if errors.Is(err, storage.ErrObjectNotExist) {
+		if _, berr := s.client.Bucket(bucket).Attrs(ctx); errors.Is(berr, storage.ErrBucketNotExist) {
+			return bucketMissing(bucket, op, where, err)
+		}
+		return fmt.Errorf("%w: %s: %w", objectstore.ErrNotFound, where, err)
+	}
+	var gErr *googleapi.Error
+	if errors.As(err, &gErr) {
+		switch gErr.Code {
+		case http.StatusNotFound:
+			// Uploads and deletes report a missing bucket as a bare 404.
+			if _, berr := s.client.Bucket(bucket).Attrs(ctx); errors.Is(berr, storage.ErrBucketNotExist) {
+				return bucketMissing(bucket, op, where, err)
+			}
+			return fmt.Errorf("%w: %s: %w", objectstore.ErrNotFound, where, err)
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return fmt.Errorf("%w: GCS refused to %s %s (HTTP %d): %s: %w",
+				objectstore.ErrAccessDenied, op, where, gErr.Code, accessFix, err)
+		}
+	}
+	if endpoint, ok := unreachable.Endpoint(err); ok {
+		return fmt.Errorf("%w: cannot reach the GCS endpoint %s to %s %s: check that it is up (and %s / %s when using an emulator): %w",
+			objectstore.ErrUnreachable, endpoint, op, where, ConfigEmulatorHost, EnvEmulatorHost, err)
+	}
+	return fmt.Errorf("%s %s: %w", op, where, err)
+}

@@ -1,0 +1,133 @@
+package restore
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/heptio/ark/internal/archive"
+	"github.com/heptio/ark/internal/kube"
+)
+
+// clusterScope says which cluster-scoped items of a resource are restored.
+type clusterScope int
+
+const (
+	clusterNone clusterScope = iota
+	clusterAll
+	// clusterBoundPVs: only persistent volumes claimed by a restored PVC,
+	// what includeClusterResources=nil means when namespaces are filtered.
+	clusterBoundPVs
+)
+
+// tier is one resource of the archive, restored completely before the next.
+type tier struct {
+	key        string // the archive's resource name: "configmaps", "deployments.apps"
+	gr         schema.GroupResource
+	items      *archive.ResourceItems
+	namespaces []string // source namespaces whose items are restored, sorted
+	cluster    clusterScope
+	total      int // items counted up front; boundPVs ones tentatively
+}
+
+type plan struct {
+	tiers    []tier
+	total    int
+	warnings []string
+}
+
+// makePlan orders the archive's resources and counts the items that pass the
+// namespace, resource and scope filters, from the archive's listing alone
+// (no item is read).
+func makePlan(contents *archive.Contents, disc *kube.Discovery, priorities []string, nsFilter namespaceFilter, resFilter resourceFilter, includeCluster *bool) plan {
+	keys := make([]string, 0, len(contents.Resources))
+	for key := range contents.Resources {
+		keys = append(keys, key)
+	}
+	sort.Strings(keys)
+
+	var p plan
+	ordered, warnings := orderKeys(disc, priorities, keys)
+	p.warnings = append(p.warnings, warnings...)
+	p.warnings = append(p.warnings, resFilter.unmatchedNames(keys)...)
+
+	for _, key := range ordered {
+		if _, never := neverRestored[key]; never || !resFilter.includes(key) {
+			continue
+		}
+		t := tier{key: key, gr: schema.ParseGroupResource(key), items: contents.Resources[key]}
+		for ns, names := range t.items.Namespaces {
+			if nsFilter.includes(ns) && len(names) > 0 {
+				t.namespaces = append(t.namespaces, ns)
+				t.total += len(names)
+			}
+		}
+		sort.Strings(t.namespaces)
+		if len(t.items.Cluster) > 0 {
+			t.cluster = clusterScopeFor(key, nsFilter, includeCluster)
+			if t.cluster != clusterNone {
+				t.total += len(t.items.Cluster)
+			}
+		}
+		if t.total == 0 {
+			continue
+		}
+		p.tiers = append(p.tiers, t)
+		p.total += t.total
+	}
+	return p
+}
+
+func clusterScopeFor(key string, nsFilter namespaceFilter, includeCluster *bool) clusterScope {
+	switch {
+	case includeCluster != nil && *includeCluster:
+		return clusterAll
+	case includeCluster != nil:
+		return clusterNone
+	case nsFilter.everything():
+		return clusterAll
+	case key == pvsKey:
+		return clusterBoundPVs
+	}
+	return clusterNone
+}
+
+// orderKeys puts the archive's resources in restore order: the priorities,
+// each resolved to the archive's resource name, then the rest alphabetically.
+func orderKeys(disc *kube.Discovery, priorities []string, keys []string) (ordered []string, warnings []string) {
+	seen := map[string]bool{}
+	for _, name := range priorities {
+		key, err := priorityKey(disc, name, keys)
+		if err != nil {
+			warnings = append(warnings, fmt.Sprintf("resource priority %q is ignored: %v", name, err))
+			continue
+		}
+		if seen[key] || !slices.Contains(keys, key) {
+			continue
+		}
+		seen[key] = true
+		ordered = append(ordered, key)
+	}
+	for _, key := range keys {
+		if !seen[key] {
+			ordered = append(ordered, key)
+		}
+	}
+	return ordered, warnings
+}
+
+func priorityKey(disc *kube.Discovery, name string, keys []string) (string, error) {
+	r, err := disc.Resolve(name)
+	if err == nil {
+		return r.GroupResource().String(), nil
+	}
+	// A custom resource whose CRD is only in the backup is not served yet.
+	for _, key := range keys {
+		if literalMatch(name, key) {
+			return key, nil
+		}
+	}
+	return "", err
+}

@@ -1,0 +1,357 @@
+// Package restore is Ark's restore engine: it takes an extracted, verified
+// backup (archive.Contents) and a Restore's spec, and creates the objects in
+// the cluster.
+//
+// Order: each target namespace is created before its first item; then the
+// archive's resources are restored one tier at a time, in the priority order
+// (DefaultPriorities unless told otherwise), then the remaining resources
+// alphabetically. Within a tier, items are created by a bounded pool of
+// workers; a tier ends before the next begins. Restored
+// CustomResourceDefinitions are waited for (Established, then present in
+// discovery) before the next tier, so custom resources can follow them into
+// an empty cluster.
+//
+// Nothing is ever overwritten: an object that already exists is left as it
+// is and reported as a warning. Other failures are reported per item and the
+// restore goes on; Run returns an error only when the restore as a whole
+// cannot run (missing inputs, a bad label selector or namespace mapping, or a
+// cancelled context).
+package restore
+
+import (
+	"context"
+
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/dynamic"
+
+	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/archive"
+	"github.com/heptio/ark/internal/kube"
+)
+
+// DefaultPriorities is the restore order of the resources that others depend
+// on. Anything not listed follows, alphabetically.
+var DefaultPriorities = []string{
+	"customresourcedefinitions",
+	"namespaces",
+	"storageclasses",
+	"persistentvolumes",
+	"persistentvolumeclaims",
+	"secrets",
+	"configmaps",
+	"serviceaccounts",
+	"limitranges",
+	"pods",
+}
+
+// DefaultWorkers is how many items of one resource are created at once when
+// Options.Workers is not set.
+const DefaultWorkers = 16
+
+// Options are the inputs of one restore.
+type Options struct {
+	// Restore gives the spec (filters, namespaceMapping, labelSelector,
+	// restorePVs, includeClusterResources) and the name put in the
+	// ark-restore label.
+	Restore *arkv1.Restore
+	// Backup gives status.volumeBackups (PV name -> snapshot). May be nil.
+	Backup *arkv1.Backup
+	// Contents is the extracted, verified archive. Items are read from it
+	// one at a time, as they are restored.
+	Contents *archive.Contents
+	// Discovery must be able to see CRDs created during the restore on
+	// Refresh (do not build it on a caching discovery client).
+	Discovery *kube.Discovery
+	Dynamic   dynamic.Interface
+	// Priorities is the restore order; nil means DefaultPriorities.
+	Priorities []string
+	// Workers is how many items of one resource are created in parallel;
+	// 0 means DefaultWorkers. The client's QPS limit is the other bound.
+	Workers int
+	// Volumes creates volumes from snapshots. nil: PVs are restored as
+	// objects only.
+	Volumes VolumeRestorer
+	// Log receives the restore's log; nil discards it.
+	Log *slog.Logger
+	// Progress, when set, is called after every item (never concurrently);
+	// the caller rate-limits what it does with it.
+	Progress func(arkv1.RestoreProgress)
+}
+
+// VolumeRestorer creates the volume of a PersistentVolume from its snapshot
+// and returns the PV to create, pointing at the new volume.
+type VolumeRestorer interface {
+	RestoreVolume(ctx context.Context, pv *unstructured.Unstructured, snap *arkv1.VolumeBackupInfo) (*unstructured.Unstructured, error)
+}
+
+// Result is what a restore did. Warnings and Errors are what is stored as
+// restore-<name>-results.gz. TotalItems counts the items that pass the
+// filters: it is first computed from the archive's listing and lowered as
+// items turn out to be skipped (label selector, controller owner, PVs no
+// restored claim uses). ItemsRestored counts the objects created; an item
+// that already existed or failed counts in TotalItems but not here.
+type Result struct {
+	Warnings, Errors arkv1.RestoreResult
+	ItemsRestored    int
+	TotalItems       int
+}
+
+// Run restores opts.Contents into the cluster. Per-item problems go into the
+// Result; the error is for problems of the whole restore, with the Result of
+// what was done until then.
+func Run(ctx context.Context, opts Options) (Result, error) {
+	r, err := newRestorer(opts)
+	if err != nil {
+		return Result{}, err
+	}
+	err = r.run(ctx)
+	res := r.result()
+	return res, err
+}
+
+type restorer struct {
+	opts       Options
+	spec       arkv1.RestoreSpec
+	log        *slog.Logger
+	workers    int
+	labelValue string
+	selector   labels.Selector
+	nsFilter   namespaceFilter
+	resFilter  resourceFilter
+
+	results    results
+	namespaces namespaceCreator
+	crds       crdSet
+
+	total    atomic.Int64
+	restored atomic.Int64
+
+	progressMu sync.Mutex
+	current    string
+}
+
+func newRestorer(opts Options) (*restorer, error) {
+	var missing []string
+	if opts.Restore == nil {
+		missing = append(missing, "Restore")
+	}
+	if opts.Contents == nil {
+		missing = append(missing, "Contents")
+	}
+	if opts.Discovery == nil {
+		missing = append(missing, "Discovery")
+	}
+	if opts.Dynamic == nil {
+		missing = append(missing, "Dynamic")
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("restore: Options.%v must be set", missing)
+	}
+	spec := opts.Restore.Spec
+	selector := labels.Everything()
+	if spec.LabelSelector != nil {
+		s, err := metav1.LabelSelectorAsSelector(spec.LabelSelector)
+		if err != nil {
+			return nil, fmt.Errorf("restore %s: spec.labelSelector is invalid: %w", opts.Restore.Name, err)
+		}
+		selector = s
+	}
+	if err := validateNamespaceMapping(spec.NamespaceMapping); err != nil {
+		return nil, fmt.Errorf("restore %s: %w", opts.Restore.Name, err)
+	}
+	if opts.Priorities == nil {
+		opts.Priorities = DefaultPriorities
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = DefaultWorkers
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &restorer{
+		opts:       opts,
+		spec:       spec,
+		log:        log,
+		workers:    workers,
+		labelValue: restoreLabelValue(opts.Restore.Name),
+		selector:   selector,
+		nsFilter:   newNamespaceFilter(spec.IncludedNamespaces, spec.ExcludedNamespaces),
+		resFilter:  newResourceFilter(opts.Discovery, spec.IncludedResources, spec.ExcludedResources),
+	}
+	r.namespaces.r = r
+	return r, nil
+}
+
+func validateNamespaceMapping(mapping map[string]string) error {
+	sources := make([]string, 0, len(mapping))
+	for src := range mapping {
+		sources = append(sources, src)
+	}
+	sort.Strings(sources)
+	for _, src := range sources {
+		dst := mapping[src]
+		if problems := validation.IsDNS1123Label(dst); len(problems) > 0 {
+			return fmt.Errorf("spec.namespaceMapping maps %q to %q, which is not a valid namespace name: %v; use lowercase letters, digits and '-'", src, dst, problems)
+		}
+	}
+	return nil
+}
+
+func (r *restorer) run(ctx context.Context) error {
+	p := makePlan(r.opts.Contents, r.opts.Discovery, r.opts.Priorities, r.nsFilter, r.resFilter, r.spec.IncludeClusterResources)
+	for _, w := range p.warnings {
+		r.results.arkWarning("%s", w)
+	}
+	r.total.Store(int64(p.total))
+	r.log.Info("restore planned", "restore", r.opts.Restore.Name, "resources", len(p.tiers), "items", p.total)
+	r.reportProgress(namespacesKey)
+
+	if err := r.restoreNamespaceObjects(ctx); err != nil {
+		return err
+	}
+	for _, t := range p.tiers {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("restore %s stopped before %s: %w", r.opts.Restore.Name, t.key, err)
+		}
+		r.reportProgress(t.key)
+		if err := r.restoreTier(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restoreNamespaceObjects creates the backed-up namespaces that pass the
+// filters even when none of their items does (an empty namespace is part of
+// what was backed up). Namespaces with items are created anyway, before them.
+func (r *restorer) restoreNamespaceObjects(ctx context.Context) error {
+	items := r.opts.Contents.Resources[namespacesKey]
+	if items == nil || !r.resFilter.includes(namespacesKey) {
+		return nil
+	}
+	for _, name := range items.Cluster {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("restore %s stopped while creating namespaces: %w", r.opts.Restore.Name, err)
+		}
+		if !r.nsFilter.includes(name) {
+			continue
+		}
+		target := r.targetNamespace(name)
+		obj, err := r.readItem(archive.Item{Resource: namespacesKey, Name: name})
+		if err != nil {
+			r.results.error(target, "%v", err)
+			continue
+		}
+		if !r.selector.Matches(labels.Set(obj.GetLabels())) {
+			continue
+		}
+		_ = r.namespaces.ensure(ctx, target, name) // failures are reported by ensure
+	}
+	return nil
+}
+
+func (r *restorer) targetNamespace(source string) string {
+	if dst := r.spec.NamespaceMapping[source]; dst != "" {
+		return dst
+	}
+	return source
+}
+
+// restoreTier creates the items of one resource with a bounded worker pool
+// and returns when all are done.
+func (r *restorer) restoreTier(ctx context.Context, t tier) error {
+	res, served := r.opts.Discovery.ForGroupResource(t.gr)
+	if !served {
+		r.results.arkWarning("resource %s is not served by this cluster (its API group or CustomResourceDefinition is missing), so its %d items in the backup were not restored", t.key, t.total)
+		r.log.Warn("resource not served, skipped", "resource", t.key, "items", t.total)
+		return nil
+	}
+	r.log.Info("restoring resource", "resource", t.key, "items", t.total)
+
+	items := make(chan archive.Item)
+	var wg sync.WaitGroup
+	for range min(r.workers, t.total) {
+		wg.Go(func() {
+			for item := range items {
+				r.restoreItem(ctx, t, res, item)
+			}
+		})
+	}
+	send := func(item archive.Item) bool {
+		select {
+		case items <- item:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	stopped := false
+feed:
+	for _, ns := range t.namespaces {
+		for _, name := range t.items.Namespaces[ns] {
+			if !send(archive.Item{Resource: t.key, Namespace: ns, Name: name}) {
+				stopped = true
+				break feed
+			}
+		}
+	}
+	if !stopped && t.cluster != clusterNone {
+		for _, name := range t.items.Cluster {
+			if !send(archive.Item{Resource: t.key, Name: name}) {
+				stopped = true
+				break
+			}
+		}
+	}
+	close(items)
+	wg.Wait()
+	if stopped {
+		return fmt.Errorf("restore %s stopped during %s: %w", r.opts.Restore.Name, t.key, ctx.Err())
+	}
+	if t.key == crdsKey {
+		return r.awaitCRDs(ctx, res.GVR, r.crds.take())
+	}
+	return nil
+}
+
+// skip takes an item that turned out not to be restorable out of the total.
+func (r *restorer) skip() {
+	r.total.Add(-1)
+}
+
+func (r *restorer) reportProgress(current string) {
+	if r.opts.Progress == nil {
+		return
+	}
+	r.progressMu.Lock()
+	defer r.progressMu.Unlock()
+	if current != "" {
+		r.current = current
+	}
+	r.opts.Progress(arkv1.RestoreProgress{
+		TotalItems:      int(r.total.Load()),
+		ItemsRestored:   int(r.restored.Load()),
+		CurrentResource: r.current,
+	})
+}
+
+func (r *restorer) result() Result {
+	warnings, errs := r.results.sorted()
+	return Result{
+		Warnings:      warnings,
+		Errors:        errs,
+		ItemsRestored: int(r.restored.Load()),
+		TotalItems:    int(r.total.Load()),
+	}
+}

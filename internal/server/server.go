@@ -1,0 +1,166 @@
+// Package server wires the Ark server: a controller-runtime manager with one
+// reconciler per resource, health and metrics endpoints, leader election and
+// the Config watch that reloads providers without a restart.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/archive"
+	"github.com/heptio/ark/internal/controller"
+	"github.com/heptio/ark/internal/kube"
+)
+
+// Options are the server's flags.
+type Options struct {
+	Namespace         string
+	MetricsAddress    string
+	HealthAddress     string
+	LeaderElect       bool
+	RestoreWorkers    int
+	BackupPageSize    int64
+	VolumeTimeout     time.Duration
+	MaxArchiveEntry   int64
+	MinSyncPeriod     time.Duration
+	Factory           controller.ProviderFactory
+	Log               *slog.Logger
+	ConfigWaitMessage time.Duration
+}
+
+// serviceAccountNamespaceFile is where a pod learns its namespace.
+const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// ResolveNamespace picks the server's namespace: the flag, else the pod's
+// service-account namespace, else heptio-ark.
+func ResolveNamespace(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if data, err := os.ReadFile(serviceAccountNamespaceFile); err == nil {
+		if ns := strings.TrimSpace(string(data)); ns != "" {
+			return ns
+		}
+	}
+	return arkv1.DefaultNamespace
+}
+
+// Scheme has the Ark and core types.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = arkv1.AddToScheme(s)
+	return s
+}
+
+// Run runs the server until ctx ends (SIGTERM), then shuts down gracefully.
+func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
+	logger := opts.Log
+	log.SetLogger(logr.FromSlogHandler(logger.Handler()))
+	if opts.MinSyncPeriod > 0 {
+		controller.MinPeriod = opts.MinSyncPeriod
+	}
+	ns := opts.Namespace
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  Scheme(),
+		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddress},
+		HealthProbeBindAddress:  opts.HealthAddress,
+		LeaderElection:          opts.LeaderElect,
+		LeaderElectionID:        "ark-server.ark.heptio.com",
+		LeaderElectionNamespace: ns,
+		// Ark's objects live in its namespace; it reads nothing else through
+		// the cache (the engines use the dynamic client, paginated).
+		Cache:                   cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		GracefulShutdownTimeout: ptr(30 * time.Second),
+	})
+	if err != nil {
+		return fmt.Errorf("creating the controller manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	disco, err := kube.NewDiscovery(dc)
+	if err != nil {
+		return err
+	}
+
+	settings := &controller.Settings{}
+	recovery := &controller.Interrupted{Client: mgr.GetClient(), Namespace: ns, Log: logger}
+	if err := mgr.Add(recovery); err != nil {
+		return err
+	}
+	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{
+		&controller.ConfigReconciler{Client: mgr.GetClient(), Namespace: ns, Settings: settings, Factory: opts.Factory, Log: logger},
+		&controller.BackupReconciler{Client: mgr.GetClient(), Settings: settings, Discovery: disco, Dynamic: dyn,
+			PageSize: opts.BackupPageSize, Log: logger, Recovery: recovery},
+		&controller.RestoreReconciler{Client: mgr.GetClient(), Settings: settings, Discovery: disco, Dynamic: dyn,
+			Workers: opts.RestoreWorkers, VolumeTimeout: opts.VolumeTimeout, Log: logger, Recovery: recovery,
+			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}},
+		&controller.DownloadRequestReconciler{Client: mgr.GetClient(), Settings: settings, Log: logger},
+	}
+	for _, r := range reconcilers {
+		if err := r.SetupWithManager(mgr); err != nil {
+			return err
+		}
+	}
+	go waitForConfigMessage(ctx, mgr.GetAPIReader(), ns, settings, logger, opts.ConfigWaitMessage)
+	logger.Info("starting Ark server", "namespace", ns, "leaderElection", opts.LeaderElect)
+	return mgr.Start(ctx)
+}
+
+// waitForConfigMessage says, every few seconds until a Config is loaded,
+// that the server is waiting and which file to apply.
+func waitForConfigMessage(ctx context.Context, reader client.Reader, ns string, settings *controller.Settings, logger *slog.Logger, every time.Duration) {
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if _, err := settings.Current(); err != controller.ErrNoConfig {
+			return
+		}
+		var cfg arkv1.Config
+		if err := reader.Get(ctx, types.NamespacedName{Namespace: ns, Name: arkv1.DefaultConfigName}, &cfg); err != nil {
+			logger.Info(fmt.Sprintf("waiting for Config %q in namespace %q: create it, e.g. 'kubectl apply -f examples/minio/10-ark-config.yaml' (or examples/<provider>/00-ark-config.yaml for aws and gcp, examples/azure/10-ark-config.yaml); until then backups stay New",
+				arkv1.DefaultConfigName, ns), "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
