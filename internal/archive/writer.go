@@ -84,10 +84,10 @@ func (w *Writer) Add(item Item, data []byte) error {
 	if w.err != nil {
 		return w.err
 	}
-	if err := item.validate(); err != nil {
-		return fmt.Errorf("archive: cannot add %q: %w", item.Path(), err)
-	}
 	p := item.Path()
+	if err := item.validate(); err != nil {
+		return fmt.Errorf("archive: cannot add %q: %w", p, err)
+	}
 	if _, dup := w.seen[p]; dup {
 		return fmt.Errorf("archive: cannot add %q: it is already in the archive (each object can be backed up once)", p)
 	}

@@ -34,6 +34,9 @@ func Testbin(root string) (Binaries, error) {
 	if root == "" {
 		return Binaries{}, fmt.Errorf("no testbin directory given: set %s to the directory printed by hack/build-testbin.sh", TestbinEnv)
 	}
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		return Binaries{}, fmt.Errorf("testbin directory %s does not exist: build it with hack/build-testbin.sh, which prints its path", root)
+	}
 	kube := filepath.Join(root, "kube-"+KubeVersion)
 	b := Binaries{
 		KubeAPIServer:         filepath.Join(kube, "kube-apiserver"),

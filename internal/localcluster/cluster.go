@@ -278,28 +278,13 @@ func (c *Cluster) Stop() error {
 		return c.stopErr
 	}
 	c.stopped = true
-	// Stop in reverse start order so clients go before the servers they use.
-	procs := c.state.Processes
+	// One at a time, in reverse start order: the apiserver removes its
+	// endpoint lease from etcd as it shuts down and hangs if etcd is already
+	// gone.
 	var errs []error
-	for i := len(procs) - 1; i >= 0; i-- {
-		if err := procs[i].signalGroup(syscall.SIGTERM); err != nil {
-			errs = append(errs, fmt.Errorf("stop %s (pid %d): %w", procs[i].Name, procs[i].PID, err))
-		}
-	}
-	begin := time.Now()
-	deadline := begin.Add(stopGrace)
-	for i := len(procs) - 1; i >= 0; i-- {
-		p := procs[i]
-		if p.waitGone(time.Until(deadline)) {
-			c.logf("%s (pid %d) stopped after %s", p.Name, p.PID, time.Since(begin).Round(10*time.Millisecond))
-			continue
-		}
-		c.logf("%s (pid %d) ignored SIGTERM for %s; killing it", p.Name, p.PID, stopGrace)
-		if err := p.signalGroup(syscall.SIGKILL); err != nil {
-			errs = append(errs, fmt.Errorf("kill %s (pid %d): %w", p.Name, p.PID, err))
-		}
-		if !p.waitGone(10 * time.Second) {
-			errs = append(errs, fmt.Errorf("%s (pid %d) still runs after SIGKILL", p.Name, p.PID))
+	for i := len(c.state.Processes) - 1; i >= 0; i-- {
+		if err := c.stopProcess(c.state.Processes[i]); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if c.removeDir && len(errs) == 0 {
@@ -309,6 +294,28 @@ func (c *Cluster) Stop() error {
 	}
 	c.stopErr = errors.Join(errs...)
 	return c.stopErr
+}
+
+func (c *Cluster) stopProcess(p *process) error {
+	if !p.running() {
+		return nil
+	}
+	begin := time.Now()
+	if err := p.signalGroup(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("stop %s (pid %d): %w", p.Name, p.PID, err)
+	}
+	if p.waitGone(stopGrace) {
+		c.logf("%s (pid %d) stopped in %s", p.Name, p.PID, time.Since(begin).Round(10*time.Millisecond))
+		return nil
+	}
+	c.logf("%s (pid %d) ignored SIGTERM for %s; killing it", p.Name, p.PID, stopGrace)
+	if err := p.signalGroup(syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill %s (pid %d): %w", p.Name, p.PID, err)
+	}
+	if !p.waitGone(10 * time.Second) {
+		return fmt.Errorf("%s (pid %d) still runs after SIGKILL", p.Name, p.PID)
+	}
+	return nil
 }
 
 func (c *Cluster) logf(format string, args ...any) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -64,10 +65,11 @@ func ResolveNamespace(flag string) string {
 	return arkv1.DefaultNamespace
 }
 
-// Scheme has the Ark and core types.
+// Scheme has the Ark, core and CRD types.
 func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(s)
+	_ = apiextensionsv1.AddToScheme(s)
 	_ = arkv1.AddToScheme(s)
 	return s
 }
@@ -127,6 +129,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 			Workers: opts.RestoreWorkers, VolumeTimeout: opts.VolumeTimeout, Log: logger, Recovery: recovery,
 			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}},
 		&controller.DownloadRequestReconciler{Client: mgr.GetClient(), Settings: settings, Log: logger},
+		&controller.ScheduleReconciler{Client: mgr.GetClient(), Settings: settings, Log: logger},
+		&controller.DeleteBackupRequestReconciler{Client: mgr.GetClient(), Settings: settings, Log: logger, Recovery: recovery},
+		&controller.GarbageCollector{Client: mgr.GetClient(), Namespace: ns, Settings: settings, Log: logger},
+		&controller.BackupSyncer{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Namespace: ns, Settings: settings, Log: logger},
 	}
 	for _, r := range reconcilers {
 		if err := r.SetupWithManager(mgr); err != nil {

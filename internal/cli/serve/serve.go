@@ -74,7 +74,7 @@ missing, and reloads it when it changes.`,
 	fl.IntVar(&opts.RestoreWorkers, "restore-workers", 16, "items of one resource created in parallel by a restore")
 	fl.Int64Var(&opts.BackupPageSize, "backup-page-size", 500, "items per LIST page during a backup")
 	fl.DurationVar(&opts.VolumeTimeout, "volume-timeout", controller.DefaultVolumeTimeout, "how long a restore waits for a volume created from a snapshot")
-	fl.Int64Var(&opts.MaxArchiveEntry, "max-archive-entry-size", 0, "largest single object a restore accepts from an archive, in bytes (0: the default, 64 MiB)")
+	fl.Int64Var(&opts.MaxArchiveEntry, "max-archive-entry-size", 0, "largest single object a restore accepts from an archive, in bytes (0: the default, 32 MiB)")
 	fl.DurationVar(&opts.MinSyncPeriod, "min-sync-period", time.Minute, "floor of the Config's sync periods (lowered only for tests)")
 	_ = fl.MarkHidden("min-sync-period")
 	return cmd

@@ -35,7 +35,7 @@ const (
 	ConfigPublicURL       = "publicUrl"
 	defaultCompatRegion   = "us-east-1"
 	uploadPartSize        = 8 << 20
-	uploadConcurrency     = 3
+	uploadConcurrency     = 2
 	retryMaxAttempts      = 3
 	retryMaxBackoff       = 2 * time.Second
 	dialTimeout           = 10 * time.Second
@@ -111,7 +111,7 @@ func New(cfg map[string]string) (*Store, error) {
 		client:  client,
 		presign: s3.NewPresignClient(presignClient),
 		// Parts are buffered (PartSize x (Concurrency+1) bytes at most), which
-		// is what lets a non-seekable tar.gz pipe be uploaded and retried.
+		// is what lets a non-seekable tar.gz pipe be uploaded and retried: 24 MiB.
 		// 8 MiB x 10,000 parts caps one object at about 78 GiB.
 		uploader: manager.NewUploader(client, func(u *manager.Uploader) {
 			u.PartSize = uploadPartSize

@@ -293,7 +293,7 @@ func azuriteTarget(t *testing.T) target {
 		return err
 	}
 	return target{
-		store: store, bucket: testBucket, listPageSize: 5000,
+		store: store, bucket: testBucket, listPageSize: 1000,
 		signatureParam: "sig",
 		httpClient:     plainHTTP(),
 		wrongCredentials: []credentialCase{

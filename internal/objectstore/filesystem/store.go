@@ -122,6 +122,14 @@ func (s *Store) openBucket(bucket string) (*os.Root, error) {
 
 func (s *Store) mapError(op, bucket, key string, err error) error {
 	where := filepath.Join(s.root, bucket, filepath.FromSlash(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		// The bucket directory may have gone away under a running call.
+		dir := filepath.Join(s.root, bucket)
+		if _, statErr := os.Stat(dir); errors.Is(statErr, fs.ErrNotExist) {
+			return fmt.Errorf("%w: bucket %q (%s) was removed during %s %s: recreate it (mkdir -p %s): %w",
+				objectstore.ErrBucketNotFound, bucket, dir, op, where, dir, err)
+		}
+	}
 	if errors.Is(err, fs.ErrPermission) {
 		return fmt.Errorf("%w: %s %s: make %s readable and writable by the user the Ark server runs as: %w",
 			objectstore.ErrAccessDenied, op, where, s.root, err)

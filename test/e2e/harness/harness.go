@@ -418,3 +418,11 @@ func (e *Env) Eventually(timeout time.Duration, what string, cond func() (bool, 
 	}
 	e.T.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
 }
+
+// ServerPID is the running server's process id.
+func (e *Env) ServerPID() int {
+	if e.server == nil {
+		return 0
+	}
+	return e.server.Process.Pid
+}

@@ -1,0 +1,105 @@
+package controller
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	arkv1 "github.com/heptio/ark/api/v1"
+)
+
+// GarbageCollector asks for the deletion of expired backups, every
+// gcSyncPeriod. It deletes nothing itself: it creates a DeleteBackupRequest,
+// exactly as `ark backup delete` does, so expiry and a user's delete go
+// through the same path (snapshots, files, restores, then the Backup) and
+// leave the same record. It is off in restore-only mode.
+type GarbageCollector struct {
+	Client    client.Client
+	Namespace string
+	Settings  *Settings
+	Log       *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	restoreOnlyLogged atomic.Bool
+}
+
+// SetupWithManager adds the collector as a runnable of the manager.
+func (g *GarbageCollector) SetupWithManager(mgr ctrl.Manager) error { return mgr.Add(g) }
+
+// NeedLeaderElection: only the leader deletes.
+func (g *GarbageCollector) NeedLeaderElection() bool { return true }
+
+// Start runs until ctx ends.
+func (g *GarbageCollector) Start(ctx context.Context) error {
+	p := &periodic{name: "gc", settings: g.Settings, log: g.Log,
+		period: (*Environment).GCSyncPeriod,
+		task:   func(ctx context.Context, env *Environment) { g.Collect(ctx, env) }}
+	return p.run(ctx)
+}
+
+// Collect requests the deletion of every expired backup that has no deletion
+// request under way, and returns the names it requested.
+func (g *GarbageCollector) Collect(ctx context.Context, env *Environment) []string {
+	if env.Config.RestoreOnlyMode {
+		if !g.restoreOnlyLogged.Swap(true) {
+			g.Log.Info("restore-only mode (Config restoreOnlyMode: true): expired backups are kept until it is turned off")
+		}
+		return nil
+	}
+	g.restoreOnlyLogged.Store(false)
+	now := time.Now()
+	if g.Now != nil {
+		now = g.Now()
+	}
+	var backups arkv1.BackupList
+	if err := g.Client.List(ctx, &backups, client.InNamespace(g.Namespace)); err != nil {
+		g.Log.Error("garbage collection could not list backups; trying again next period", "error", err)
+		return nil
+	}
+	var requests arkv1.DeleteBackupRequestList
+	if err := g.Client.List(ctx, &requests, client.InNamespace(g.Namespace)); err != nil {
+		g.Log.Error("garbage collection could not list deletion requests; trying again next period", "error", err)
+		return nil
+	}
+	pending := map[string]bool{}
+	for _, r := range requests.Items {
+		if r.Status.Phase != arkv1.DeleteBackupRequestPhaseProcessed {
+			pending[r.Spec.BackupName] = true
+		}
+	}
+	var requested []string
+	for _, b := range backups.Items {
+		if !expired(&b, now) || pending[b.Name] || !b.DeletionTimestamp.IsZero() {
+			continue
+		}
+		req := &arkv1.DeleteBackupRequest{
+			ObjectMeta: metav1.ObjectMeta{Namespace: b.Namespace, GenerateName: b.Name + "-",
+				Labels: map[string]string{arkv1.BackupNameLabel: b.Name}},
+			Spec: arkv1.DeleteBackupRequestSpec{BackupName: b.Name},
+		}
+		if err := g.Client.Create(ctx, req); err != nil {
+			g.Log.Error("could not request the deletion of an expired backup; trying again next period", "backup", b.Name, "error", err)
+			continue
+		}
+		g.Log.Info("backup expired: requested its deletion", "backup", b.Name,
+			"expiration", b.Status.Expiration.UTC().Format(time.RFC3339), "deleteBackupRequest", req.Name)
+		requested = append(requested, b.Name)
+	}
+	return requested
+}
+
+// expired reports whether a finished backup is past its expiration. A
+// backup that has not finished is left alone: the deletion would be refused.
+func expired(b *arkv1.Backup, now time.Time) bool {
+	switch b.Status.Phase {
+	case "", arkv1.BackupPhaseNew, arkv1.BackupPhaseInProgress:
+		return false
+	}
+	return b.Status.Expiration != nil && !b.Status.Expiration.Time.After(now)
+}

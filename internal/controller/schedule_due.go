@@ -1,0 +1,98 @@
+package controller
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// scheduleExamples is appended to every cron parse error, so the fix is in
+// the message.
+const scheduleExamples = `use a 5-field cron expression (minute hour day-of-month month day-of-week, in UTC) such as "0 */6 * * *" (every 6 hours), or a descriptor such as "@every 6h", "@daily" or "@hourly"`
+
+// ParseSchedule parses a Schedule's spec.schedule: a standard 5-field cron
+// expression or a descriptor (@every 6h, @daily, ...). Times are UTC unless
+// the expression starts with CRON_TZ=<zone>. The error names the problem and
+// shows valid examples.
+func ParseSchedule(spec string) (sched cron.Schedule, err error) {
+	if strings.TrimSpace(spec) == "" {
+		return nil, fmt.Errorf("the schedule is empty: %s", scheduleExamples)
+	}
+	// robfig/cron panics on some malformed time-zone prefixes ("CRON_TZ=UTC"
+	// with nothing after it); a bad spec must fail validation, not the server.
+	defer func() {
+		if r := recover(); r != nil {
+			sched, err = nil, fmt.Errorf("invalid schedule %q: %v: %s", spec, r, scheduleExamples)
+		}
+	}()
+	trimmed := strings.TrimSpace(spec)
+	sched, err = cron.ParseStandard(trimmed)
+	if err != nil {
+		return nil, fmt.Errorf("invalid schedule %q: %v: %s", spec, err, scheduleExamples)
+	}
+	// robfig/cron turns "@every 0s" or "@every -1h" into every second.
+	if every, isEvery := strings.CutPrefix(trimmed, "@every "); isEvery {
+		if d, perr := time.ParseDuration(every); perr == nil && d < time.Second {
+			return nil, fmt.Errorf("invalid schedule %q: the interval must be at least 1s: %s", spec, scheduleExamples)
+		}
+	}
+	return sched, nil
+}
+
+// dueTime answers "should a backup run now?" for a schedule whose last run
+// (or, before the first run, whose creation) was at after.
+//
+// It returns the most recent run time in (after, now] (ok is false when there
+// is none) and the first run time after now (zero when the schedule never
+// fires again). Run times missed while the server was down collapse into
+// that single most recent one: a server that comes back after missing several
+// runs makes one catch-up backup, never a burst.
+//
+// The result depends only on the schedule, after and now, never on when the
+// server happened to look, so a server that crashed after creating a backup
+// but before recording it computes the same time, hence the same backup
+// name, and gets AlreadyExists instead of making a second backup.
+func dueTime(sched cron.Schedule, after, now time.Time) (due time.Time, ok bool, next time.Time) {
+	after, now = after.UTC(), now.UTC()
+	first := sched.Next(after)
+	if first.IsZero() || first.After(now) {
+		return time.Time{}, false, first
+	}
+	// @every runs are anchored at after (the last run), so the latest one is
+	// arithmetic.
+	if every, isEvery := sched.(cron.ConstantDelaySchedule); isEvery {
+		n := now.Sub(first) / every.Delay
+		due = first.Add(n * every.Delay)
+		return due, true, due.Add(every.Delay)
+	}
+	// Cron runs are wall-clock instants: find a start close before now from
+	// which to walk forward, so a long outage does not mean walking through
+	// every run since (a minutely schedule down for a year).
+	start := after
+	for back := time.Minute; ; back *= 2 {
+		s := now.Add(-back)
+		if !s.After(after) {
+			break
+		}
+		if n := sched.Next(s); !n.IsZero() && !n.After(now) {
+			start = s
+			break
+		}
+	}
+	due = sched.Next(start)
+	for {
+		n := sched.Next(due)
+		if n.IsZero() || n.After(now) {
+			return due, true, n
+		}
+		due = n
+	}
+}
+
+// scheduledBackupName is the name of the backup a schedule makes for a run
+// time: <schedule>-<YYYYMMDDHHMMSS> in UTC, as Heptio Ark named them.
+func scheduledBackupName(schedule string, due time.Time) string {
+	return schedule + "-" + due.UTC().Format("20060102150405")
+}

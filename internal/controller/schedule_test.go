@@ -1,0 +1,336 @@
+package controller
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"math/rand"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	arkv1 "github.com/heptio/ark/api/v1"
+)
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestParseSchedule(t *testing.T) {
+	for _, good := range []string{"0 */6 * * *", "* * * * *", "30 2 * * 1-5", "@every 6h", "@every 90s", "@daily", "@hourly", "@weekly", " @daily ", "CRON_TZ=Europe/Paris 0 3 * * *"} {
+		if _, err := ParseSchedule(good); err != nil {
+			t.Errorf("ParseSchedule(%q): %v", good, err)
+		}
+	}
+	for spec, wantInMessage := range map[string]string{
+		"":                          "empty",
+		"every 6 hours":             "expected exactly 5 fields",
+		"0 0 */6 * * *":             "expected exactly 5 fields", // 6-field (seconds) cron is not the standard form
+		"61 * * * *":                "above maximum",
+		"@every 6 hours":            "failed to parse duration",
+		"@every 0s":                 "at least 1s",
+		"@every -1h":                "at least 1s",
+		"@fortnightly":              "unrecognized descriptor",
+		"CRON_TZ=UTC":               "invalid schedule", // panics inside robfig/cron
+		"CRON_TZ=Nowhere 0 * * * *": "bad location",
+	} {
+		_, err := ParseSchedule(spec)
+		if err == nil {
+			t.Errorf("ParseSchedule(%q) accepted an invalid schedule", spec)
+			continue
+		}
+		msg := err.Error()
+		if !strings.Contains(msg, wantInMessage) || !strings.Contains(msg, `"0 */6 * * *"`) || !strings.Contains(msg, "@every 6h") {
+			t.Errorf("ParseSchedule(%q) error %q lacks %q or the examples", spec, msg, wantInMessage)
+		}
+	}
+}
+
+func TestDueTime(t *testing.T) {
+	cases := []struct {
+		name, spec, after, now string
+		wantDue, wantNext      string // wantDue "" means nothing due
+	}{
+		{"not yet due after creation", "0 */6 * * *", "2026-03-01T10:17:00Z", "2026-03-01T11:59:59Z", "", "2026-03-01T12:00:00Z"},
+		{"due exactly at the run time", "0 */6 * * *", "2026-03-01T10:17:00Z", "2026-03-01T12:00:00Z", "2026-03-01T12:00:00Z", "2026-03-01T18:00:00Z"},
+		{"the last run is not due again", "0 */6 * * *", "2026-03-01T12:00:00Z", "2026-03-01T12:00:30Z", "", "2026-03-01T18:00:00Z"},
+		{"missed runs collapse into the latest", "0 */6 * * *", "2026-03-01T12:00:00Z", "2026-03-02T07:30:00Z", "2026-03-02T06:00:00Z", "2026-03-02T12:00:00Z"},
+		{"an outage of a year on a minutely schedule", "* * * * *", "2025-03-01T00:00:00Z", "2026-03-01T10:17:42Z", "2026-03-01T10:17:00Z", "2026-03-01T10:18:00Z"},
+		{"a monthly schedule after a long outage", "@monthly", "2025-11-01T00:00:00Z", "2026-03-15T08:00:00Z", "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z"},
+		{"@every is anchored at the last run", "@every 1h", "2026-03-01T10:00:30Z", "2026-03-01T13:45:00Z", "2026-03-01T13:00:30Z", "2026-03-01T14:00:30Z"},
+		{"@every not yet due", "@every 1h", "2026-03-01T10:00:30Z", "2026-03-01T11:00:29Z", "", "2026-03-01T11:00:30Z"},
+		{"a schedule that never fires", "0 0 30 2 *", "2026-03-01T10:00:00Z", "2026-03-01T11:00:00Z", "", ""},
+		{"input in another zone is treated as UTC", "0 12 * * *", "2026-03-01T09:00:00+05:00", "2026-03-01T13:00:00+01:00", "2026-03-01T12:00:00Z", "2026-03-02T12:00:00Z"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sched, err := ParseSchedule(c.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			due, ok, next := dueTime(sched, mustTime(t, c.after), mustTime(t, c.now))
+			if c.wantDue == "" {
+				if ok {
+					t.Errorf("due %s, want nothing due", due)
+				}
+			} else if !ok || !due.Equal(mustTime(t, c.wantDue)) {
+				t.Errorf("due %s (ok %v), want %s", due, ok, c.wantDue)
+			}
+			if c.wantNext == "" {
+				if !next.IsZero() {
+					t.Errorf("next %s, want none", next)
+				}
+			} else if !next.Equal(mustTime(t, c.wantNext)) {
+				t.Errorf("next %s, want %s", next, c.wantNext)
+			}
+		})
+	}
+}
+
+// TestDueTimeMatchesAWalk checks dueTime's shortcut against walking every run
+// time one by one, for random outages.
+func TestDueTimeMatchesAWalk(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	base := mustTime(t, "2026-01-01T00:00:00Z")
+	// The longest outage tried per schedule keeps the walk short.
+	const day = 24 * time.Hour
+	for _, c := range []struct {
+		spec      string
+		maxOutage time.Duration
+	}{
+		{"* * * * *", 3 * day}, {"*/7 * * * *", 5 * day}, {"* 2 * * *", 10 * day}, {"0 */6 * * *", 60 * day},
+		{"15 3 * * 1", 90 * day}, {"0 0 1 * *", 200 * day}, {"@every 45m", 20 * day}, {"@every 13s", 12 * time.Hour},
+		{"@daily", 60 * day},
+	} {
+		spec, maxOutage := c.spec, c.maxOutage
+		sched, err := ParseSchedule(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 100; i++ {
+			after := base.Add(time.Duration(rng.Int63n(int64(90 * 24 * time.Hour))))
+			now := after.Add(time.Duration(rng.Int63n(int64(maxOutage))))
+			var want time.Time
+			for n := sched.Next(after); !n.After(now); n = sched.Next(n) {
+				want = n
+			}
+			due, ok, next := dueTime(sched, after, now)
+			if ok != !want.IsZero() || (ok && !due.Equal(want)) {
+				t.Fatalf("%s after %s now %s: due %s ok %v, walking gives %s", spec, after, now, due, ok, want)
+			}
+			if !next.After(now) {
+				t.Fatalf("%s after %s now %s: next %s is not after now", spec, after, now, next)
+			}
+		}
+	}
+}
+
+// fakeClock is a settable clock for the reconciler.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) Now() time.Time          { return c.t }
+func (c *fakeClock) Advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func testScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	_ = arkv1.AddToScheme(s)
+	return s
+}
+
+func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func settingsWith(cfg arkv1.Config) *Settings {
+	s := &Settings{}
+	s.set(&Environment{Config: &cfg}, nil)
+	return s
+}
+
+func newScheduleFixture(t *testing.T, spec string, created time.Time, cfg arkv1.Config) (*ScheduleReconciler, client.Client, *fakeClock) {
+	t.Helper()
+	sched := &arkv1.Schedule{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "heptio-ark", Name: "daily", CreationTimestamp: metav1.NewTime(created)},
+		Spec: arkv1.ScheduleSpec{Schedule: spec, Template: arkv1.BackupSpec{
+			IncludedNamespaces: []string{"team-a"}, TTL: metav1.Duration{Duration: 48 * time.Hour},
+		}},
+	}
+	c := fake.NewClientBuilder().WithScheme(testScheme()).WithObjects(sched).
+		WithStatusSubresource(&arkv1.Schedule{}, &arkv1.Backup{}).Build()
+	clock := &fakeClock{t: created}
+	r := &ScheduleReconciler{Client: c, Settings: settingsWith(cfg), Log: discardLog(), Now: clock.Now}
+	return r, c, clock
+}
+
+func reconcileSchedule(t *testing.T, r *ScheduleReconciler) ctrl.Result {
+	t.Helper()
+	res, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "heptio-ark", Name: "daily"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func backupNames(t *testing.T, c client.Client) []string {
+	t.Helper()
+	var list arkv1.BackupList
+	if err := c.List(context.Background(), &list); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, b := range list.Items {
+		names = append(names, b.Name)
+	}
+	return names
+}
+
+func getSchedule(t *testing.T, c client.Client) *arkv1.Schedule {
+	t.Helper()
+	var s arkv1.Schedule
+	if err := c.Get(context.Background(), types.NamespacedName{Namespace: "heptio-ark", Name: "daily"}, &s); err != nil {
+		t.Fatal(err)
+	}
+	return &s
+}
+
+func TestScheduleReconcilerRunsOncePerRunTime(t *testing.T) {
+	created := mustTime(t, "2026-03-01T10:17:05Z")
+	r, c, clock := newScheduleFixture(t, "0 * * * *", created, arkv1.Config{})
+
+	clock.Advance(10 * time.Minute)
+	res := reconcileSchedule(t, r)
+	if s := getSchedule(t, c); s.Status.Phase != arkv1.SchedulePhaseEnabled || s.Status.LastBackup != nil {
+		t.Fatalf("status %+v, want Enabled and no backup yet", s.Status)
+	}
+	if n := backupNames(t, c); len(n) != 0 {
+		t.Fatalf("backups %v before the first run time", n)
+	}
+	if res.RequeueAfter != time.Minute {
+		t.Errorf("requeue after %s, want the 1m schedule sync period (next run is 33m away)", res.RequeueAfter)
+	}
+
+	clock.t = mustTime(t, "2026-03-01T10:59:30Z")
+	if res := reconcileSchedule(t, r); res.RequeueAfter != 30*time.Second {
+		t.Errorf("requeue after %s, want 30s: the next run time", res.RequeueAfter)
+	}
+
+	clock.t = mustTime(t, "2026-03-01T11:00:02Z")
+	reconcileSchedule(t, r)
+	names := backupNames(t, c)
+	if len(names) != 1 || names[0] != "daily-20260301110000" {
+		t.Fatalf("backups %v, want [daily-20260301110000]", names)
+	}
+	var b arkv1.Backup
+	if err := c.Get(context.Background(), types.NamespacedName{Namespace: "heptio-ark", Name: names[0]}, &b); err != nil {
+		t.Fatal(err)
+	}
+	if b.Labels[arkv1.ScheduleNameLabel] != "daily" || len(b.Spec.IncludedNamespaces) != 1 || b.Spec.TTL.Duration != 48*time.Hour {
+		t.Fatalf("backup does not carry the label and template: %+v %+v", b.Labels, b.Spec)
+	}
+	if s := getSchedule(t, c); s.Status.LastBackup == nil || !s.Status.LastBackup.Time.Equal(mustTime(t, "2026-03-01T11:00:00Z")) {
+		t.Fatalf("lastBackup %v, want the run time 11:00:00", s.Status.LastBackup)
+	}
+
+	// Reconciled again for the same run time: nothing new.
+	reconcileSchedule(t, r)
+	if n := backupNames(t, c); len(n) != 1 {
+		t.Fatalf("backups %v after a second pass at the same time", n)
+	}
+
+	// A crash after creating the backup but before recording it: the
+	// restarted server computes the same name and only records it.
+	s := getSchedule(t, c)
+	orig := s.DeepCopy()
+	s.Status.LastBackup = nil
+	if err := c.Status().Patch(context.Background(), s, client.MergeFrom(orig)); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(20 * time.Second)
+	reconcileSchedule(t, r)
+	if n := backupNames(t, c); len(n) != 1 {
+		t.Fatalf("backups %v: a restart made a second backup for one run time", n)
+	}
+	if s := getSchedule(t, c); s.Status.LastBackup == nil || !s.Status.LastBackup.Time.Equal(mustTime(t, "2026-03-01T11:00:00Z")) {
+		t.Fatalf("lastBackup %v not recorded after AlreadyExists", s.Status.LastBackup)
+	}
+
+	// Down for five hours and a half: one catch-up backup, for 16:00.
+	clock.t = mustTime(t, "2026-03-01T16:31:00Z")
+	res = reconcileSchedule(t, r)
+	names = backupNames(t, c)
+	if len(names) != 2 || names[1] != "daily-20260301160000" {
+		t.Fatalf("backups %v, want one catch-up backup daily-20260301160000", names)
+	}
+	if res.RequeueAfter != time.Minute {
+		t.Errorf("requeue after %s, want 1m", res.RequeueAfter)
+	}
+}
+
+func TestScheduleReconcilerEveryIsAnchoredAtLastBackup(t *testing.T) {
+	created := mustTime(t, "2026-03-01T10:00:00.5Z")
+	r, c, clock := newScheduleFixture(t, "@every 5s", created, arkv1.Config{})
+	var want []string
+	for i := 0; i < 4; i++ {
+		clock.Advance(5 * time.Second)
+		res := reconcileSchedule(t, r)
+		if res.RequeueAfter != 4500*time.Millisecond {
+			t.Errorf("requeue after %s, want 4.5s: runs fall on whole seconds", res.RequeueAfter)
+		}
+		want = append(want, scheduledBackupName("daily", mustTime(t, "2026-03-01T10:00:00Z").Add(time.Duration(i+1)*5*time.Second)))
+	}
+	if got := backupNames(t, c); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("backups %v, want %v", got, want)
+	}
+}
+
+func TestScheduleReconcilerValidation(t *testing.T) {
+	r, c, _ := newScheduleFixture(t, "every 6 hours", mustTime(t, "2026-03-01T10:00:00Z"), arkv1.Config{})
+	reconcileSchedule(t, r)
+	s := getSchedule(t, c)
+	if s.Status.Phase != arkv1.SchedulePhaseFailedValidation || len(s.Status.ValidationErrors) != 1 ||
+		!strings.Contains(s.Status.ValidationErrors[0], "expected exactly 5 fields") {
+		t.Fatalf("status %+v, want FailedValidation with the parser's message", s.Status)
+	}
+	// Fixing the spec enables it.
+	orig := s.DeepCopy()
+	s.Spec.Schedule = "@daily"
+	if err := c.Patch(context.Background(), s, client.MergeFrom(orig)); err != nil {
+		t.Fatal(err)
+	}
+	reconcileSchedule(t, r)
+	if s := getSchedule(t, c); s.Status.Phase != arkv1.SchedulePhaseEnabled || len(s.Status.ValidationErrors) != 0 {
+		t.Fatalf("status %+v after fixing the schedule, want Enabled", s.Status)
+	}
+}
+
+func TestScheduleReconcilerRestoreOnlyMode(t *testing.T) {
+	created := mustTime(t, "2026-03-01T10:00:00Z")
+	r, c, clock := newScheduleFixture(t, "* * * * *", created, arkv1.Config{RestoreOnlyMode: true})
+	clock.Advance(time.Hour)
+	res := reconcileSchedule(t, r)
+	if n := backupNames(t, c); len(n) != 0 {
+		t.Fatalf("restore-only mode made backups %v", n)
+	}
+	if s := getSchedule(t, c); s.Status.Phase != "" {
+		t.Fatalf("restore-only mode changed the schedule's status: %+v", s.Status)
+	}
+	if res.RequeueAfter != time.Minute {
+		t.Errorf("requeue after %s, want the schedule sync period", res.RequeueAfter)
+	}
+	// Turned off: one catch-up backup for the latest minute.
+	r.Settings = settingsWith(arkv1.Config{})
+	reconcileSchedule(t, r)
+	if n := backupNames(t, c); len(n) != 1 || n[0] != "daily-20260301110000" {
+		t.Fatalf("backups %v after leaving restore-only mode, want [daily-20260301110000]", n)
+	}
+}

@@ -1,0 +1,50 @@
+package controller
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// settingsPoll bounds how long a periodic task goes without re-reading the
+// Settings, so a new period or a new Config takes effect within it.
+const settingsPoll = 5 * time.Second
+
+// periodic runs a task once a Config is loaded, then every period of the
+// current Config. The period is read from the Settings on every turn, and a
+// new Config (another bucket, restore-only mode switched) runs the task at
+// once, so Config changes take effect without a restart.
+type periodic struct {
+	name     string
+	settings *Settings
+	period   func(*Environment) time.Duration
+	task     func(context.Context, *Environment)
+	log      *slog.Logger
+}
+
+func (p *periodic) run(ctx context.Context) error {
+	var last time.Time
+	var lastEnv *Environment
+	for {
+		wait := settingsPoll
+		if MinPeriod < wait {
+			wait = MinPeriod
+		}
+		if env, err := p.settings.Current(); err == nil {
+			period := p.period(env)
+			if env != lastEnv || time.Since(last) >= period {
+				p.log.Debug("periodic task starting", "task", p.name, "period", period.String())
+				p.task(ctx, env)
+				last, lastEnv = time.Now(), env
+			}
+			if left := period - time.Since(last); left < wait {
+				wait = left
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+	}
+}

@@ -1,0 +1,220 @@
+// Package load is Ark's load benchmark: it fills a real local cluster with N
+// ConfigMaps of 1 KiB in 10 namespaces and times a backup and a restore
+// through the real ark binary and server, next to the plain baselines (a
+// paginated LIST + tar.gz + upload; a 16-worker CREATE), and reports the
+// server's peak RSS for each N.
+//
+//	make load-bench                      # N = 1000, 5000, 20000
+//	ARK_LOAD_BENCH=1000 make load-bench  # choose N
+package load
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/heptio/ark/internal/objectstore/providers"
+	"github.com/heptio/ark/test/e2e/harness"
+)
+
+const namespaces = 10
+
+var configmaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+
+func TestLoadBenchmark(t *testing.T) {
+	spec := os.Getenv("ARK_LOAD_BENCH")
+	if spec == "" {
+		t.Skip("ARK_LOAD_BENCH is unset: run `make load-bench` (ARK_LOAD_BENCH=1000,5000,20000)")
+	}
+	var sizes []int
+	for _, s := range strings.Split(spec, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < namespaces {
+			t.Fatalf("ARK_LOAD_BENCH=%q: give counts of at least %d, comma-separated", spec, namespaces)
+		}
+		sizes = append(sizes, n)
+	}
+	env := harness.Start(t, harness.Options{ServerArgs: []string{"--log-level", "info"}})
+	var rows []string
+	for _, n := range sizes {
+		rows = append(rows, runOnce(t, env, n))
+	}
+	report := "\n" + fmt.Sprintf("%-7s %-28s %-28s %-12s %-28s %-28s %-12s\n", "N",
+		"baseline LIST+tar.gz+upload", "ark backup --wait", "backup RSS", "baseline 16-worker CREATE", "ark restore --wait", "restore RSS") +
+		strings.Join(rows, "\n")
+	t.Log(report)
+	if out := os.Getenv("ARK_LOAD_BENCH_REPORT"); out != "" {
+		_ = os.WriteFile(out, []byte(report+"\n"), 0o644)
+	}
+}
+
+func runOnce(t *testing.T, env *harness.Env, n int) string {
+	ctx := context.Background()
+	nsNames := make([]string, namespaces)
+	for i := range nsNames {
+		nsNames[i] = fmt.Sprintf("load-%d-%d", n, i)
+	}
+	payload := strings.Repeat("x", 1024)
+
+	create := func() time.Duration {
+		for _, ns := range nsNames {
+			env.EnsureNamespace(ns)
+		}
+		start := time.Now()
+		parallel(16, n, func(i int) error {
+			cm := &unstructured.Unstructured{Object: map[string]interface{}{
+				"apiVersion": "v1", "kind": "ConfigMap",
+				"metadata": map[string]interface{}{"name": fmt.Sprintf("cm-%d", i), "namespace": nsNames[i%namespaces]},
+				"data":     map[string]interface{}{"payload": payload},
+			}}
+			_, err := env.Dynamic.Resource(configmaps).Namespace(nsNames[i%namespaces]).Create(ctx, cm, metav1.CreateOptions{})
+			return err
+		}, t)
+		return time.Since(start)
+	}
+	createTime := create()
+
+	// Baseline backup: what any tool must at least do.
+	store, err := providers.New("aws", harness.MinIOConfig(env.Cluster.MinIO.Endpoint, env.Bucket).BackupStorageProvider.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", env.CredsFile)
+	start := time.Now()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- store.PutObject(ctx, env.Bucket, fmt.Sprintf("baseline-%d.tar.gz", n), pr) }()
+	zw := gzip.NewWriter(pw)
+	tw := tar.NewWriter(zw)
+	listed := 0
+	for _, ns := range nsNames {
+		opts := metav1.ListOptions{Limit: 500}
+		for {
+			page, err := env.Dynamic.Resource(configmaps).Namespace(ns).List(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, item := range page.Items {
+				data, _ := json.Marshal(item.Object)
+				_ = tw.WriteHeader(&tar.Header{Name: "resources/configmaps/namespaces/" + ns + "/" + item.GetName() + ".json", Size: int64(len(data)), Mode: 0o644})
+				_, _ = tw.Write(data)
+				listed++
+			}
+			if page.GetContinue() == "" {
+				break
+			}
+			opts.Continue = page.GetContinue()
+		}
+	}
+	tw.Close()
+	zw.Close()
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	baseline := time.Since(start)
+
+	pid := env.ServerPID()
+	resetPeakRSS(pid)
+	name := fmt.Sprintf("load-%d", n)
+	start = time.Now()
+	env.MustArk("backup", "create", name, "--include-namespaces", strings.Join(nsNames, ","), "--wait")
+	backupTime := time.Since(start)
+	backupRSS := peakRSS(pid)
+
+	for _, ns := range nsNames {
+		if err := env.Client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env.Eventually(10*time.Minute, "load namespaces deleted", func() (bool, error) {
+		for _, ns := range nsNames {
+			if err := env.Client.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{}); !apierrors.IsNotFound(err) {
+				return false, err
+			}
+		}
+		return true, nil
+	})
+	resetPeakRSS(pid)
+	start = time.Now()
+	env.MustArk("restore", "create", name+"-restore", "--from-backup", name, "--wait")
+	restoreTime := time.Since(start)
+	restoreRSS := peakRSS(pid)
+
+	restored, err := env.Dynamic.Resource(configmaps).Namespace(nsNames[0]).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// kube-root-ca.crt is made by the controller-manager in each namespace.
+	if got := len(restored.Items); got < n/namespaces {
+		t.Fatalf("restore brought back %d configmaps in %s, want at least %d", got, nsNames[0], n/namespaces)
+	}
+	rate := func(d time.Duration) string { return fmt.Sprintf("%.1fs (%.0f obj/s)", d.Seconds(), float64(n)/d.Seconds()) }
+	return fmt.Sprintf("%-7d %-28s %-28s %-12s %-28s %-28s %-12s", n, rate(baseline),
+		rate(backupTime)+fmt.Sprintf(" %.2fx", backupTime.Seconds()/baseline.Seconds()), mib(backupRSS),
+		rate(createTime), rate(restoreTime)+fmt.Sprintf(" %.2fx", restoreTime.Seconds()/createTime.Seconds()), mib(restoreRSS))
+}
+
+func parallel(workers, n int, fn func(int) error, t *testing.T) {
+	var wg sync.WaitGroup
+	next := make(chan int)
+	var once sync.Once
+	var firstErr error
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := fn(i); err != nil {
+					once.Do(func() { firstErr = err })
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if firstErr != nil {
+		t.Fatal(firstErr)
+	}
+}
+
+// resetPeakRSS resets the kernel's peak-RSS counter of pid (VmHWM), so each
+// measurement covers one operation.
+func resetPeakRSS(pid int) { _ = os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0) }
+
+// peakRSS reads VmHWM of pid in bytes.
+func peakRSS(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb * 1024
+		}
+	}
+	return -1
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
