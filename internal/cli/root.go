@@ -10,6 +10,7 @@ import (
 	"github.com/heptio/ark/internal/cli/backup"
 	"github.com/heptio/ark/internal/cli/clientcfg"
 	"github.com/heptio/ark/internal/cli/restore"
+	"github.com/heptio/ark/internal/cli/schedule"
 	"github.com/heptio/ark/internal/cli/serve"
 	"github.com/heptio/ark/internal/cli/version"
 )
@@ -30,13 +31,14 @@ persistent volumes, and restores either into the same cluster or a new one.`,
 	root.AddCommand(
 		backup.NewCommand(f),
 		restore.NewCommand(f),
+		schedule.NewCommand(f),
 		serve.NewCommand(f),
 		clientcfg.NewCommand(),
 		version.NewCommand(),
-		verb("create", "Create a backup or restore", map[string]*cobra.Command{"backup": backup.NewCreateCommand(f), "restore": restore.NewCreateCommand(f)}),
-		verb("get", "List backups or restores", map[string]*cobra.Command{"backup": backup.NewGetCommand(f), "restore": restore.NewGetCommand(f)}),
-		verb("describe", "Describe backups or restores", map[string]*cobra.Command{"backup": backup.NewDescribeCommand(f), "restore": restore.NewDescribeCommand(f)}),
-		verb("delete", "Delete backups or restores", map[string]*cobra.Command{"backup": backup.NewDeleteCommand(f), "restore": restore.NewDeleteCommand(f)}),
+		verb("create", "Create a backup, restore or schedule", map[string]*cobra.Command{"backup": backup.NewCreateCommand(f), "restore": restore.NewCreateCommand(f), "schedule": schedule.NewCreateCommand(f)}),
+		verb("get", "List backups, restores or schedules", map[string]*cobra.Command{"backup": backup.NewGetCommand(f), "restore": restore.NewGetCommand(f), "schedule": schedule.NewGetCommand(f)}),
+		verb("describe", "Describe backups, restores or schedules", map[string]*cobra.Command{"backup": backup.NewDescribeCommand(f), "restore": restore.NewDescribeCommand(f), "schedule": schedule.NewDescribeCommand(f)}),
+		verb("delete", "Delete backups, restores or schedules", map[string]*cobra.Command{"backup": backup.NewDeleteCommand(f), "restore": restore.NewDeleteCommand(f), "schedule": schedule.NewDeleteCommand(f)}),
 		verb("logs", "Print the log of a backup or restore", map[string]*cobra.Command{"backup": backup.NewLogsCommand(f), "restore": restore.NewLogsCommand(f)}),
 	)
 	return root

@@ -96,3 +96,14 @@ func dueTime(sched cron.Schedule, after, now time.Time) (due time.Time, ok bool,
 func scheduledBackupName(schedule string, due time.Time) string {
 	return schedule + "-" + due.UTC().Format("20060102150405")
 }
+
+// NextRunTime is when the server will next create a backup for a schedule
+// whose last run (or creation) was at after: the run time due now if one is
+// (overdue is then true), else the next one. Zero when it never runs again.
+func NextRunTime(sched cron.Schedule, after, now time.Time) (t time.Time, overdue bool) {
+	due, ok, next := dueTime(sched, after, now)
+	if ok {
+		return due, true
+	}
+	return next, false
+}

@@ -13,8 +13,8 @@ import (
 )
 
 // process is one server the cluster runs. It is either a child started by this
-// process (cmd set, exited closed when it ends) or one recorded in the state
-// file by an earlier `up` (cmd nil), which is found again by PID and start time.
+// process (exited is closed when it ends) or one recorded in the state file by
+// an earlier `up` (exited is nil), which is found again by PID and start time.
 type process struct {
 	Name      string `json:"name"`
 	Binary    string `json:"binary"`
@@ -22,7 +22,6 @@ type process struct {
 	StartTime uint64 `json:"startTime"` // kernel start time; guards against PID reuse
 	Log       string `json:"log"`
 
-	cmd     *exec.Cmd
 	exited  chan struct{}
 	waitErr error
 }
@@ -47,7 +46,7 @@ func launch(name, binary string, args, env []string, logPath string, detach bool
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (%s): %w", name, binary, err)
 	}
-	p := &process{Name: name, Binary: binary, PID: cmd.Process.Pid, Log: logPath, cmd: cmd, exited: make(chan struct{})}
+	p := &process{Name: name, Binary: binary, PID: cmd.Process.Pid, Log: logPath, exited: make(chan struct{})}
 	p.StartTime, _ = processStartTime(p.PID)
 	go func() {
 		p.waitErr = cmd.Wait()

@@ -137,4 +137,3 @@ func TestAPIRoundTrip(t *testing.T) {
 		}
 	}
 }
-

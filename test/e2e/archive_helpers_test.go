@@ -94,3 +94,10 @@ func fileSHA256(t *testing.T, path string) (string, int64) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), n
 }
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -165,7 +165,9 @@ func runOnce(t *testing.T, env *harness.Env, n int) string {
 	if got := len(restored.Items); got < n/namespaces {
 		t.Fatalf("restore brought back %d configmaps in %s, want at least %d", got, nsNames[0], n/namespaces)
 	}
-	rate := func(d time.Duration) string { return fmt.Sprintf("%.1fs (%.0f obj/s)", d.Seconds(), float64(n)/d.Seconds()) }
+	rate := func(d time.Duration) string {
+		return fmt.Sprintf("%.1fs (%.0f obj/s)", d.Seconds(), float64(n)/d.Seconds())
+	}
 	return fmt.Sprintf("%-7d %-28s %-28s %-12s %-28s %-28s %-12s", n, rate(baseline),
 		rate(backupTime)+fmt.Sprintf(" %.2fx", backupTime.Seconds()/baseline.Seconds()), mib(backupRSS),
 		rate(createTime), rate(restoreTime)+fmt.Sprintf(" %.2fx", restoreTime.Seconds()/createTime.Seconds()), mib(restoreRSS))

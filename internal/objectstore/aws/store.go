@@ -110,9 +110,9 @@ func New(cfg map[string]string) (*Store, error) {
 	return &Store{
 		client:  client,
 		presign: s3.NewPresignClient(presignClient),
-		// Parts are buffered (PartSize x (Concurrency+1) bytes at most), which
-		// is what lets a non-seekable tar.gz pipe be uploaded and retried: 24 MiB.
-		// 8 MiB x 10,000 parts caps one object at about 78 GiB.
+		// Parts are buffered, PartSize x (Concurrency+1) = 24 MiB at most,
+		// which is what lets a non-seekable tar.gz pipe be uploaded and each
+		// part retried. 8 MiB x 10,000 parts caps one object at about 78 GiB.
 		uploader: manager.NewUploader(client, func(u *manager.Uploader) {
 			u.PartSize = uploadPartSize
 			u.Concurrency = uploadConcurrency

@@ -22,8 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
@@ -107,7 +107,9 @@ func repoRoot() string {
 }
 
 // RepoPath returns a path inside the repository.
-func RepoPath(parts ...string) string { return filepath.Join(append([]string{repoRoot()}, parts...)...) }
+func RepoPath(parts ...string) string {
+	return filepath.Join(append([]string{repoRoot()}, parts...)...)
+}
 
 // Start sets up a cluster with MinIO, Ark's CRDs and namespace, a bucket, a
 // Config for it, and the server.
@@ -244,7 +246,6 @@ func InstallCRDs(t testing.TB, c client.Client) {
 		}
 	}
 }
-
 
 // freeAddr returns a free loopback address.
 func freeAddr(t testing.TB) string {
