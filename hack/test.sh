@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 hack/install-deps.sh
 ARK_TESTBIN_DIR=$(hack/build-testbin.sh)
 export ARK_TESTBIN_DIR
+export ARK_MINIO=$ARK_TESTBIN_DIR/minio-$(sed -n 's/^MINIO_VERSION=${MINIO_VERSION:-\(.*\)}$/\1/p' hack/build-testbin.sh)/minio
 eval "$(hack/install-emulators.sh)"
 export ARK_FAKE_GCS_SERVER ARK_AZURITE
 ARK_CONTROLLER_GEN=$(hack/controller-gen.sh --print-path)

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/objectstore"
 )
 
 func mustTime(t *testing.T, s string) time.Time {
@@ -151,9 +152,15 @@ func testScheme() *runtime.Scheme {
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// settingsWith makes Settings for cfg whose object store is never used.
 func settingsWith(cfg arkv1.Config) *Settings {
-	s := &Settings{}
-	s.set(&Environment{Config: &cfg}, nil)
+	if cfg.BackupStorageProvider.Name == "" {
+		cfg.BackupStorageProvider.Name, cfg.BackupStorageProvider.Bucket = "unused", "unused"
+	}
+	s := &Settings{Factory: ProviderFactory{
+		ObjectStore: func(string, map[string]string) (objectstore.ObjectStore, error) { return nil, nil },
+	}}
+	s.set(&cfg)
 	return s
 }
 

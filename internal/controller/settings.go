@@ -66,31 +66,40 @@ type ProviderFactory struct {
 	BlockStore  func(name string, config map[string]string, store *backupstore.Store) (snapshot.BlockStore, error)
 }
 
-// Settings holds the current Environment. The Config reconciler replaces it
-// when the Config changes, so a change takes effect without a restart.
+// Settings holds the current Config. Each caller gets an Environment built
+// afresh from it, so a change of the Config or of the credentials its
+// providers read (the cloud-credentials secret, mounted as files) takes
+// effect at the next backup or restore, without a restart.
 type Settings struct {
-	mu  sync.RWMutex
-	env *Environment
-	err error
+	Factory ProviderFactory
+
+	mu     sync.RWMutex
+	config *arkv1.Config
 }
 
 // ErrNoConfig means the server has not found its Config yet.
 var ErrNoConfig = fmt.Errorf("the Ark server has no Config yet")
 
-// Current returns the environment, or why there is none: ErrNoConfig, or the
-// error of building the configured providers.
+// Current builds the environment of the current Config, or says why there is
+// none: ErrNoConfig, or what is wrong with the Config.
 func (s *Settings) Current() (*Environment, error) {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.env == nil && s.err == nil {
+	cfg := s.config
+	s.mu.RUnlock()
+	if cfg == nil {
 		return nil, ErrNoConfig
 	}
-	return s.env, s.err
+	env, err := s.Factory.build(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("the server's Config %s/%s is invalid: %w (fix it with 'kubectl -n %s edit config %s')",
+			cfg.Namespace, cfg.Name, err, cfg.Namespace, cfg.Name)
+	}
+	return env, nil
 }
 
-func (s *Settings) set(env *Environment, err error) {
+func (s *Settings) set(cfg *arkv1.Config) {
 	s.mu.Lock()
-	s.env, s.err = env, err
+	s.config = cfg
 	s.mu.Unlock()
 }
 
@@ -99,7 +108,6 @@ type ConfigReconciler struct {
 	Client    client.Client
 	Namespace string
 	Settings  *Settings
-	Factory   ProviderFactory
 	Log       *slog.Logger
 }
 
@@ -114,16 +122,11 @@ func (r *ConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	env, err := r.build(&cfg)
-	if err != nil {
-		r.Log.Error("Config is invalid; backups and restores will fail validation until it is fixed",
-			"namespace", r.Namespace, "error", err,
-			"fix", fmt.Sprintf("kubectl -n %s edit config %s", r.Namespace, arkv1.DefaultConfigName))
-		r.Settings.set(nil, fmt.Errorf("the server's Config %s/%s is invalid: %w (fix it with 'kubectl -n %s edit config %s')",
-			r.Namespace, arkv1.DefaultConfigName, err, r.Namespace, arkv1.DefaultConfigName))
+	r.Settings.set(cfg.DeepCopy())
+	if _, err := r.Settings.Current(); err != nil {
+		r.Log.Error("Config is invalid; backups and restores will fail validation until it is fixed", "error", err)
 		return ctrl.Result{}, nil
 	}
-	r.Settings.set(env, nil)
 	pv := "<none>"
 	if cfg.PersistentVolumeProvider != nil {
 		pv = cfg.PersistentVolumeProvider.Name
@@ -134,7 +137,7 @@ func (r *ConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	return ctrl.Result{}, nil
 }
 
-func (r *ConfigReconciler) build(cfg *arkv1.Config) (*Environment, error) {
+func (f ProviderFactory) build(cfg *arkv1.Config) (*Environment, error) {
 	bsp := cfg.BackupStorageProvider
 	if bsp.Name == "" {
 		return nil, fmt.Errorf("backupStorageProvider.name is empty: set it to aws, gcp, azure or filesystem")
@@ -142,13 +145,13 @@ func (r *ConfigReconciler) build(cfg *arkv1.Config) (*Environment, error) {
 	if bsp.Bucket == "" {
 		return nil, fmt.Errorf("backupStorageProvider.bucket is empty: set it to the bucket (or container) backups go to")
 	}
-	objects, err := r.Factory.ObjectStore(bsp.Name, bsp.Config)
+	objects, err := f.ObjectStore(bsp.Name, bsp.Config)
 	if err != nil {
 		return nil, fmt.Errorf("backupStorageProvider %q: %w", bsp.Name, err)
 	}
 	env := &Environment{Config: cfg.DeepCopy(), Store: &backupstore.Store{Objects: objects, Bucket: bsp.Bucket}}
 	if pvp := cfg.PersistentVolumeProvider; pvp != nil && pvp.Name != "" {
-		volumes, err := r.Factory.BlockStore(pvp.Name, pvp.Config, env.Store)
+		volumes, err := f.BlockStore(pvp.Name, pvp.Config, env.Store)
 		if err != nil {
 			return nil, fmt.Errorf("persistentVolumeProvider %q: %w", pvp.Name, err)
 		}

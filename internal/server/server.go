@@ -116,13 +116,13 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 
-	settings := &controller.Settings{}
+	settings := &controller.Settings{Factory: opts.Factory}
 	recovery := &controller.Interrupted{Client: mgr.GetClient(), Namespace: ns, Log: logger}
 	if err := mgr.Add(recovery); err != nil {
 		return err
 	}
 	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{
-		&controller.ConfigReconciler{Client: mgr.GetClient(), Namespace: ns, Settings: settings, Factory: opts.Factory, Log: logger},
+		&controller.ConfigReconciler{Client: mgr.GetClient(), Namespace: ns, Settings: settings, Log: logger},
 		&controller.BackupReconciler{Client: mgr.GetClient(), Settings: settings, Discovery: disco, Dynamic: dyn,
 			PageSize: opts.BackupPageSize, Log: logger, Recovery: recovery},
 		&controller.RestoreReconciler{Client: mgr.GetClient(), Settings: settings, Discovery: disco, Dynamic: dyn,

@@ -140,4 +140,14 @@ func TestUnreachableEndpointFailsWithItsName(t *testing.T) {
 	if !errors.Is(err, objectstore.ErrUnreachable) || !strings.Contains(err.Error(), host) {
 		t.Errorf("ListObjects on a closed port = %v, want ErrUnreachable naming %s", err, host)
 	}
+
+	// AZURE_STORAGE_ENDPOINT does the same when the config has no endpoint.
+	t.Setenv(EnvEndpoint, "http://"+host+"/devstoreaccount1/")
+	s, err = New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = s.ListObjects(context.Background(), "ark", ""); !errors.Is(err, objectstore.ErrUnreachable) || !strings.Contains(err.Error(), host) {
+		t.Errorf("with %s set, ListObjects = %v, want ErrUnreachable naming %s", EnvEndpoint, err, host)
+	}
 }

@@ -62,6 +62,7 @@ func startServer(t *testing.T, name, bin string, args, env []string, ready func(
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		t.Fatalf("start %s (%s): %v", name, bin, err)

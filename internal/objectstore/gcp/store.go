@@ -40,6 +40,9 @@ const (
 	chunkRetryDeadline = 15 * time.Second
 	retryMaxAttempts   = 3
 	writeRetryBudget   = 5
+	// GCS's own default page size, sent explicitly so that emulators
+	// (fake-gcs-server returns everything in one page unless asked) page too.
+	listPageSize = 1000
 )
 
 // credentialsFix is the troubleshooting doc's checklist for
@@ -219,6 +222,7 @@ func (s *Store) GetObject(ctx context.Context, bucket, key string) (io.ReadClose
 // ListCommonPrefixes returns the prefixes GCS groups keys into under prefix.
 func (s *Store) ListCommonPrefixes(ctx context.Context, bucket, prefix, delimiter string) ([]string, error) {
 	it := s.client.Bucket(bucket).Objects(ctx, &storage.Query{Prefix: prefix, Delimiter: delimiter})
+	it.PageInfo().MaxSize = listPageSize
 	var out []string
 	for {
 		attrs, err := it.Next()
@@ -243,6 +247,7 @@ func (s *Store) ListObjects(ctx context.Context, bucket, prefix string) ([]strin
 		return nil, err
 	}
 	it := s.client.Bucket(bucket).Objects(ctx, q)
+	it.PageInfo().MaxSize = listPageSize
 	var out []string
 	for {
 		attrs, err := it.Next()

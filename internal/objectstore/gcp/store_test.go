@@ -115,4 +115,14 @@ func TestUnreachableEmulatorFailsWithItsName(t *testing.T) {
 	if !errors.Is(err, objectstore.ErrUnreachable) || !strings.Contains(err.Error(), host) {
 		t.Errorf("ListObjects on a closed port = %v, want ErrUnreachable naming %s", err, host)
 	}
+
+	// The standard variable reaches the same place when the config is empty.
+	t.Setenv(EnvEmulatorHost, host)
+	s, err = New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = s.ListObjects(context.Background(), "ark", ""); !errors.Is(err, objectstore.ErrUnreachable) || !strings.Contains(err.Error(), host) {
+		t.Errorf("with %s=%s, ListObjects = %v, want ErrUnreachable naming it", EnvEmulatorHost, host, err)
+	}
 }

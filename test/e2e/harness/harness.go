@@ -53,6 +53,9 @@ type Env struct {
 	serverDone chan struct{}
 	serverLog  string
 	serverArgs []string
+	// ServerEnv is extra environment of the server; change it before
+	// StartServer.
+	ServerEnv []string
 }
 
 // Options choose how Ark is set up.
@@ -63,6 +66,9 @@ type Options struct {
 	NoConfig bool
 	// ServerArgs are extra flags for `ark server`.
 	ServerArgs []string
+	// ServerEnv is extra environment for `ark server` (credentials and
+	// endpoints of other providers, e.g. STORAGE_EMULATOR_HOST).
+	ServerEnv []string
 	// Cluster reuses a running cluster (a second Ark on the same bucket
 	// uses a new cluster and the first one's MinIO: see Bucket).
 	Cluster *localcluster.Cluster
@@ -124,16 +130,18 @@ func Start(t testing.TB, opts Options) *Env {
 	if minio == nil {
 		minio = cluster.MinIO
 	}
-	e := &Env{T: t, Cluster: cluster, Bucket: opts.Bucket, Dir: t.TempDir(), serverArgs: opts.ServerArgs}
+	e := &Env{T: t, Cluster: cluster, Bucket: opts.Bucket, Dir: t.TempDir(), serverArgs: opts.ServerArgs, ServerEnv: opts.ServerEnv}
 	if e.Bucket == "" {
 		e.Bucket = "ark"
 	}
 	var err error
-	e.Client, err = client.New(cluster.RESTConfig(), client.Options{Scheme: server.Scheme()})
+	restConfig := cluster.RESTConfig()
+	restConfig.QPS, restConfig.Burst = 200, 400
+	e.Client, err = client.New(restConfig, client.Options{Scheme: server.Scheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.Dynamic = dynamic.NewForConfigOrDie(cluster.RESTConfig())
+	e.Dynamic = dynamic.NewForConfigOrDie(restConfig)
 	InstallCRDs(t, e.Client)
 	e.EnsureNamespace(Namespace)
 	e.CredsFile = filepath.Join(e.Dir, "credentials-ark")
@@ -272,7 +280,7 @@ func (e *Env) StartServer() {
 	args := append([]string{"server", "--kubeconfig", e.Cluster.Kubeconfig, "--namespace", Namespace,
 		"--metrics-address", freeAddr(e.T), "--health-address", freeAddr(e.T), "--log-level", "debug"}, e.serverArgs...)
 	cmd := exec.Command(ArkBinary(e.T), args...)
-	cmd.Env = append(e.baseEnv(), "AWS_SHARED_CREDENTIALS_FILE="+e.CredsFile)
+	cmd.Env = append(append(e.baseEnv(), "AWS_SHARED_CREDENTIALS_FILE="+e.CredsFile), e.ServerEnv...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
