@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 hack/install-deps.sh
+# Tests never reach the cloud: keep the AWS SDK from probing the EC2 metadata
+# endpoint when a test leaves it without credentials on purpose.
+export AWS_EC2_METADATA_DISABLED=true
 ARK_TESTBIN_DIR=$(hack/build-testbin.sh)
 export ARK_TESTBIN_DIR
 export ARK_MINIO=$ARK_TESTBIN_DIR/minio-$(sed -n 's/^MINIO_VERSION=${MINIO_VERSION:-\(.*\)}$/\1/p' hack/build-testbin.sh)/minio

@@ -29,7 +29,7 @@ import (
 )
 
 const usage = `usage:
-  localcluster up     --dir DIR [--minio] [--testbin DIR]   start a cluster that keeps running after this exits
+  localcluster up     --dir DIR [--minio [--bucket B]] [--testbin DIR]   start a cluster that keeps running after this exits
   localcluster status --dir DIR                              show whether its servers run and answer
   localcluster down   --dir DIR                              stop its servers (DIR is kept)
 `
@@ -51,9 +51,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "", "directory for the cluster's data, logs, kubeconfig and env.sh (required)")
 	var withMinIO *bool
-	var testbin *string
+	var testbin, bucket *string
 	if cmd == "up" {
 		withMinIO = fs.Bool("minio", false, "also run MinIO (S3) for backups")
+		bucket = fs.String("bucket", "", "with --minio, create this bucket")
 		testbin = fs.String("testbin", "", "directory printed by hack/build-testbin.sh (default $ARK_TESTBIN_DIR, then ~/.cache/ark-testbin)")
 	}
 	switch cmd {
@@ -76,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	switch cmd {
 	case "up":
-		return up(*dir, *withMinIO, *testbin, stdout, stderr)
+		return up(*dir, *withMinIO, *bucket, *testbin, stdout, stderr)
 	case "status":
 		return status(*dir, stdout)
 	default:
@@ -84,7 +85,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-func up(dir string, withMinIO bool, testbin string, stdout, stderr io.Writer) error {
+func up(dir string, withMinIO bool, bucket, testbin string, stdout, stderr io.Writer) error {
+	if bucket != "" && !withMinIO {
+		return errors.New("--bucket needs --minio")
+	}
 	bins, err := localcluster.Testbin(testbinRoot(testbin))
 	if err != nil {
 		return err
@@ -102,6 +106,12 @@ func up(dir string, withMinIO bool, testbin string, stdout, stderr io.Writer) er
 	})
 	if err != nil {
 		return err
+	}
+	if bucket != "" {
+		if err := createBucket(ctx, c.MinIO, bucket); err != nil {
+			_ = c.Stop()
+			return err
+		}
 	}
 	fmt.Fprintf(stdout, "Local cluster running in %s\n\n", c.Dir)
 	fmt.Fprintf(stdout, "  . %s              # sets KUBECONFIG=%s\n", c.EnvFile, c.Kubeconfig)

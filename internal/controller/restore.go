@@ -111,8 +111,16 @@ func (r *RestoreReconciler) validate(ctx context.Context, rs *arkv1.Restore, env
 	default:
 		problems = append(problems, fmt.Sprintf("backup %q is %s, not Completed or PartiallyFailed: only a finished backup can be restored (see 'ark backup describe %s')", b.Name, b.Status.Phase, b.Name))
 	}
-	if p := spec.RestorePVs; p != nil && *p && len(b.Status.VolumeBackups) > 0 && env.Volumes == nil {
-		problems = append(problems, "restorePVs is true but the Config names no persistentVolumeProvider: configure the provider that took the snapshots, or restore with --restore-volumes=false")
+	if p := spec.RestorePVs; (p == nil || *p) && len(b.Status.VolumeBackups) > 0 && env.Volumes == nil {
+		// An unset restorePVs means "restore the snapshots" for a backup that
+		// has some; going ahead without a provider would silently point the
+		// PVs at volumes that may no longer exist.
+		setting := "restorePVs is true"
+		if p == nil {
+			setting = "restorePVs is unset, which means true for a backup with snapshots,"
+		}
+		problems = append(problems, fmt.Sprintf("backup %q has %d volume snapshot(s) and %s but the Config names no persistentVolumeProvider to restore them with: add the persistentVolumeProvider that took them to Config %s/%s, or restore the PVs as objects only with --restore-volumes=false",
+			b.Name, len(b.Status.VolumeBackups), setting, env.Config.Namespace, env.Config.Name))
 	}
 	return b, problems
 }

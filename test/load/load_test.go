@@ -91,11 +91,12 @@ func runOnce(t *testing.T, env *harness.Env, n int) string {
 	createTime := create()
 
 	// Baseline backup: what any tool must at least do.
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", env.CredsFile)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	store, err := providers.New("aws", harness.MinIOConfig(env.Cluster.MinIO.Endpoint, env.Bucket).BackupStorageProvider.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Setenv("AWS_SHARED_CREDENTIALS_FILE", env.CredsFile)
 	start := time.Now()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)

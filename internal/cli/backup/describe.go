@@ -118,10 +118,19 @@ func Describe(w io.Writer, b *arkv1.Backup, ns string) {
 	}
 	p("")
 	if len(st.VolumeBackups) == 0 {
-		p("Persistent volumes:  <none included>")
+		// Say why, so an empty list is not mistaken for "no PVs backed up":
+		// the PV objects may well be in the archive.
+		switch {
+		case s.SnapshotVolumes != nil && !*s.SnapshotVolumes:
+			p("Volume snapshots:  <none> (snapshots were turned off with --snapshot-volumes=false)")
+		case st.Phase == arkv1.BackupPhaseCompleted || st.Phase == arkv1.BackupPhasePartiallyFailed:
+			p("Volume snapshots:  <none> (no PV in the backup was snapshotted by a persistentVolumeProvider)")
+		default:
+			p("Volume snapshots:  <none>")
+		}
 		return
 	}
-	p("Persistent volumes:")
+	p("Volume snapshots:")
 	var pvs []string
 	for n := range st.VolumeBackups {
 		pvs = append(pvs, n)

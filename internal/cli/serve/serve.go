@@ -69,8 +69,11 @@ missing, and reloads it when it changes.`,
 	fl.StringVar(&opts.MetricsAddress, "metrics-address", ":8085", "address of the Prometheus /metrics endpoint (0 disables it)")
 	fl.StringVar(&opts.HealthAddress, "health-address", ":8086", "address of the /healthz and /readyz endpoints")
 	fl.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect a leader, so that of several replicas only one acts")
-	fl.Float32Var(&qps, "client-qps", 100, "the server's Kubernetes API requests per second")
-	fl.IntVar(&burst, "client-burst", 200, "the server's Kubernetes API request burst")
+	// Restores create items from many workers; the API server's own priority and
+	// fairness (429s, which client-go retries) protects it better than a low
+	// client-side limit, which would make large restores crawl.
+	fl.Float32Var(&qps, "client-qps", 300, "the server's Kubernetes API requests per second")
+	fl.IntVar(&burst, "client-burst", 600, "the server's Kubernetes API request burst")
 	fl.IntVar(&opts.RestoreWorkers, "restore-workers", 16, "items of one resource created in parallel by a restore")
 	fl.Int64Var(&opts.BackupPageSize, "backup-page-size", 500, "items per LIST page during a backup")
 	fl.DurationVar(&opts.VolumeTimeout, "volume-timeout", controller.DefaultVolumeTimeout, "how long a restore waits for a volume created from a snapshot")

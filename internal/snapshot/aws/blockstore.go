@@ -5,6 +5,10 @@
 //	region   required; the region of the cluster's volumes, e.g. us-east-1
 //	ec2Url   optional; an EC2-compatible endpoint (tests, private endpoints).
 //	         AWS_ENDPOINT_URL_EC2 is honoured too; ec2Url wins.
+//	availabilityZone  optional; the zone of volumes restored from a PV that
+//	         has no zone label (the <YOUR_AVAILABILITY_ZONE> of Heptio Ark's
+//	         examples/aws/00-ark-config.yaml). Without it such volumes go to
+//	         the zone of the snapshot's source volume.
 //
 // Credentials come from the SDK's default chain: in the Ark deployment that is
 // AWS_SHARED_CREDENTIALS_FILE=/credentials/cloud from the cloud-credentials
@@ -29,8 +33,9 @@ import (
 
 // Config keys.
 const (
-	RegionKey = "region"
-	EC2URLKey = "ec2Url"
+	RegionKey           = "region"
+	EC2URLKey           = "ec2Url"
+	AvailabilityZoneKey = "availabilityZone"
 )
 
 // iopsVolumeTypes are the EBS types whose IOPS are provisioned, so a restored
@@ -42,6 +47,8 @@ var iopsVolumeTypes = map[string]bool{"io1": true, "io2": true, "gp3": true}
 type BlockStore struct {
 	ec2    *ec2.Client
 	region string
+	// defaultZone is where volumes restored from PVs without a zone label go.
+	defaultZone string
 
 	// snapshotWaitMin/Max bound the polling interval while a restore waits for
 	// a pending snapshot; tests shorten them.
@@ -58,9 +65,9 @@ func New(cfg map[string]string) (*BlockStore, error) {
 
 func newBlockStore(cfg map[string]string, extra ...func(*ec2.Options)) (*BlockStore, error) {
 	for key := range cfg {
-		if key != RegionKey && key != EC2URLKey {
-			return nil, fmt.Errorf("%w: unknown aws block store config key %q; valid keys are %q (required) and %q",
-				snapshot.ErrInvalidConfig, key, RegionKey, EC2URLKey)
+		if key != RegionKey && key != EC2URLKey && key != AvailabilityZoneKey {
+			return nil, fmt.Errorf("%w: unknown aws block store config key %q; valid keys are %q (required), %q and %q",
+				snapshot.ErrInvalidConfig, key, RegionKey, EC2URLKey, AvailabilityZoneKey)
 		}
 	}
 	region := cfg[RegionKey]
@@ -88,6 +95,7 @@ func newBlockStore(cfg map[string]string, extra ...func(*ec2.Options)) (*BlockSt
 	return &BlockStore{
 		ec2:             ec2.NewFromConfig(awsCfg, opts...),
 		region:          region,
+		defaultZone:     cfg[AvailabilityZoneKey],
 		snapshotWaitMin: 15 * time.Second,
 		snapshotWaitMax: 2 * time.Minute,
 	}, nil
@@ -132,11 +140,15 @@ func (b *BlockStore) CreateSnapshot(ctx context.Context, volumeID, zone string, 
 
 // CreateVolumeFromSnapshot waits for the snapshot to complete, then creates a
 // volume from it in zone with the snapshot's tags. With no zone (a CSI PV
-// without zone labels) it uses the zone of the snapshot's source volume.
+// without zone labels) it uses the configured availabilityZone, else the
+// zone of the snapshot's source volume.
 func (b *BlockStore) CreateVolumeFromSnapshot(ctx context.Context, snapshotID, volumeType, zone string, iops *int64) (string, error) {
 	snap, err := b.waitForSnapshot(ctx, snapshotID)
 	if err != nil {
 		return "", err
+	}
+	if zone == "" {
+		zone = b.defaultZone
 	}
 	if zone == "" {
 		zone, err = b.sourceZone(ctx, snap)

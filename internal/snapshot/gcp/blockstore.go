@@ -5,6 +5,11 @@
 //	project     required; the GCP project of the cluster's disks and of restored disks
 //	computeUrl  optional; a Compute API base URL such as http://127.0.0.1:8080/compute/v1/
 //	            (tests, private endpoints)
+//	zone        optional; the zone of disks whose PV has no zone label (the
+//	            <YOUR_ZONE> of Heptio Ark's examples/gcp/00-ark-config.yaml):
+//	            in-tree PVs are looked up there and restored there. Without
+//	            it, such PVs need a zone label, and restores use the zone of
+//	            the snapshot's source disk.
 //
 // Credentials are Google's application default credentials: in the Ark
 // deployment GOOGLE_APPLICATION_CREDENTIALS=/credentials/cloud, the service
@@ -32,12 +37,15 @@ import (
 const (
 	ProjectKey    = "project"
 	ComputeURLKey = "computeUrl"
+	ZoneKey       = "zone"
 )
 
 // BlockStore implements snapshot.BlockStore for GCE persistent disks.
 type BlockStore struct {
 	gce     *compute.Service
 	project string
+	// defaultZone stands in for the zone of PVs without a zone label.
+	defaultZone string
 
 	// backoff and maxAttempts govern retries of throttled or failed calls;
 	// tests shorten the backoff.
@@ -55,9 +63,9 @@ func New(cfg map[string]string) (*BlockStore, error) {
 
 func newBlockStore(ctx context.Context, cfg map[string]string, extra ...option.ClientOption) (*BlockStore, error) {
 	for key := range cfg {
-		if key != ProjectKey && key != ComputeURLKey {
-			return nil, fmt.Errorf("%w: unknown gcp block store config key %q; valid keys are %q (required) and %q",
-				snapshot.ErrInvalidConfig, key, ProjectKey, ComputeURLKey)
+		if key != ProjectKey && key != ComputeURLKey && key != ZoneKey {
+			return nil, fmt.Errorf("%w: unknown gcp block store config key %q; valid keys are %q (required), %q and %q",
+				snapshot.ErrInvalidConfig, key, ProjectKey, ComputeURLKey, ZoneKey)
 		}
 	}
 	project := cfg[ProjectKey]
@@ -86,6 +94,7 @@ func newBlockStore(ctx context.Context, cfg map[string]string, extra ...option.C
 	return &BlockStore{
 		gce:         gce,
 		project:     project,
+		defaultZone: cfg[ZoneKey],
 		backoff:     gax.Backoff{Initial: time.Second, Max: 32 * time.Second, Multiplier: 2},
 		maxAttempts: 6,
 	}, nil
@@ -94,7 +103,7 @@ func newBlockStore(ctx context.Context, cfg map[string]string, extra ...option.C
 // GetVolumeInfo returns the disk type's short name (pd-ssd, not its URL, so
 // a restore can use it in another zone) and its provisioned IOPS if any.
 func (b *BlockStore) GetVolumeInfo(ctx context.Context, volumeID, zone string) (string, *int64, error) {
-	d, err := parseDiskID(volumeID, zone, b.project)
+	d, err := parseDiskID(volumeID, b.zoneOr(zone), b.project)
 	if err != nil {
 		return "", nil, err
 	}
@@ -113,7 +122,7 @@ func (b *BlockStore) GetVolumeInfo(ctx context.Context, volumeID, zone string) (
 // CreateSnapshot snapshots the disk, labelled with tags (sanitised to GCE's
 // label rules), and waits for the zonal operation to finish.
 func (b *BlockStore) CreateSnapshot(ctx context.Context, volumeID, zone string, tags map[string]string) (string, error) {
-	d, err := parseDiskID(volumeID, zone, b.project)
+	d, err := parseDiskID(volumeID, b.zoneOr(zone), b.project)
 	if err != nil {
 		return "", err
 	}
@@ -141,7 +150,7 @@ func (b *BlockStore) CreateSnapshot(ctx context.Context, volumeID, zone string, 
 // CreateVolumeFromSnapshot creates a disk named restore-<uuid> in the
 // configured project from the snapshot, with the snapshot's labels, and
 // waits for the insert to finish. With no zone (a CSI PV without zone labels)
-// it uses the zone of the snapshot's source disk.
+// it uses the configured zone, else the zone of the snapshot's source disk.
 func (b *BlockStore) CreateVolumeFromSnapshot(ctx context.Context, snapshotID, volumeType, zone string, iops *int64) (string, error) {
 	s, err := parseSnapshotID(snapshotID, b.project)
 	if err != nil {
@@ -157,6 +166,9 @@ func (b *BlockStore) CreateVolumeFromSnapshot(ctx context.Context, snapshotID, v
 	}
 	if snap.Status == "FAILED" || snap.Status == "DELETING" {
 		return "", fmt.Errorf("snapshot %s is %s and cannot be restored; use a backup from another time", s.name, snap.Status)
+	}
+	if zone == "" {
+		zone = b.defaultZone
 	}
 	if zone == "" {
 		zone = zoneOf(snap.SourceDisk)
@@ -200,7 +212,7 @@ func (b *BlockStore) CreateVolumeFromSnapshot(ctx context.Context, snapshotID, v
 
 // IsVolumeReady reports whether the disk's status is READY.
 func (b *BlockStore) IsVolumeReady(ctx context.Context, volumeID, zone string) (bool, error) {
-	d, err := parseDiskID(volumeID, zone, b.project)
+	d, err := parseDiskID(volumeID, b.zoneOr(zone), b.project)
 	if err != nil {
 		return false, err
 	}
@@ -348,4 +360,12 @@ func isRateLimit(gerr *googleapi.Error) bool {
 		}
 	}
 	return gerr.Code == http.StatusTooManyRequests
+}
+
+// zoneOr is zone, or the configured zone when the PV gave none.
+func (b *BlockStore) zoneOr(zone string) string {
+	if zone == "" {
+		return b.defaultZone
+	}
+	return zone
 }

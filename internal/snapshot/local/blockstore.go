@@ -40,8 +40,12 @@ import (
 // VolumeRootKey is the config key of the directory restored volumes go in.
 const VolumeRootKey = "volumeRoot"
 
-// DefaultPrefix is the key prefix callers use unless they have a reason not to.
-const DefaultPrefix = "snapshots/"
+// DefaultPrefix is the key prefix callers use unless they have a reason not
+// to. Snapshots share the bucket with backups, whose top-level directories
+// are backup names, and deleting a backup deletes everything under its name:
+// "_" cannot appear in a Kubernetes object name, so no backup can own (and
+// its deletion take away) this prefix.
+const DefaultPrefix = "_snapshots/"
 
 var errStoreStoppedReading = errors.New("the object store stopped reading the snapshot before its end")
 

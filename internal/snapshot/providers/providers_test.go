@@ -128,8 +128,8 @@ func TestLocalThroughNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := store.objects["b/snapshots/"+id+".tar.gz"]; !ok {
-		t.Fatalf("no archive at snapshots/%s.tar.gz: %v", id, store.keys())
+	if _, ok := store.objects["b/_snapshots/"+id+".tar.gz"]; !ok {
+		t.Fatalf("no archive at _snapshots/%s.tar.gz: %v", id, store.keys())
 	}
 	vol, err := bs.CreateVolumeFromSnapshot(ctx, id, "", "", nil)
 	if err != nil {

@@ -136,7 +136,7 @@ func Start(t testing.TB, opts Options) *Env {
 	}
 	var err error
 	restConfig := cluster.RESTConfig()
-	restConfig.QPS, restConfig.Burst = 200, 400
+	restConfig.QPS, restConfig.Burst = 300, 600 // the ark server's defaults, so baselines compare fairly
 	e.Client, err = client.New(restConfig, client.Options{Scheme: server.Scheme()})
 	if err != nil {
 		t.Fatal(err)
