@@ -205,4 +205,3 @@ func progressLine(b *arkv1.Backup) string {
 	}
 	return line
 }
-

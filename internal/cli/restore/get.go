@@ -283,4 +283,3 @@ func NewDeleteCommand(f *clientcfg.Factory) *cobra.Command {
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "delete the restores whose labels match")
 	return cmd
 }
-
