@@ -65,6 +65,10 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil // stays New, as the troubleshooting guide says
 	}
 	log := r.Log.With("backup", b.Namespace+"/"+b.Name)
+	if err != nil && !IsInvalidConfig(err) {
+		r.fail(ctx, log, &b, fmt.Sprintf("object storage is not usable: %v", err))
+		return ctrl.Result{}, nil
+	}
 	var problems []string
 	if err != nil {
 		problems = append(problems, err.Error())

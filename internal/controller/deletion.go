@@ -40,7 +40,8 @@ const (
 // for: the request is Processed with an error saying so, and nothing is
 // deleted. So is a backup with snapshots while no persistentVolumeProvider
 // is configured, since deleting its files would lose the only record of
-// snapshots nobody could then delete.
+// snapshots nobody could then delete, and every request while the server is
+// in restore-only mode, which leaves the bucket as it found it.
 //
 // Transient failures (object storage unreachable, a throttled cloud API) are
 // retried with exponential backoff; after the last attempt, or at once for
@@ -138,6 +139,12 @@ func (r *DeleteBackupRequestReconciler) Reconcile(ctx context.Context, req ctrl.
 // was deleted on purpose; errs lists the steps that failed.
 func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *slog.Logger, dbr *arkv1.DeleteBackupRequest, env *Environment) (refused string, errs []error) {
 	name, ns := dbr.Spec.BackupName, dbr.Namespace
+	if env.Config.RestoreOnlyMode {
+		// Restore-only mode is how a cluster borrows another cluster's
+		// bucket (disaster recovery, migration): it must not change it.
+		return fmt.Sprintf("the Ark server is in restore-only mode (Config restoreOnlyMode: true), so it deletes no backups; nothing was deleted: set restoreOnlyMode to false in Config %s, then run 'ark backup delete %s' again",
+			arkv1.DefaultConfigName, name), nil
+	}
 	var b arkv1.Backup
 	inCluster := true
 	err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &b)

@@ -61,6 +61,10 @@ func (r *RestoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
 	log := r.Log.With("restore", rs.Namespace+"/"+rs.Name)
+	if err != nil && !IsInvalidConfig(err) {
+		r.fail(ctx, log, &rs, fmt.Sprintf("object storage is not usable: %v", err))
+		return ctrl.Result{}, nil
+	}
 	var problems []string
 	var b *arkv1.Backup
 	if err != nil {

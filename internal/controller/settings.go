@@ -5,6 +5,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -90,11 +91,30 @@ func (s *Settings) Current() (*Environment, error) {
 		return nil, ErrNoConfig
 	}
 	env, err := s.Factory.build(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("the server's Config %s/%s is invalid: %w (fix it with 'kubectl -n %s edit config %s')",
-			cfg.Namespace, cfg.Name, err, cfg.Namespace, cfg.Name)
+	switch {
+	case err == nil:
+		return env, nil
+	case errors.Is(err, objectstore.ErrAccessDenied), errors.Is(err, snapshot.ErrCredentials):
+		// The Config is fine; the credentials it reads are not. The
+		// provider's message names the secret and its fix.
+		return nil, err
 	}
-	return env, nil
+	return nil, &InvalidConfigError{Err: fmt.Errorf("the server's Config %s/%s is invalid: %w (fix it with 'kubectl -n %s edit config %s')",
+		cfg.Namespace, cfg.Name, err, cfg.Namespace, cfg.Name)}
+}
+
+// InvalidConfigError says the Config itself must be fixed; other errors of
+// Current (credentials) fail an operation without blaming its spec.
+type InvalidConfigError struct{ Err error }
+
+func (e *InvalidConfigError) Error() string { return e.Err.Error() }
+
+func (e *InvalidConfigError) Unwrap() error { return e.Err }
+
+// IsInvalidConfig reports whether err is an InvalidConfigError.
+func IsInvalidConfig(err error) bool {
+	var ic *InvalidConfigError
+	return errors.As(err, &ic)
 }
 
 func (s *Settings) set(cfg *arkv1.Config) {
@@ -124,7 +144,11 @@ func (r *ConfigReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	}
 	r.Settings.set(cfg.DeepCopy())
 	if _, err := r.Settings.Current(); err != nil {
-		r.Log.Error("Config is invalid; backups and restores will fail validation until it is fixed", "error", err)
+		if IsInvalidConfig(err) {
+			r.Log.Error("Config is invalid; backups and restores will fail validation until it is fixed", "error", err)
+		} else {
+			r.Log.Error("Config loaded, but its storage cannot be used yet; backups and restores will fail until this is fixed", "error", err)
+		}
 		return ctrl.Result{}, nil
 	}
 	pv := "<none>"

@@ -80,7 +80,7 @@ func TestLifecycleExpiryAndDeletion(t *testing.T) {
 
 	// A delete while the backup runs is refused, with the reason; once it
 	// has finished, a new request deletes it and cleans up the refused one.
-	createAppNamespace(t, env, "big-app", 1500)
+	createAppNamespace(t, env, "big-app", 600)
 	if out := env.MustArk("backup", "create", "big", "--include-namespaces", "big-app"); !strings.Contains(out, "submitted") {
 		t.Fatal(out)
 	}
@@ -93,7 +93,7 @@ func TestLifecycleExpiryAndDeletion(t *testing.T) {
 	}
 	refused := req.Name
 	big := waitBackupPhase(env, "big", 3*time.Minute, arkv1.BackupPhaseCompleted)
-	if big.Status.Archive == nil || big.Status.Archive.Items < 1500 {
+	if big.Status.Archive == nil || big.Status.Archive.Items < 600 {
 		t.Fatalf("the refused deletion harmed the backup: %+v", big.Status)
 	}
 	requireStoredBackup(t, env, m, "big")

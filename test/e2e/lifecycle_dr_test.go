@@ -17,8 +17,8 @@ import (
 // TestLifecycleDisasterRecovery: a second, fresh cluster pointed at the
 // first one's bucket, in restore-only mode, lists the backups (sync, at
 // start-up), restores one completely, and serves downloads, while it refuses
-// backups with the reason, leaves schedules alone and garbage-collects
-// nothing, not even an expired backup.
+// backups and deletions with the reason, leaves schedules alone and
+// garbage-collects nothing, not even an expired backup.
 func TestLifecycleDisasterRecovery(t *testing.T) {
 	t.Parallel()
 	first := harness.Start(t, harness.Options{})
@@ -60,6 +60,12 @@ func TestLifecycleDisasterRecovery(t *testing.T) {
 	refused := waitBackupPhase(second, "not-now", time.Second, arkv1.BackupPhaseFailedValidation)
 	if len(refused.Status.ValidationErrors) != 1 || !strings.Contains(refused.Status.ValidationErrors[0], "restoreOnlyMode") {
 		t.Fatalf("validation errors %v", refused.Status.ValidationErrors)
+	}
+	// Deletions too: the borrowed bucket is left as it is.
+	second.MustArk("backup", "delete", "dr-full", "--confirm")
+	req := waitProcessedRequest(second, "dr-full", 30*time.Second)
+	if len(req.Status.Errors) != 1 || !strings.Contains(req.Status.Errors[0], "restore-only mode") || !strings.Contains(req.Status.Errors[0], "nothing was deleted") {
+		t.Fatalf("deletion in restore-only mode: %+v", req.Status)
 	}
 	// Schedules are left alone, and the log says why.
 	second.MustArk("schedule", "create", "often", "--schedule", "@every 1s")

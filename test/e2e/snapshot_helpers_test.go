@@ -96,26 +96,26 @@ func snapshotWriteVolume(t *testing.T, dir string) map[string]snapshotEntry {
 	// Half random, half zeros: binary content that compresses unevenly.
 	payload := append(random(512<<10), make([]byte, 512<<10)...)
 	tree := map[string]snapshotEntry{
-		".":                     {mode: fs.ModeDir | 0o775},
-		"index.html":            {mode: 0o644, content: []byte("<h1>hello from nginx-logs</h1>\n")},
-		"access.log":            {mode: 0o600, content: random(200 << 10)},
-		"empty.txt":             {mode: 0o644, content: []byte{}},
-		"bin":                   {mode: fs.ModeDir | 0o755},
-		"bin/rotate.sh":         {mode: 0o755, content: []byte("#!/bin/sh\nexec logrotate /etc/logrotate.conf\n")},
-		"bin/setuid-helper":     {mode: fs.ModeSetuid | 0o755, content: random(3000)},
-		"deep":                  {mode: fs.ModeDir | 0o750},
-		"deep/a":                {mode: fs.ModeDir | 0o750},
-		"deep/a/b":              {mode: fs.ModeDir | 0o700},
-		"deep/a/b/c":            {mode: fs.ModeDir | 0o755},
-		"deep/a/b/c/payload":    {mode: 0o640, content: payload},
-		"deep/a/b/empty-dir":    {mode: fs.ModeDir | 0o750},
-		"shared":                {mode: fs.ModeDir | fs.ModeSetgid | 0o775},
-		"shared/group-file":     {mode: 0o664, content: []byte("group data\x00\x01\x02\xff")},
-		"tmp":                   {mode: fs.ModeDir | fs.ModeSticky | 0o777},
-		"readonly":              {mode: fs.ModeDir | 0o555},
-		"readonly/frozen.conf":  {mode: 0o444, content: []byte("worker_processes 1;\n")},
-		"current.log":           {mode: fs.ModeSymlink | 0o777, target: "access.log"},
-		"deep/a/b/c/to-index":   {mode: fs.ModeSymlink | 0o777, target: "../../../../index.html"},
+		".":                    {mode: fs.ModeDir | 0o775},
+		"index.html":           {mode: 0o644, content: []byte("<h1>hello from nginx-logs</h1>\n")},
+		"access.log":           {mode: 0o600, content: random(200 << 10)},
+		"empty.txt":            {mode: 0o644, content: []byte{}},
+		"bin":                  {mode: fs.ModeDir | 0o755},
+		"bin/rotate.sh":        {mode: 0o755, content: []byte("#!/bin/sh\nexec logrotate /etc/logrotate.conf\n")},
+		"bin/setuid-helper":    {mode: fs.ModeSetuid | 0o755, content: random(3000)},
+		"deep":                 {mode: fs.ModeDir | 0o750},
+		"deep/a":               {mode: fs.ModeDir | 0o750},
+		"deep/a/b":             {mode: fs.ModeDir | 0o700},
+		"deep/a/b/c":           {mode: fs.ModeDir | 0o755},
+		"deep/a/b/c/payload":   {mode: 0o640, content: payload},
+		"deep/a/b/empty-dir":   {mode: fs.ModeDir | 0o750},
+		"shared":               {mode: fs.ModeDir | fs.ModeSetgid | 0o775},
+		"shared/group-file":    {mode: 0o664, content: []byte("group data\x00\x01\x02\xff")},
+		"tmp":                  {mode: fs.ModeDir | fs.ModeSticky | 0o777},
+		"readonly":             {mode: fs.ModeDir | 0o555},
+		"readonly/frozen.conf": {mode: 0o444, content: []byte("worker_processes 1;\n")},
+		"current.log":          {mode: fs.ModeSymlink | 0o777, target: "access.log"},
+		"deep/a/b/c/to-index":  {mode: fs.ModeSymlink | 0o777, target: "../../../../index.html"},
 	}
 	paths := make([]string, 0, len(tree))
 	for p := range tree {
@@ -244,16 +244,16 @@ func snapshotSameTree(t *testing.T, want, got map[string]snapshotEntry) bool {
 	return same
 }
 
-// snapshotVolumeAndClaim creates, in namespace ns, a claim and a hostPath
-// volume over dir bound to each other by spec (volume.spec.claimRef and
-// claim.spec.volumeName), all labelled app=<ns>, and waits until the PV
-// controller reports them Bound.
+// snapshotVolumeAndClaim creates, in namespace ns (made if missing), a
+// claim and a hostPath volume over dir, bound to each other by spec
+// (volume.spec.claimRef and claim.spec.volumeName), all labelled app=<ns>,
+// and waits until the PV controller reports them Bound.
 func snapshotVolumeAndClaim(t *testing.T, env *harness.Env, ns, claim, pvName, dir string) {
 	t.Helper()
 	ctx := context.Background()
 	labels := map[string]string{"app": ns}
 	nsObj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns, Labels: labels}}
-	if err := env.Client.Create(ctx, nsObj); err != nil {
+	if err := client.IgnoreAlreadyExists(env.Client.Create(ctx, nsObj)); err != nil {
 		t.Fatal(err)
 	}
 	class := snapshotStorageClass
@@ -433,4 +433,28 @@ func snapshotRequireOutput(t *testing.T, what, out string, wants ...string) {
 			t.Errorf("%s lacks %q:\n%s", what, w, out)
 		}
 	}
+}
+
+func snapshotWriteFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func snapshotSortedKeys[V any](m map[string]V) []string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// snapshotWaitServerLog waits until the server has logged s.
+func snapshotWaitServerLog(t *testing.T, env *harness.Env, s string) {
+	t.Helper()
+	env.Eventually(time.Minute, "server log line with "+s, func() (bool, error) {
+		return strings.Contains(env.ServerLog(), s), nil
+	})
 }

@@ -103,7 +103,7 @@ func extractArchive(ctx context.Context, r io.Reader, dest string) error {
 			if err := root.Chmod(name, mode); err != nil {
 				return fmt.Errorf("setting the mode of %s: %w", name, err)
 			}
-			if err := root.Chtimes(name, hdr.ModTime.Add(time.Second), hdr.ModTime); err != nil {
+			if err := root.Chtimes(name, hdr.ModTime, hdr.ModTime); err != nil {
 				return fmt.Errorf("setting the times of %s: %w", name, err)
 			}
 		case tar.TypeSymlink:
@@ -145,7 +145,7 @@ func extractArchive(ctx context.Context, r io.Reader, dest string) error {
 				return fmt.Errorf("setting the owner of %s: %w", d.name, err)
 			}
 		}
-		if err := root.Chmod(d.name, d.mode&^0o1000); err != nil {
+		if err := root.Chmod(d.name, d.mode); err != nil {
 			return fmt.Errorf("setting the mode of %s: %w", d.name, err)
 		}
 		if err := root.Chtimes(d.name, d.mtime, d.mtime); err != nil {
