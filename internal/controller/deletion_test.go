@@ -140,8 +140,11 @@ func newDeletionFixture(t *testing.T, cfg arkv1.Config, objs ...client.Object) *
 	store := &backupstore.Store{Objects: mem, Bucket: "ark"}
 	c := fake.NewClientBuilder().WithScheme(testScheme()).WithObjects(objs...).
 		WithStatusSubresource(&arkv1.Backup{}, &arkv1.DeleteBackupRequest{}).Build()
-	settings := &Settings{}
-	settings.set(&Environment{Config: &cfg, Store: store}, nil)
+	settings := &Settings{Factory: ProviderFactory{
+		ObjectStore: func(string, map[string]string) (objectstore.ObjectStore, error) { return mem, nil },
+	}}
+	cfg.BackupStorageProvider = arkv1.ObjectStorageProviderConfig{CloudProviderConfig: arkv1.CloudProviderConfig{Name: "memory"}, Bucket: "ark"}
+	settings.set(&cfg)
 	clock := &fakeClock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
 	r := &DeleteBackupRequestReconciler{Client: c, Settings: settings, Log: discardLog(), Now: clock.Now, RetryBase: time.Second, MaxAttempts: 3}
 	return &deletionFixture{r: r, c: c, mem: mem, store: store, clock: clock}

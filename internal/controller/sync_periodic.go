@@ -12,8 +12,10 @@ const settingsPoll = 5 * time.Second
 
 // periodic runs a task once a Config is loaded, then every period of the
 // current Config. The period is read from the Settings on every turn, and a
-// new Config (another bucket, restore-only mode switched) runs the task at
-// once, so Config changes take effect without a restart.
+// changed Config (another bucket, restore-only mode switched) runs the task
+// at once, so Config changes take effect without a restart. A Config that
+// cannot be used (invalid, or its credentials refused) pauses the task; the
+// Config reconciler logs why.
 type periodic struct {
 	name     string
 	settings *Settings
@@ -24,7 +26,7 @@ type periodic struct {
 
 func (p *periodic) run(ctx context.Context) error {
 	var last time.Time
-	var lastEnv *Environment
+	var lastConfig string
 	for {
 		wait := settingsPoll
 		if MinPeriod < wait {
@@ -32,10 +34,13 @@ func (p *periodic) run(ctx context.Context) error {
 		}
 		if env, err := p.settings.Current(); err == nil {
 			period := p.period(env)
-			if env != lastEnv || time.Since(last) >= period {
+			// Every update of the Config object gets a new resourceVersion;
+			// one recreated after its namespace was deleted, a new UID.
+			config := string(env.Config.UID) + "/" + env.Config.ResourceVersion
+			if config != lastConfig || time.Since(last) >= period {
 				p.log.Debug("periodic task starting", "task", p.name, "period", period.String())
 				p.task(ctx, env)
-				last, lastEnv = time.Now(), env
+				last, lastConfig = time.Now(), config
 			}
 			if left := period - time.Since(last); left < wait {
 				wait = left

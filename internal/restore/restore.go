@@ -190,6 +190,7 @@ func newRestorer(opts Options) (*restorer, error) {
 		resFilter:  newResourceFilter(opts.Discovery, spec.IncludedResources, spec.ExcludedResources),
 	}
 	r.namespaces.r = r
+	r.results.log = log
 	return r, nil
 }
 
@@ -214,7 +215,8 @@ func (r *restorer) run(ctx context.Context) error {
 		r.results.arkWarning("%s", w)
 	}
 	r.total.Store(int64(p.total))
-	r.log.Info("restore planned", "restore", r.opts.Restore.Name, "resources", len(p.tiers), "items", p.total)
+	// The caller's logger names the restore already.
+	r.log.Info("restore planned", "resources", len(p.tiers), "items", p.total)
 	r.reportProgress(namespacesKey)
 
 	if err := r.restoreNamespaceObjects(ctx); err != nil {

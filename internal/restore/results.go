@@ -1,7 +1,9 @@
 package restore
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 
@@ -9,8 +11,10 @@ import (
 )
 
 // results collects warnings and errors from concurrent workers, filed under
-// the target namespace of the item, the cluster, or Ark itself.
+// the target namespace of the item, the cluster, or Ark itself. Each one is
+// logged too, so that the restore's log tells the whole story on its own.
 type results struct {
+	log      *slog.Logger // nil: not logged
 	mu       sync.Mutex
 	warnings arkv1.RestoreResult
 	errors   arkv1.RestoreResult
@@ -49,6 +53,17 @@ func scopeOf(namespace string) scope {
 
 func (r *results) add(into *arkv1.RestoreResult, s scope, namespace, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
+	if r.log != nil {
+		level := slog.LevelWarn
+		if into == &r.errors {
+			level = slog.LevelError
+		}
+		attrs := []any{}
+		if namespace != "" {
+			attrs = append(attrs, "namespace", namespace)
+		}
+		r.log.Log(context.Background(), level, msg, attrs...)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	switch s {

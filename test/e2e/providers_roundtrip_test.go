@@ -377,8 +377,6 @@ func providerFailedBackup(t *testing.T, env *harness.Env, name, ns string) (reas
 	switch b.Status.Phase {
 	case arkv1.BackupPhaseFailed:
 		reason = b.Status.FailureReason
-	case arkv1.BackupPhaseFailedValidation:
-		reason = strings.Join(b.Status.ValidationErrors, "\n")
 	default:
 		t.Fatalf("backup %s is %q, want it to fail:\n%s", name, b.Status.Phase, r.Output())
 	}

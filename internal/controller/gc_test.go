@@ -1,0 +1,69 @@
+package controller
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	arkv1 "github.com/heptio/ark/api/v1"
+)
+
+func TestGarbageCollectorRequestsDeletionOfExpiredBackups(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	backup := func(name string, phase arkv1.BackupPhase, expires time.Duration) *arkv1.Backup {
+		b := finishedBackup(name, phase)
+		e := metav1.NewTime(now.Add(expires))
+		b.Status.Expiration = &e
+		return b
+	}
+	pending := deletionRequest("pending-1", "pending", now)
+	pending.Status.Phase = arkv1.DeleteBackupRequestPhaseInProgress
+	failedBefore := deletionRequest("failed-1", "failed-before", now)
+	failedBefore.Status = arkv1.DeleteBackupRequestStatus{Phase: arkv1.DeleteBackupRequestPhaseProcessed, Errors: []string{"boom"}}
+	objs := []client.Object{
+		backup("expired", arkv1.BackupPhaseCompleted, -time.Minute),
+		backup("partly", arkv1.BackupPhasePartiallyFailed, -time.Second),
+		backup("failed-before", arkv1.BackupPhaseDeleting, -time.Hour),
+		backup("running", arkv1.BackupPhaseInProgress, -time.Minute),
+		backup("fresh", arkv1.BackupPhaseCompleted, time.Minute),
+		backup("pending", arkv1.BackupPhaseDeleting, -time.Minute),
+		finishedBackup("no-expiration", arkv1.BackupPhaseCompleted),
+		pending, failedBefore,
+	}
+	newClient := func() client.Client {
+		return fake.NewClientBuilder().WithScheme(testScheme()).WithObjects(objs...).Build()
+	}
+
+	c := newClient()
+	g := &GarbageCollector{Client: c, Namespace: "heptio-ark", Log: discardLog(), Now: func() time.Time { return now }}
+	got := g.Collect(ctx, &Environment{Config: &arkv1.Config{}})
+	sort.Strings(got)
+	if want := []string{"expired", "failed-before", "partly"}; !slices.Equal(got, want) {
+		t.Fatalf("requested deletion of %v, want %v", got, want)
+	}
+	var reqs arkv1.DeleteBackupRequestList
+	if err := c.List(ctx, &reqs); err != nil {
+		t.Fatal(err)
+	}
+	if len(reqs.Items) != 2+3 {
+		t.Fatalf("%d requests, want the 2 existing and 3 new", len(reqs.Items))
+	}
+	for _, r := range reqs.Items {
+		if r.Labels[arkv1.BackupNameLabel] != r.Spec.BackupName && r.Name != "pending-1" && r.Name != "failed-1" {
+			t.Errorf("request %s is not labelled with its backup: %v", r.Name, r.Labels)
+		}
+	}
+
+	c = newClient()
+	g = &GarbageCollector{Client: c, Namespace: "heptio-ark", Log: discardLog(), Now: func() time.Time { return now }}
+	if got := g.Collect(ctx, &Environment{Config: &arkv1.Config{RestoreOnlyMode: true}}); len(got) != 0 {
+		t.Fatalf("restore-only mode requested deletions: %v", got)
+	}
+}
