@@ -16,4 +16,11 @@ const (
 	// LegacyGCFinalizer is the finalizer Ark v0.7 put on Backups. This Ark
 	// never adds it and removes it where it finds it, so nothing hangs.
 	LegacyGCFinalizer = "gc.ark.heptio.com"
+
+	// FromStorageAnnotation marks a Backup object created from its
+	// ark-backup.json (backup sync, or a restore of a backup the cluster did
+	// not have). Such an object is created without status and gets it a
+	// moment later; the backup reconciler must never take it for a new
+	// backup to run, which would overwrite the stored one.
+	FromStorageAnnotation = "ark.heptio.com/from-object-storage"
 )

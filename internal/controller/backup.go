@@ -57,6 +57,10 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if !b.DeletionTimestamp.IsZero() || (b.Status.Phase != "" && b.Status.Phase != arkv1.BackupPhaseNew) {
 		return ctrl.Result{}, nil
 	}
+	if _, fromStorage := b.Annotations[arkv1.FromStorageAnnotation]; fromStorage {
+		// A stored backup whose status is being written: never run it again.
+		return ctrl.Result{}, nil
+	}
 	if !r.Recovery.recovered() {
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}

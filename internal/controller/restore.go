@@ -161,13 +161,23 @@ func createFromStore(ctx context.Context, c client.Client, namespace string, sto
 	b.Namespace = namespace
 	b.ResourceVersion, b.UID, b.ManagedFields, b.Finalizers = "", "", nil, nil
 	b.CreationTimestamp = metav1.Time{}
+	if b.Annotations == nil {
+		b.Annotations = map[string]string{}
+	}
+	b.Annotations[arkv1.FromStorageAnnotation] = "true"
 	status := b.Status
 	if err := c.Create(ctx, b); err != nil {
 		return client.IgnoreAlreadyExists(err)
 	}
 	orig := b.DeepCopy()
 	b.Status = status
-	return c.Status().Patch(ctx, b, client.MergeFrom(orig))
+	if err := c.Status().Patch(ctx, b, client.MergeFrom(orig)); err != nil {
+		// Without its status the object would stay New for good; removed,
+		// the next sync creates it again.
+		_ = c.Delete(ctx, b)
+		return err
+	}
+	return nil
 }
 
 func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1.Restore, b *arkv1.Backup, env *Environment) {
@@ -240,7 +250,7 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 	}
 	if a := b.Status.Archive; a != nil {
 		if err := verifying.Verify(a.SHA256, a.Size); err != nil {
-			return nil, fmt.Errorf("nothing was restored: %w", err)
+			return nil, fmt.Errorf("the archive of backup %q is not the one the backup wrote, nothing was restored: %w", b.Name, err)
 		}
 	} else {
 		rlog.Warn("the backup records no archive digest (made by an older Ark); only the archive's own index was checked")

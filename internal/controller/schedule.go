@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -54,13 +55,18 @@ func (r *ScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if !s.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil
 	}
+	log := r.Log.With("schedule", s.Namespace+"/"+s.Name)
 	env, err := r.Settings.Current()
-	if err != nil {
-		// Without a valid Config the server cannot tell whether it is in
-		// restore-only mode, so it makes no backups yet.
+	if errors.Is(err, ErrNoConfig) {
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
-	log := r.Log.With("schedule", s.Namespace+"/"+s.Name)
+	if err != nil {
+		// Without a usable Config the server cannot tell whether it is in
+		// restore-only mode, so it makes no backups yet; once the Config is
+		// fixed, the schedule makes one catch-up backup.
+		log.Warn("schedule waits for a usable Config", "error", err)
+		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
+	}
 	if env.Config.RestoreOnlyMode {
 		if !r.restoreOnlyLogged.Swap(true) {
 			r.Log.Info("restore-only mode (Config restoreOnlyMode: true): schedules are left alone and create no backups until it is turned off")

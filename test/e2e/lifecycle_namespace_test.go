@@ -138,10 +138,23 @@ func TestLifecycleNamespaceDeletionAndSync(t *testing.T) {
 func legacyBackup(t *testing.T, env *harness.Env, name string) *arkv1.Backup {
 	t.Helper()
 	ctx := context.Background()
-	b := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: harness.Namespace, Name: name,
-		Finalizers: []string{arkv1.LegacyGCFinalizer}},
-		Spec: arkv1.BackupSpec{IncludedNamespaces: []string{"ns-app"}}}
-	if err := env.Client.Create(ctx, b); err != nil {
+	// kubectl, not the test's client: the API server warns that the legacy
+	// finalizer is not domain-qualified, which kubectl just prints.
+	manifest := filepath.Join(t.TempDir(), name+".yaml")
+	if err := os.WriteFile(manifest, []byte(`apiVersion: ark.heptio.com/v1
+kind: Backup
+metadata:
+  name: `+name+`
+  namespace: heptio-ark
+  finalizers: ["gc.ark.heptio.com"]
+spec:
+  includedNamespaces: ["ns-app"]
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env.MustKubectl("create", "-f", manifest)
+	b, err := getBackup(env, name)
+	if err != nil {
 		t.Fatal(err)
 	}
 	orig := b.DeepCopy()

@@ -21,6 +21,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
@@ -131,7 +133,13 @@ func restoreResultsFile(t *testing.T, env *harness.Env, backup, name string) map
 // "resource[.group] name"), sorted.
 func restoreCreatedObjects(t *testing.T, env *harness.Env, name string) []string {
 	t.Helper()
-	dc, err := discovery.NewDiscoveryClientForConfig(env.Cluster.RESTConfig())
+	cfg := env.Cluster.RESTConfig()
+	cfg.WarningHandler = rest.NoWarnings{} // deprecated kinds are listed too
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +158,7 @@ func restoreCreatedObjects(t *testing.T, env *harness.Env, name string) []string
 				continue
 			}
 			gvr := gv.WithResource(res.Name)
-			objs, err := env.Dynamic.Resource(gvr).List(context.Background(), metav1.ListOptions{LabelSelector: arkv1.RestoreNameLabel + "=" + name})
+			objs, err := dyn.Resource(gvr).List(context.Background(), metav1.ListOptions{LabelSelector: arkv1.RestoreNameLabel + "=" + name})
 			if err != nil {
 				t.Fatalf("listing %s: %v", gvr, err)
 			}

@@ -278,10 +278,18 @@ func snapshotVolumeAndClaim(t *testing.T, env *harness.Env, ns, claim, pvName, d
 			ClaimRef:                      &corev1.ObjectReference{Kind: "PersistentVolumeClaim", APIVersion: "v1", Namespace: ns, Name: claim},
 		},
 	}
-	for _, o := range []client.Object{pvc, pv} {
-		if err := env.Client.Create(ctx, o); err != nil {
-			t.Fatal(err)
-		}
+	// The volume first, and the claim once the PV controller has seen the
+	// volume: it binds a claim naming a volume it knows at once, and one
+	// naming a volume it has not seen yet only at its next periodic sync.
+	if err := env.Client.Create(ctx, pv); err != nil {
+		t.Fatal(err)
+	}
+	env.Eventually(time.Minute, "volume "+pvName+" Available", func() (bool, error) {
+		err := env.Client.Get(ctx, client.ObjectKeyFromObject(pv), pv)
+		return err == nil && pv.Status.Phase == corev1.VolumeAvailable, err
+	})
+	if err := env.Client.Create(ctx, pvc); err != nil {
+		t.Fatal(err)
 	}
 	snapshotWaitBound(t, env, ns, claim, pvName)
 }
@@ -293,6 +301,8 @@ func snapshotWaitBound(t *testing.T, env *harness.Env, ns, claim, pvName string)
 	ctx := context.Background()
 	var pvc corev1.PersistentVolumeClaim
 	var pv corev1.PersistentVolume
+	start := time.Now()
+	defer func() { t.Logf("TIMING bound %s after %s", pvName, time.Since(start)) }()
 	env.Eventually(time.Minute, fmt.Sprintf("claim %s/%s and volume %s Bound", ns, claim, pvName), func() (bool, error) {
 		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: claim}, &pvc); err != nil {
 			return false, err
@@ -312,6 +322,8 @@ func snapshotWaitBound(t *testing.T, env *harness.Env, ns, claim, pvName string)
 func snapshotDisaster(t *testing.T, env *harness.Env, ns, pvName string) {
 	t.Helper()
 	ctx := context.Background()
+	start := time.Now()
+	defer func() { t.Logf("TIMING disaster %s after %s", pvName, time.Since(start)) }()
 	env.MustKubectl("delete", "namespaces", ns, "--wait=true", "--timeout=120s")
 	env.MustKubectl("delete", "pv", pvName, "--wait=true", "--timeout=120s")
 	env.Eventually(2*time.Minute, "namespace "+ns+" and volume "+pvName+" gone", func() (bool, error) {

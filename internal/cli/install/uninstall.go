@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -110,6 +111,9 @@ func Uninstall(ctx context.Context, c client.Client, opts UninstallOptions, out 
 			if !opts.CRDs {
 				continue
 			}
+			if err := waitServed(ctx, c, o); err != nil {
+				return err
+			}
 		case o.GetKind() == "Namespace":
 			if !deleteNamespace {
 				continue
@@ -194,6 +198,34 @@ func presentStorage(ctx context.Context, c client.Client, manifests []*unstructu
 		}
 	}
 	return present, nil
+}
+
+// waitServed waits until the custom resources of a CRD about to be deleted
+// can be listed. The API server's CRD finalizer lists them once and, when
+// their storage is still initializing (a CRD created moments ago), backs
+// off for minutes: the CRD would stay Terminating long after uninstall.
+func waitServed(ctx context.Context, c client.Client, crd *unstructured.Unstructured) error {
+	group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+	kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	if len(versions) == 0 {
+		return nil
+	}
+	version, _ := versions[0].(map[string]any)["name"].(string)
+	var lastErr error
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, requestTimeout, true, func(ctx context.Context) (bool, error) {
+		list := &unstructured.UnstructuredList{}
+		list.SetGroupVersionKind(schema.GroupVersionKind{Group: group, Version: version, Kind: kind + "List"})
+		lastErr = c.List(ctx, list, client.Limit(1))
+		if meta.IsNoMatchError(lastErr) || apierrors.IsNotFound(lastErr) {
+			return true, nil // not installed: nothing to wait for
+		}
+		return lastErr == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the API server does not list %s.%s (%v): try again in a minute", kind, group, lastErr)
+	}
+	return nil
 }
 
 // createdByArk reports whether the namespace exists and whether it carries
