@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -92,8 +94,7 @@ func (r *RestoreReconciler) validate(ctx context.Context, rs *arkv1.Restore, env
 		return nil, []string{err.Error()}
 	}
 	problems := filter.ValidateLists("namespace", spec.IncludedNamespaces, spec.ExcludedNamespaces)
-	_, resErrs := filter.Resources(r.Discovery, spec.IncludedResources, spec.ExcludedResources)
-	problems = append(problems, resErrs...)
+	problems = append(problems, filter.ValidateLists("resource", spec.IncludedResources, spec.ExcludedResources)...)
 	if spec.LabelSelector != nil {
 		if _, err := metav1.LabelSelectorAsSelector(spec.LabelSelector); err != nil {
 			problems = append(problems, fmt.Sprintf("invalid label selector: %v", err))
@@ -110,10 +111,22 @@ func (r *RestoreReconciler) validate(ctx context.Context, rs *arkv1.Restore, env
 	if err != nil {
 		return nil, append(problems, err.Error())
 	}
+	// Resource names are checked against the cluster and the backup: the
+	// custom resources of a CRD that only the backup has are restorable.
+	var backedUp []string
+	if b.Status.ResourceCounts != nil {
+		backedUp = slices.Sorted(maps.Keys(b.Status.ResourceCounts))
+	}
+	problems = append(problems, restore.ResourceNameProblems(r.Discovery, b.Name, spec.IncludedResources, backedUp)...)
+	problems = append(problems, restore.ResourceNameProblems(r.Discovery, b.Name, spec.ExcludedResources, backedUp)...)
 	switch b.Status.Phase {
 	case arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed:
 	default:
-		problems = append(problems, fmt.Sprintf("backup %q is %s, not Completed or PartiallyFailed: only a finished backup can be restored (see 'ark backup describe %s')", b.Name, b.Status.Phase, b.Name))
+		phase := b.Status.Phase
+		if phase == "" {
+			phase = arkv1.BackupPhaseNew
+		}
+		problems = append(problems, fmt.Sprintf("backup %q is %s, not Completed or PartiallyFailed: only a finished backup can be restored (see 'ark backup describe %s')", b.Name, phase, b.Name))
 	}
 	if p := spec.RestorePVs; (p == nil || *p) && len(b.Status.VolumeBackups) > 0 && env.Volumes == nil {
 		// An unset restorePVs means "restore the snapshots" for a backup that

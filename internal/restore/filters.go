@@ -110,6 +110,29 @@ func (f resourceFilter) unmatchedNames(keys []string) []string {
 	return warnings
 }
 
+// ResourceNameProblems checks the resource names of a restore's include and
+// exclude lists before it starts. A name is fine when the cluster serves it,
+// or when it names a resource of the backup: a custom resource whose
+// CustomResourceDefinition is only in the backup is served once the restore
+// has created it. backedUp are the backup's "resource[.group]" names (its
+// status.resourceCounts); when they are unknown (nil, an older backup), names
+// the cluster does not serve are accepted, and the restore warns about those
+// that match nothing in the archive either.
+func ResourceNameProblems(disc *kube.Discovery, backup string, names, backedUp []string) []string {
+	var problems []string
+	for _, name := range names {
+		if name == "*" {
+			continue
+		}
+		_, err := disc.Resolve(name)
+		if err == nil || backedUp == nil || slices.ContainsFunc(backedUp, func(k string) bool { return literalMatch(name, k) }) {
+			continue
+		}
+		problems = append(problems, fmt.Sprintf("%v; nor does backup %q hold a resource of that name (it has %s)", err, backup, strings.Join(backedUp, ", ")))
+	}
+	return problems
+}
+
 // nameMatchesKey resolves name through discovery ("deploy", "Deployment",
 // "deployments.apps" all name deployments.apps). A name the cluster does not
 // serve (yet: the CRD may be in the backup) is compared with the archive's

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -109,6 +110,27 @@ func TestInstall(t *testing.T) {
 	}
 	// Nothing left: it succeeds again.
 	env.MustArk("uninstall", "--timeout", "1m")
+
+	// Something else holds the namespace: uninstall stops waiting at its
+	// timeout and names what holds it.
+	env.MustArk(args...)
+	held := &corev1.ConfigMap{}
+	held.Namespace, held.Name, held.Finalizers = harness.Namespace, "held", []string{"example.com/hold"}
+	if err := env.Client.Create(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	r := env.Ark("uninstall", "--timeout", "5s")
+	if r.Err == nil || !strings.Contains(r.Output(), "still deleting after 5s") || !strings.Contains(r.Output(), "example.com/hold") {
+		t.Errorf("uninstall with a held namespace: %v\n%s", r.Err, r.Output())
+	}
+	held.Finalizers = nil
+	if err := env.Client.Update(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	env.Eventually(time.Minute, "namespace heptio-ark to go once released", func() (bool, error) {
+		err := env.Client.Get(ctx, client.ObjectKey{Name: harness.Namespace}, &corev1.Namespace{})
+		return apierrors.IsNotFound(err), err
+	})
 
 	// The in-cluster MinIO holds backups: uninstall keeps it and its
 	// namespace, and removes the rest of Ark one by one.

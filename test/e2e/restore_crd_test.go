@@ -118,18 +118,7 @@ func TestRestoreCRDAndCustomResources(t *testing.T) {
 	}
 
 	// Disaster: the namespace and both CRDs (and with them every instance).
-	restoreDeleteNamespace(t, env, "rcrd-app")
-	env.MustKubectl("delete", "crd", "gadgets.rcrd.example.com", "zones.rcrd.example.com", "--wait=true", "--timeout=120s")
-	env.Eventually(2*time.Minute, "the CRDs gone", func() (bool, error) {
-		var list apiextensionsv1.CustomResourceDefinitionList
-		if err := env.Client.List(ctx, &list, client.MatchingLabels{"suite": "rcrd"}); err != nil {
-			return false, err
-		}
-		return len(list.Items) == 0, nil
-	})
-	if r := env.Kubectl("get", "gadgets.rcrd.example.com", "-A"); r.Err == nil {
-		t.Fatalf("the cluster still serves gadgets:\n%s", r.Output())
-	}
+	restoreDeleteCRDFixture(t, env)
 
 	r := restoreMustComplete(t, env, "rcrd-restore", "rcrd-backup", 0)
 	if r.Status.Progress.ItemsRestored != 5 || r.Status.Progress.TotalItems != 5 {
@@ -211,6 +200,46 @@ func TestRestoreCRDAndCustomResources(t *testing.T) {
 			t.Errorf("gadget %s was touched by the second restore: labels %v", g.GetName(), g.GetLabels())
 		}
 	}
+
+	// Into an empty cluster again, naming the resources: "gadgets" is not
+	// served by the cluster, but the backup has it, so the restore is valid;
+	// a name neither has is refused, with both reasons.
+	restoreDeleteCRDFixture(t, env)
+	res, typo := restoreRun(t, env, "rcrd-typo", "rcrd-backup", "--include-resources", "crd,gadgetz")
+	if res.Err == nil || typo.Status.Phase != arkv1.RestorePhaseFailedValidation || len(typo.Status.ValidationErrors) != 1 ||
+		!strings.Contains(typo.Status.ValidationErrors[0], `unknown resource "gadgetz"`) ||
+		!strings.Contains(typo.Status.ValidationErrors[0], `nor does backup "rcrd-backup" hold a resource of that name (it has customresourcedefinitions.apiextensions.k8s.io, gadgets.rcrd.example.com, namespaces, zones.rcrd.example.com)`) {
+		t.Errorf("restore naming an unknown resource: err %v, status %+v\n%s", res.Err, typo.Status, res.Output())
+	}
+	restoreMustComplete(t, env, "rcrd-only", "rcrd-backup", 0, "--include-resources", "crd,gadgets", "--include-cluster-resources")
+	want = []string{
+		"customresourcedefinitions.apiextensions.k8s.io gadgets.rcrd.example.com",
+		"customresourcedefinitions.apiextensions.k8s.io zones.rcrd.example.com",
+		"gadgets.rcrd.example.com rcrd-app/large",
+		"gadgets.rcrd.example.com rcrd-app/small",
+		"namespaces rcrd-app",
+	}
+	if created := restoreCreatedObjects(t, env, "rcrd-only"); strings.Join(created, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("the restore of crd,gadgets created:\n %v\nwant:\n %v", created, want)
+	}
+}
+
+// restoreDeleteCRDFixture deletes the namespace and both CRDs, and with them
+// every instance, and waits until the cluster no longer serves them.
+func restoreDeleteCRDFixture(t *testing.T, env *harness.Env) {
+	t.Helper()
+	restoreDeleteNamespace(t, env, "rcrd-app")
+	env.MustKubectl("delete", "crd", "gadgets.rcrd.example.com", "zones.rcrd.example.com", "--wait=true", "--timeout=120s")
+	env.Eventually(2*time.Minute, "the CRDs gone", func() (bool, error) {
+		var list apiextensionsv1.CustomResourceDefinitionList
+		if err := env.Client.List(context.Background(), &list, client.MatchingLabels{"suite": "rcrd"}); err != nil {
+			return false, err
+		}
+		return len(list.Items) == 0, nil
+	})
+	env.Eventually(time.Minute, "gadgets no longer served", func() (bool, error) {
+		return env.Kubectl("get", "gadgets.rcrd.example.com", "-A").Err != nil, nil
+	})
 }
 
 // restoreWaitEstablished waits until a CRD is Established.

@@ -129,9 +129,14 @@ func Uninstall(ctx context.Context, c client.Client, opts UninstallOptions, out 
 		}
 	}
 	if opts.Wait <= 0 {
+		fmt.Fprintln(out, "Deletion requested (not waiting); the backups in object storage are untouched.")
 		return nil
 	}
-	return waitGone(ctx, c, waitFor, opts.Wait, out)
+	if err := waitGone(ctx, c, waitFor, opts.Wait); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "Ark is uninstalled; the backups in object storage are untouched.")
+	return nil
 }
 
 // allExampleObjects are the objects of every example but the nginx app,
@@ -289,7 +294,7 @@ func removeLegacyFinalizers(ctx context.Context, c client.Client, ns string, out
 
 // waitGone waits until the namespace and CRDs are gone, at most timeout,
 // and then says what is holding them rather than waiting on.
-func waitGone(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, timeout time.Duration, out io.Writer) error {
+func waitGone(ctx context.Context, c client.Client, objs []*unstructured.Unstructured, timeout time.Duration) error {
 	if len(objs) == 0 {
 		return nil
 	}
@@ -307,7 +312,6 @@ func waitGone(ctx context.Context, c client.Client, objs []*unstructured.Unstruc
 		return len(remaining) == 0, nil
 	})
 	if err == nil {
-		fmt.Fprintln(out, "Ark is uninstalled; the backups in object storage are untouched.")
 		return nil
 	}
 	var why []string
