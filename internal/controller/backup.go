@@ -23,6 +23,7 @@ import (
 	"github.com/heptio/ark/internal/backup"
 	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/internal/kube"
+	"github.com/heptio/ark/internal/metrics"
 	"github.com/heptio/ark/internal/objectstore"
 )
 
@@ -81,6 +82,7 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	}
 	if len(problems) > 0 {
 		log.Info("backup failed validation", "errors", problems)
+		metrics.BackupFinished(string(arkv1.BackupPhaseFailedValidation), 0, 0, 0)
 		return ctrl.Result{}, r.patchStatus(ctx, &b, func(s *arkv1.BackupStatus) {
 			s.Phase = arkv1.BackupPhaseFailedValidation
 			s.ValidationErrors = problems
@@ -184,6 +186,7 @@ func (r *BackupReconciler) run(ctx context.Context, log *slog.Logger, b *arkv1.B
 		log.Error("backup is stored but its status could not be updated; backup sync will restore it", "error", err)
 		return
 	}
+	metrics.BackupFinished(string(final.Status.Phase), completed.Sub(now.Time), result.Archive.Items, result.Archive.Size)
 	log.Info("backup done", "phase", final.Status.Phase, "items", result.Archive.Items,
 		"bytes", result.Archive.Size, "seconds", completed.Sub(now.Time).Seconds())
 }
@@ -251,6 +254,15 @@ func (r *BackupReconciler) fail(ctx context.Context, log *slog.Logger, b *arkv1.
 	}); err != nil {
 		log.Error("could not mark the backup Failed", "error", err)
 	}
+	metrics.BackupFinished(string(arkv1.BackupPhaseFailed), ranFor(b.Status.StartTimestamp), 0, 0)
+}
+
+// ranFor is how long ago start was, or 0 when the work never started.
+func ranFor(start *metav1.Time) time.Duration {
+	if start == nil {
+		return 0
+	}
+	return time.Since(start.Time)
 }
 
 func (r *BackupReconciler) uploadLog(ctx context.Context, env *Environment, name string, lf *gzipLog) error {

@@ -26,6 +26,7 @@ import (
 	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/internal/filter"
 	"github.com/heptio/ark/internal/kube"
+	"github.com/heptio/ark/internal/metrics"
 	"github.com/heptio/ark/internal/objectstore"
 	"github.com/heptio/ark/internal/restore"
 )
@@ -76,6 +77,7 @@ func (r *RestoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	if len(problems) > 0 {
 		log.Info("restore failed validation", "errors", problems)
+		metrics.RestoreFinished(string(arkv1.RestorePhaseFailedValidation), 0)
 		return ctrl.Result{}, r.patchStatus(ctx, &rs, func(s *arkv1.RestoreStatus) {
 			s.Phase = arkv1.RestorePhaseFailedValidation
 			s.ValidationErrors = problems
@@ -235,6 +237,7 @@ func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1
 	}); err != nil {
 		log.Error("could not record the restore's result", "error", err)
 	}
+	metrics.RestoreFinished(string(phase), completed.Sub(now.Time))
 	log.Info("restore done", "phase", phase, "items", result.ItemsRestored, "seconds", completed.Sub(now.Time).Seconds())
 }
 
@@ -337,6 +340,7 @@ func (r *RestoreReconciler) fail(ctx context.Context, log *slog.Logger, rs *arkv
 	}); err != nil {
 		log.Error("could not mark the restore Failed", "error", err)
 	}
+	metrics.RestoreFinished(string(arkv1.RestorePhaseFailed), ranFor(rs.Status.StartTimestamp))
 }
 
 func (r *RestoreReconciler) patchStatus(ctx context.Context, rs *arkv1.Restore, mutate func(*arkv1.RestoreStatus)) error {

@@ -17,6 +17,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
@@ -123,8 +124,7 @@ func TestInstall(t *testing.T) {
 	if r.Err == nil || !strings.Contains(r.Output(), "still deleting after 5s") || !strings.Contains(r.Output(), "example.com/hold") {
 		t.Errorf("uninstall with a held namespace: %v\n%s", r.Err, r.Output())
 	}
-	held.Finalizers = nil
-	if err := env.Client.Update(ctx, held); err != nil {
+	if err := env.Client.Patch(ctx, held, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`))); err != nil {
 		t.Fatal(err)
 	}
 	env.Eventually(time.Minute, "namespace heptio-ark to go once released", func() (bool, error) {

@@ -97,7 +97,7 @@ func TestRestoreCRDAndCustomResources(t *testing.T) {
 	}
 	restoreApply(t, env, restoreCRDInstances)
 
-	mustBackup(t, env, "rcrd-backup", "--selector", "suite=rcrd")
+	restoreBackup(t, env, "rcrd-backup", "--selector", "suite=rcrd")
 	entries := tarEntries(t, restoreDownload(t, env, "rcrd-backup"))
 	var got []string
 	for p := range entries {

@@ -44,7 +44,7 @@ func TestRestoreExistingObjects(t *testing.T) {
 		err2 := env.Client.Get(ctx, client.ObjectKey{Namespace: "rx-app", Name: "kube-root-ca.crt"}, &corev1.ConfigMap{})
 		return err1 == nil && err2 == nil, nil
 	})
-	mustBackup(t, env, "rx-backup", "--include-namespaces", "rx-app")
+	restoreBackup(t, env, "rx-backup", "--include-namespaces", "rx-app")
 
 	var changed corev1.ConfigMap
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "rx-app", Name: "changed"}, &changed); err != nil {

@@ -92,7 +92,7 @@ func TestRestoreFilters(t *testing.T) {
 	env := harness.Start(t, harness.Options{})
 	ctx := context.Background()
 	restoreApply(t, env, restoreFiltersFixture)
-	mustBackup(t, env, "rf-backup", "--selector", "suite=rf")
+	restoreBackup(t, env, "rf-backup", "--selector", "suite=rf")
 	// The originals of the cluster-scoped objects go, so that a restore can
 	// create them.
 	restoreDeletePV(t, env, "rf-pv")

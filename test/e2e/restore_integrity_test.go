@@ -37,8 +37,8 @@ func TestRestoreIntegrity(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mustBackup(t, env, "ri-backup", "--include-namespaces", "ri-app", "--selector", "suite=ri")
-	b := fetchBackup(t, env, "ri-backup")
+	restoreBackup(t, env, "ri-backup", "--include-namespaces", "ri-app", "--selector", "suite=ri")
+	b := restoreFetchBackup(t, env, "ri-backup")
 	key := backupstore.ArchiveKey("ri-backup")
 	original := restoreBucketFile(t, env, key)
 	if b.Status.Archive == nil || int64(len(original)) != b.Status.Archive.Size {

@@ -87,7 +87,7 @@ func TestRestoreNamespaceMapping(t *testing.T) {
 	ctx := context.Background()
 	restoreApply(t, env, restoreMappingFixture)
 
-	mustBackup(t, env, "rm-backup", "--selector", "suite=rm")
+	restoreBackup(t, env, "rm-backup", "--selector", "suite=rm")
 	entries := tarEntries(t, restoreDownload(t, env, "rm-backup"))
 	var got []string
 	for p := range entries {

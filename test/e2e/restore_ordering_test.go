@@ -116,7 +116,7 @@ func TestRestoreOrdering(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "ro-app", Name: "migrate"}, &origJob); err != nil {
 		t.Fatal(err)
 	}
-	mustBackup(t, env, "ro-backup", "--include-namespaces", "ro-app")
+	restoreBackup(t, env, "ro-backup", "--include-namespaces", "ro-app")
 	// A pod on a node waits for its kubelet to confirm its deletion, and
 	// there is none.
 	env.MustKubectl("-n", "ro-app", "delete", "pod", "app", "--grace-period=0", "--force")

@@ -56,6 +56,11 @@ type Env struct {
 	// ServerEnv is extra environment of the server; change it before
 	// StartServer.
 	ServerEnv []string
+	// MetricsAddr and HealthAddr are where the running server serves
+	// /metrics and /healthz, /readyz.
+	MetricsAddr, HealthAddr string
+	// ServerExit is the exit error of the last stopped server (nil: exit 0).
+	ServerExit error
 }
 
 // Options choose how Ark is set up.
@@ -277,8 +282,9 @@ func (e *Env) StartServer() {
 	if err != nil {
 		e.T.Fatal(err)
 	}
+	e.MetricsAddr, e.HealthAddr = freeAddr(e.T), freeAddr(e.T)
 	args := append([]string{"server", "--kubeconfig", e.Cluster.Kubeconfig, "--namespace", Namespace,
-		"--metrics-address", freeAddr(e.T), "--health-address", freeAddr(e.T), "--log-level", "debug"}, e.serverArgs...)
+		"--metrics-address", e.MetricsAddr, "--health-address", e.HealthAddr, "--log-level", "debug"}, e.serverArgs...)
 	cmd := exec.Command(ArkBinary(e.T), args...)
 	cmd.Env = append(append(e.baseEnv(), "AWS_SHARED_CREDENTIALS_FILE="+e.CredsFile), e.ServerEnv...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
@@ -289,7 +295,7 @@ func (e *Env) StartServer() {
 	e.server = cmd
 	done := make(chan struct{})
 	e.serverDone = done
-	go func() { _ = cmd.Wait(); logFile.Close(); close(done) }()
+	go func() { e.ServerExit = cmd.Wait(); logFile.Close(); close(done) }()
 	e.T.Cleanup(func() {
 		if e.T.Failed() {
 			e.T.Logf("ark server log (%s):\n%s", e.serverLog, tail(e.serverLog, 80))
