@@ -339,9 +339,12 @@ func (e *engine) backupNamespaces(ctx context.Context) error {
 	for _, ns := range e.namespaces.Explicit() {
 		wanted[ns] = true
 	}
-	if e.namespaces.IncludesAll() && e.selector.Empty() {
-		// A full backup keeps empty namespaces too.
+	if e.namespaces.Explicit() == nil && e.selector.Empty() {
+		// Every namespace (but the excluded ones) is in scope, empty ones too.
 		return e.listPages(ctx, e.Dynamic.Resource(r.GVR), func(item *unstructured.Unstructured) error {
+			if !e.namespaces.ShouldInclude(item.GetName()) {
+				return nil
+			}
 			return e.backupItem(ctx, r, item)
 		})
 	}

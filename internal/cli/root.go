@@ -9,6 +9,7 @@ import (
 
 	"github.com/heptio/ark/internal/cli/backup"
 	"github.com/heptio/ark/internal/cli/clientcfg"
+	"github.com/heptio/ark/internal/cli/completion"
 	"github.com/heptio/ark/internal/cli/install"
 	"github.com/heptio/ark/internal/cli/restore"
 	"github.com/heptio/ark/internal/cli/schedule"
@@ -38,6 +39,7 @@ persistent volumes, and restores either into the same cluster or a new one.`,
 		version.NewCommand(),
 		install.NewInstallCommand(f),
 		install.NewUninstallCommand(f),
+		completion.NewCommand(),
 		verb("create", "Create a backup, restore or schedule", map[string]*cobra.Command{"backup": backup.NewCreateCommand(f), "restore": restore.NewCreateCommand(f), "schedule": schedule.NewCreateCommand(f)}),
 		verb("get", "List backups, restores or schedules", map[string]*cobra.Command{"backup": backup.NewGetCommand(f), "restore": restore.NewGetCommand(f), "schedule": schedule.NewGetCommand(f)}),
 		verb("describe", "Describe backups, restores or schedules", map[string]*cobra.Command{"backup": backup.NewDescribeCommand(f), "restore": restore.NewDescribeCommand(f), "schedule": schedule.NewDescribeCommand(f)}),

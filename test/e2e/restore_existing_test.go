@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
@@ -175,5 +176,39 @@ func TestRestoreExistingObjects(t *testing.T) {
 	}
 	if r := env.Ark("restore", "delete"); r.Err == nil || !strings.Contains(r.Stderr, "name the restores to delete") {
 		t.Errorf("restore delete without names: %v\n%s", r.Err, r.Output())
+	}
+
+	// A target namespace that is being deleted (an object's finalizer holds
+	// it) cannot take the restore's items: one error for the namespace, the
+	// restore PartiallyFailed, describe lists the error.
+	env.EnsureNamespace("rx-dying")
+	held := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "rx-dying", Name: "held", Finalizers: []string{"example.com/hold"}}}
+	if err := env.Client.Create(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = env.Client.Patch(context.Background(), held, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`)))
+	})
+	if err := env.Client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "rx-dying"}}); err != nil {
+		t.Fatal(err)
+	}
+	res, r = restoreRun(t, env, "rx-dying", "rx-backup", "--namespace-mappings", "rx-app:rx-dying")
+	wantError := "namespace rx-dying could not be created, so none of its items were restored: it is being deleted; wait until it is gone (kubectl get namespace rx-dying), then restore again, or map it to another namespace with namespaceMapping"
+	if res.Err == nil || r.Status.Phase != arkv1.RestorePhasePartiallyFailed || r.Status.Errors != 1 || r.Status.Warnings != 0 {
+		t.Fatalf("restore into a terminating namespace: err %v, status %+v\n%s", res.Err, r.Status, res.Output())
+	}
+	if !strings.Contains(res.Output(), "restore rx-dying is PartiallyFailed: run `ark restore describe rx-dying` for the errors") {
+		t.Errorf("CLI output:\n%s", res.Output())
+	}
+	results = restoreResultsFile(t, env, "rx-backup", "rx-dying")
+	if e := results["errors"]; len(e.Namespaces) != 1 || strings.Join(e.Namespaces["rx-dying"], "|") != wantError || len(e.Cluster)+len(e.Ark) != 0 {
+		t.Errorf("errors in the results file: %+v", e)
+	}
+	if created := restoreCreatedObjects(t, env, "rx-dying"); len(created) != 0 {
+		t.Errorf("the restore created %v", created)
+	}
+	out = env.MustArk("restore", "describe", "rx-dying")
+	if !strings.Contains(out, "Phase:  PartiallyFailed") || !strings.Contains(out, "\nErrors:\n  Namespace rx-dying:\n    "+wantError+"\n") {
+		t.Errorf("describe:\n%s", out)
 	}
 }

@@ -1,0 +1,240 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"sort"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	fakediscovery "k8s.io/client-go/discovery/fake"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	clienttesting "k8s.io/client-go/testing"
+
+	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/archive"
+	"github.com/heptio/ark/internal/kube"
+)
+
+var verbs = metav1.Verbs{"list", "create", "get"}
+
+// fakeCluster serves a few resources through client-go's fakes.
+func fakeCluster(t *testing.T, objs ...runtime.Object) (*kube.Discovery, *dynamicfake.FakeDynamicClient) {
+	t.Helper()
+	disc := &fakediscovery.FakeDiscovery{Fake: &clienttesting.Fake{}}
+	disc.Resources = []*metav1.APIResourceList{
+		{GroupVersion: "v1", APIResources: []metav1.APIResource{
+			{Name: "namespaces", Kind: "Namespace", Verbs: verbs, ShortNames: []string{"ns"}},
+			{Name: "configmaps", Kind: "ConfigMap", Namespaced: true, Verbs: verbs, ShortNames: []string{"cm"}},
+			{Name: "pods", Kind: "Pod", Namespaced: true, Verbs: verbs},
+			{Name: "persistentvolumeclaims", Kind: "PersistentVolumeClaim", Namespaced: true, Verbs: verbs, ShortNames: []string{"pvc"}},
+			{Name: "persistentvolumes", Kind: "PersistentVolume", Verbs: verbs, ShortNames: []string{"pv"}},
+			{Name: "events", Kind: "Event", Namespaced: true, Verbs: verbs},
+			{Name: "pods/log", Kind: "Pod", Namespaced: true, Verbs: metav1.Verbs{"get"}},
+			{Name: "bindings", Kind: "Binding", Namespaced: true, Verbs: metav1.Verbs{"create"}},
+		}},
+		{GroupVersion: "apps/v1", APIResources: []metav1.APIResource{
+			{Name: "deployments", Kind: "Deployment", Namespaced: true, Verbs: verbs, ShortNames: []string{"deploy"}},
+		}},
+		{GroupVersion: "extensions/v1beta1", APIResources: []metav1.APIResource{
+			{Name: "deployments", Kind: "Deployment", Namespaced: true, Verbs: verbs},
+		}},
+		{GroupVersion: "ark.heptio.com/v1", APIResources: []metav1.APIResource{
+			{Name: "backups", Kind: "Backup", Namespaced: true, Verbs: verbs},
+		}},
+	}
+	d, err := kube.NewDiscovery(disc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gvrs := map[schema.GroupVersionResource]string{}
+	for _, r := range d.Resources() {
+		gvrs[r.GVR] = r.Kind + "List"
+	}
+	return d, dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), gvrs, objs...)
+}
+
+func obj(apiVersion, kind, ns, name string, labels map[string]string, fields map[string]interface{}) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]interface{}{"apiVersion": apiVersion, "kind": kind}}
+	for k, v := range fields {
+		u.Object[k] = v
+	}
+	u.SetNamespace(ns)
+	u.SetName(name)
+	u.SetLabels(labels)
+	return u
+}
+
+func fixture() []runtime.Object {
+	return []runtime.Object{
+		obj("v1", "Namespace", "", "a", nil, nil),
+		obj("v1", "Namespace", "", "b", nil, nil),
+		obj("v1", "Namespace", "", "empty", nil, nil),
+		obj("v1", "ConfigMap", "a", "cm1", map[string]string{"app": "x"}, nil),
+		obj("v1", "ConfigMap", "b", "cm2", nil, nil),
+		obj("v1", "Event", "a", "ev", nil, nil),
+		obj("apps/v1", "Deployment", "b", "web", map[string]string{"app": "x"}, nil),
+		obj("ark.heptio.com/v1", "Backup", "a", "old", nil, nil),
+		obj("v1", "Pod", "a", "pod", map[string]string{"app": "x"}, map[string]interface{}{"spec": map[string]interface{}{
+			"volumes": []interface{}{map[string]interface{}{"name": "d", "persistentVolumeClaim": map[string]interface{}{"claimName": "claim"}}},
+		}}),
+		obj("v1", "PersistentVolumeClaim", "a", "claim", nil, map[string]interface{}{"spec": map[string]interface{}{"volumeName": "vol"}}),
+		obj("v1", "PersistentVolume", "", "vol", nil, nil),
+		obj("v1", "PersistentVolume", "", "other", nil, nil),
+	}
+}
+
+// run backs up and returns the archive's item paths in write order.
+func run(t *testing.T, spec arkv1.BackupSpec, vs VolumeSnapshotter, objs ...runtime.Object) ([]string, *Result) {
+	t.Helper()
+	d, dyn := fakeCluster(t, objs...)
+	var buf bytes.Buffer
+	res, err := Run(context.Background(), Options{
+		Backup: &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "b"}, Spec: spec},
+		Discovery: d, Dynamic: dyn, Volumes: vs, PageSize: 2,
+	}, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := archive.NewReader(&buf, archive.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	for {
+		item, _, err := r.Next()
+		if err != nil {
+			break
+		}
+		paths = append(paths, item.Path())
+	}
+	if res.Archive.Items != len(paths) {
+		t.Fatalf("summary says %d items, archive has %d", res.Archive.Items, len(paths))
+	}
+	return paths, res
+}
+
+func sorted(s []string) string {
+	c := append([]string(nil), s...)
+	sort.Strings(c)
+	return strings.Join(c, " ")
+}
+
+func TestEverythingByDefault(t *testing.T) {
+	paths, res := run(t, arkv1.BackupSpec{}, nil, fixture()...)
+	want := []string{
+		"resources/pods/namespaces/a/pod.json",
+		"resources/persistentvolumeclaims/namespaces/a/claim.json",
+		"resources/persistentvolumes/cluster/vol.json",
+		"resources/persistentvolumes/cluster/other.json",
+		"resources/configmaps/namespaces/a/cm1.json",
+		"resources/configmaps/namespaces/b/cm2.json",
+		"resources/deployments.apps/namespaces/b/web.json",
+		"resources/namespaces/cluster/a.json",
+		"resources/namespaces/cluster/b.json",
+		"resources/namespaces/cluster/empty.json",
+	}
+	if sorted(paths) != sorted(want) {
+		t.Fatalf("got  %s\nwant %s", sorted(paths), sorted(want))
+	}
+	// Pods, then their claims and volumes, come first; events, Ark's own
+	// backups and the extensions copy of deployments stay out.
+	if paths[0] != "resources/pods/namespaces/a/pod.json" {
+		t.Errorf("pods must come first, got %v", paths)
+	}
+	if res.ResourceCounts["deployments.apps"] != 1 || res.Errors != 0 {
+		t.Errorf("counts %v errors %d", res.ResourceCounts, res.Errors)
+	}
+}
+
+func TestNamespaceFilterAndPullIns(t *testing.T) {
+	paths, _ := run(t, arkv1.BackupSpec{IncludedNamespaces: []string{"a"}}, nil, fixture()...)
+	want := "resources/configmaps/namespaces/a/cm1.json resources/namespaces/cluster/a.json " +
+		"resources/persistentvolumeclaims/namespaces/a/claim.json resources/persistentvolumes/cluster/vol.json " +
+		"resources/pods/namespaces/a/pod.json"
+	if sorted(paths) != want {
+		t.Fatalf("got  %s\nwant %s", sorted(paths), want)
+	}
+	no := false
+	paths, _ = run(t, arkv1.BackupSpec{IncludedNamespaces: []string{"a"}, IncludeClusterResources: &no}, nil, fixture()...)
+	if strings.Contains(sorted(paths), "persistentvolumes/") {
+		t.Fatalf("includeClusterResources=false must leave the pulled-in PV out: %v", paths)
+	}
+}
+
+func TestExcludedNamespaceKeepsEmptyOnes(t *testing.T) {
+	paths, _ := run(t, arkv1.BackupSpec{ExcludedNamespaces: []string{"b"}}, nil, fixture()...)
+	got := sorted(paths)
+	if !strings.Contains(got, "namespaces/cluster/empty.json") || strings.Contains(got, "/b/") || strings.Contains(got, "cluster/b.json") {
+		t.Fatalf("got %s", got)
+	}
+	if strings.Contains(got, "persistentvolumes/cluster/other.json") {
+		t.Fatalf("an exclusion means cluster resources only when pulled in: %s", got)
+	}
+}
+
+func TestSelectorAndResources(t *testing.T) {
+	spec := arkv1.BackupSpec{LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "x"}}}
+	paths, _ := run(t, spec, nil, fixture()...)
+	want := "resources/configmaps/namespaces/a/cm1.json resources/deployments.apps/namespaces/b/web.json " +
+		"resources/namespaces/cluster/a.json resources/namespaces/cluster/b.json " +
+		"resources/persistentvolumeclaims/namespaces/a/claim.json resources/persistentvolumes/cluster/vol.json " +
+		"resources/pods/namespaces/a/pod.json"
+	if sorted(paths) != want {
+		t.Fatalf("got  %s\nwant %s", sorted(paths), want)
+	}
+	paths, _ = run(t, arkv1.BackupSpec{IncludedResources: []string{"deploy", "events"}}, nil, fixture()...)
+	if sorted(paths) != "resources/deployments.apps/namespaces/b/web.json resources/events/namespaces/a/ev.json resources/namespaces/cluster/a.json resources/namespaces/cluster/b.json resources/namespaces/cluster/empty.json" {
+		t.Fatalf("named events are backed up: %s", sorted(paths))
+	}
+}
+
+type recordingSnapshotter struct{ seen []string }
+
+func (r *recordingSnapshotter) SnapshotVolume(_ context.Context, pv *unstructured.Unstructured, tags map[string]string) (*arkv1.VolumeBackupInfo, error) {
+	r.seen = append(r.seen, pv.GetName()+":"+tags["ark.heptio.com/backup"])
+	return &arkv1.VolumeBackupInfo{SnapshotID: "snap-" + pv.GetName()}, nil
+}
+
+func TestVolumesSnapshottedOnce(t *testing.T) {
+	rec := &recordingSnapshotter{}
+	_, res := run(t, arkv1.BackupSpec{IncludedNamespaces: []string{"a"}}, rec, fixture()...)
+	if strings.Join(rec.seen, ",") != "vol:b" || res.VolumeBackups["vol"].SnapshotID != "snap-vol" {
+		t.Fatalf("snapshots %v, volumeBackups %v", rec.seen, res.VolumeBackups)
+	}
+	rec = &recordingSnapshotter{}
+	no := false
+	run(t, arkv1.BackupSpec{IncludedNamespaces: []string{"a"}, SnapshotVolumes: &no}, rec, fixture()...)
+	if len(rec.seen) != 0 {
+		t.Fatalf("snapshotVolumes=false, yet %v", rec.seen)
+	}
+}
+
+func TestMissingClaimIsAWarning(t *testing.T) {
+	objs := []runtime.Object{
+		obj("v1", "Namespace", "", "a", nil, nil),
+		obj("v1", "Pod", "a", "pod", nil, map[string]interface{}{"spec": map[string]interface{}{
+			"volumes": []interface{}{map[string]interface{}{"name": "d", "persistentVolumeClaim": map[string]interface{}{"claimName": "gone"}}},
+		}}),
+	}
+	_, res := run(t, arkv1.BackupSpec{}, nil, objs...)
+	if res.Warnings != 1 || res.Errors != 0 || !strings.Contains(res.Problems[0].Message, "does not exist") {
+		t.Fatalf("want one warning about the missing claim, got %+v", res)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	d, _ := fakeCluster(t)
+	errs := Validate(arkv1.BackupSpec{
+		IncludedNamespaces: []string{"a"}, ExcludedNamespaces: []string{"a"},
+		IncludedResources: []string{"widgets"},
+		LabelSelector:     &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "k", Operator: "Bogus"}}},
+	}, d)
+	if len(errs) != 3 {
+		t.Fatalf("want 3 problems, got %q", errs)
+	}
+}
