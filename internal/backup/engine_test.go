@@ -94,7 +94,7 @@ func run(t *testing.T, spec arkv1.BackupSpec, vs VolumeSnapshotter, objs ...runt
 	d, dyn := fakeCluster(t, objs...)
 	var buf bytes.Buffer
 	res, err := Run(context.Background(), Options{
-		Backup: &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "b"}, Spec: spec},
+		Backup:    &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "b"}, Spec: spec},
 		Discovery: d, Dynamic: dyn, Volumes: vs, PageSize: 2,
 	}, &buf)
 	if err != nil {
