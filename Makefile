@@ -37,3 +37,12 @@ load-bench: build ## the backup/restore load benchmark on the local cluster
 
 clean:
 	rm -rf _output
+
+# The server image and the CLI reference.
+IMAGE ?= gcr.io/heptio-images/ark:$(VERSION)
+.PHONY: image docs
+image: ## build the image (multi-stage Dockerfile; needs a Docker engine, which these build machines lack)
+	docker build --build-arg LDFLAGS="$(LDFLAGS)" -t $(IMAGE) .
+
+docs: ## regenerate the CLI reference, docs/cli/*.md, from the commands
+	$(GO) run ./hack/gendocs docs/cli

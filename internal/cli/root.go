@@ -26,6 +26,14 @@ func NewRootCommand() *cobra.Command {
 		Long: `Heptio Ark backs up a Kubernetes cluster's objects (all of them, or chosen
 namespaces, resources and labels) into object storage, snapshots its
 persistent volumes, and restores either into the same cluster or a new one.`,
+		Example: `  # the docs' basic example: back up the nginx app, lose it, restore it
+  kubectl apply -f examples/nginx-app/base.yaml
+  ark backup create nginx-backup --selector app=nginx --wait
+  kubectl delete namespaces nginx-example
+  ark restore create nginx-backup --wait
+
+  # install the server (docs/cloud-providers.md)
+  ark install --provider aws --bucket my-bucket --secret-file ./credentials-ark --config region=us-east-1`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -46,6 +54,7 @@ persistent volumes, and restores either into the same cluster or a new one.`,
 		verb("delete", "Delete backups, restores or schedules", map[string]*cobra.Command{"backup": backup.NewDeleteCommand(f), "restore": restore.NewDeleteCommand(f), "schedule": schedule.NewDeleteCommand(f)}),
 		verb("logs", "Print the log of a backup or restore", map[string]*cobra.Command{"backup": backup.NewLogsCommand(f), "restore": restore.NewLogsCommand(f)}),
 	)
+	addGroupExamples(root)
 	return root
 }
 

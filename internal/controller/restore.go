@@ -279,7 +279,7 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 	}
 	var volumes restore.VolumeRestorer
 	if env.Volumes != nil && (rs.Spec.RestorePVs == nil || *rs.Spec.RestorePVs) {
-		volumes = &volumeRestorer{store: env.Volumes, timeout: r.VolumeTimeout, log: rlog}
+		volumes = &volumeRestorer{store: env.Volumes, timeout: r.VolumeTimeout, log: rlog, pvs: r.Dynamic.Resource(persistentVolumesGVR)}
 	}
 	reporter := newProgressReporter(func(p arkv1.BackupProgress) {
 		_ = r.patchStatus(ctx, rs, func(s *arkv1.RestoreStatus) {

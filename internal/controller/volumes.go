@@ -6,7 +6,11 @@ import (
 	"log/slog"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/snapshot"
@@ -50,9 +54,25 @@ type volumeRestorer struct {
 	store   snapshot.BlockStore
 	timeout time.Duration
 	log     *slog.Logger
+	// pvs reads PersistentVolumes straight from the API server (no cache).
+	pvs dynamic.NamespaceableResourceInterface
 }
 
+var persistentVolumesGVR = schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumes"}
+
 func (v *volumeRestorer) RestoreVolume(ctx context.Context, pv *unstructured.Unstructured, snap *arkv1.VolumeBackupInfo) (*unstructured.Unstructured, error) {
+	// A PV that still exists is never overwritten, so a volume made for it
+	// would be left behind, unused, and (in a cloud) paid for.
+	if v.pvs != nil {
+		_, err := v.pvs.Get(ctx, pv.GetName(), metav1.GetOptions{})
+		if err == nil {
+			v.log.Info("persistent volume still exists: not creating a volume from its snapshot", "persistentVolume", pv.GetName(), "snapshotID", snap.SnapshotID)
+			return pv, nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("checking whether PV %s exists before creating its volume: %w", pv.GetName(), err)
+		}
+	}
 	id, err := v.store.CreateVolumeFromSnapshot(ctx, snap.SnapshotID, snap.Type, snap.AvailabilityZone, snap.Iops)
 	if err != nil {
 		return nil, fmt.Errorf("creating a volume from snapshot %s: %w", snap.SnapshotID, err)

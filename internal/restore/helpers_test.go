@@ -117,7 +117,8 @@ func servedResources() []*metav1.APIResourceList {
 		{GroupVersion: "storage.k8s.io/v1", APIResources: []metav1.APIResource{cl("storageclasses", "StorageClass", "sc")}},
 		{GroupVersion: "rbac.authorization.k8s.io/v1", APIResources: []metav1.APIResource{cl("clusterroles", "ClusterRole")}},
 		{GroupVersion: "apiextensions.k8s.io/v1", APIResources: []metav1.APIResource{cl("customresourcedefinitions", "CustomResourceDefinition", "crd")}},
-		{GroupVersion: "ark.heptio.com/v1", APIResources: []metav1.APIResource{ns("backups", "Backup"), ns("restores", "Restore")}},
+		{GroupVersion: "ark.heptio.com/v1", APIResources: []metav1.APIResource{ns("backups", "Backup"), ns("restores", "Restore"),
+			ns("deletebackuprequests", "DeleteBackupRequest"), ns("downloadrequests", "DownloadRequest")}},
 	}
 }
 

@@ -192,6 +192,8 @@ func TestRunFilters(t *testing.T) {
 		{"events", newObj("v1", "Event", "a", "e1", nil)},
 		{"backups.ark.heptio.com", newObj("ark.heptio.com/v1", "Backup", "heptio-ark", "b1", nil)},
 		{"restores.ark.heptio.com", newObj("ark.heptio.com/v1", "Restore", "heptio-ark", "r0", nil)},
+		{"deletebackuprequests.ark.heptio.com", newObj("ark.heptio.com/v1", "DeleteBackupRequest", "heptio-ark", "b1-delete", nil)},
+		{"downloadrequests.ark.heptio.com", newObj("ark.heptio.com/v1", "DownloadRequest", "heptio-ark", "b1-log", nil)},
 	}
 	cases := []struct {
 		name string

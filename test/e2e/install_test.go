@@ -120,8 +120,8 @@ func TestInstall(t *testing.T) {
 	if err := env.Client.Create(ctx, held); err != nil {
 		t.Fatal(err)
 	}
-	r := env.Ark("uninstall", "--timeout", "5s")
-	if r.Err == nil || !strings.Contains(r.Output(), "still deleting after 5s") || !strings.Contains(r.Output(), "example.com/hold") {
+	r := env.Ark("uninstall", "--timeout", "30s")
+	if r.Err == nil || !strings.Contains(r.Output(), "still deleting after 30s") || !strings.Contains(r.Output(), "example.com/hold") {
 		t.Errorf("uninstall with a held namespace: %v\n%s", r.Err, r.Output())
 	}
 	if err := env.Client.Patch(ctx, held, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":null}}`))); err != nil {

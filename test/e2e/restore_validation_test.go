@@ -55,6 +55,10 @@ func TestRestoreValidation(t *testing.T) {
 		if out := env.MustArk("restore", "describe", name); !strings.Contains(out, "Phase:  FailedValidation") || !strings.Contains(out, "Validation errors:\n  - "+r.Status.ValidationErrors[0]) {
 			t.Errorf("describe:\n%s", out)
 		}
+		logs := env.Ark("restore", "logs", name)
+		if logs.Err == nil || !strings.Contains(logs.Stderr, fmt.Sprintf("restore %q failed validation and never ran, so it has no log:\n  %s", name, r.Status.ValidationErrors[0])) {
+			t.Errorf("restore logs of a restore that failed validation: %v\n%s", logs.Err, logs.Output())
+		}
 	}
 
 	t.Run("the backup does not exist", func(t *testing.T) {

@@ -279,8 +279,8 @@ func snapshotVolumeAndClaim(t *testing.T, env *harness.Env, ns, claim, pvName, d
 		},
 	}
 	// The volume first, and the claim once the PV controller has seen the
-	// volume: it binds a claim naming a volume it knows at once, and one
-	// naming a volume it has not seen yet only at its next periodic sync.
+	// volume: a claim naming a volume it has not seen yet waits for its next
+	// periodic sync (15s).
 	if err := env.Client.Create(ctx, pv); err != nil {
 		t.Fatal(err)
 	}
@@ -301,8 +301,6 @@ func snapshotWaitBound(t *testing.T, env *harness.Env, ns, claim, pvName string)
 	ctx := context.Background()
 	var pvc corev1.PersistentVolumeClaim
 	var pv corev1.PersistentVolume
-	start := time.Now()
-	defer func() { t.Logf("TIMING bound %s after %s", pvName, time.Since(start)) }()
 	env.Eventually(time.Minute, fmt.Sprintf("claim %s/%s and volume %s Bound", ns, claim, pvName), func() (bool, error) {
 		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: claim}, &pvc); err != nil {
 			return false, err
@@ -322,8 +320,6 @@ func snapshotWaitBound(t *testing.T, env *harness.Env, ns, claim, pvName string)
 func snapshotDisaster(t *testing.T, env *harness.Env, ns, pvName string) {
 	t.Helper()
 	ctx := context.Background()
-	start := time.Now()
-	defer func() { t.Logf("TIMING disaster %s after %s", pvName, time.Since(start)) }()
 	env.MustKubectl("delete", "namespaces", ns, "--wait=true", "--timeout=120s")
 	env.MustKubectl("delete", "pv", pvName, "--wait=true", "--timeout=120s")
 	env.Eventually(2*time.Minute, "namespace "+ns+" and volume "+pvName+" gone", func() (bool, error) {

@@ -141,6 +141,38 @@ func TestSnapshotOptions(t *testing.T) {
 		}
 	})
 
+	t.Run("a PV that still exists gets no volume made from its snapshot", func(t *testing.T) {
+		dir := filepath.Join(volumes, "keep")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		snapshotWriteFile(t, filepath.Join(dir, "data"), "live data")
+		snapshotVolumeAndClaim(t, env, "snap-keep", "data", "snap-keep-pv", dir)
+		out := env.MustArk("backup", "create", "snap-keep", "--selector", "app=snap-keep", "--wait")
+		snapshotRequireOutput(t, "backup create", out, "Backup snap-keep: Completed")
+		// Only the namespace goes: the Retain volume stays, Released.
+		env.MustKubectl("delete", "namespaces", "snap-keep", "--wait=true", "--timeout=120s")
+		rootBefore := snapshotDirEntries(t, volumeRoot)
+
+		out = env.MustArk("restore", "create", "snap-keep-restore", "--from-backup", "snap-keep", "--wait")
+		snapshotRequireOutput(t, "restore create", out, "Restore snap-keep-restore: Completed")
+		var pv corev1.PersistentVolume
+		if err := env.Client.Get(ctx, client.ObjectKey{Name: "snap-keep-pv"}, &pv); err != nil {
+			t.Fatal(err)
+		}
+		if pv.Spec.HostPath == nil || pv.Spec.HostPath.Path != dir {
+			t.Errorf("the existing PV was changed: %+v", pv.Spec.PersistentVolumeSource)
+		}
+		if after := snapshotDirEntries(t, volumeRoot); !slices.Equal(after, rootBefore) {
+			t.Errorf("volumeRoot went from %v to %v: a volume nobody uses was created", rootBefore, after)
+		}
+		results := snapshotRestoreResults(t, env, "snap-keep", "snap-keep-restore")
+		if w := strings.Join(results["warnings"].Cluster, "\n"); !strings.Contains(w, "snap-keep-pv already exists") {
+			t.Errorf("restore warnings lack the existing PV: %+v", results["warnings"])
+		}
+		snapshotRequireOutput(t, "server log", env.ServerLog(), "persistent volume still exists: not creating a volume from its snapshot")
+	})
+
 	t.Run("without a provider, a backup with snapshots needs --restore-volumes=false", func(t *testing.T) {
 		snapshotDisaster(t, env, "snap-objonly", "snap-objonly-pv")
 		env.ApplyConfig(harness.MinIOConfig(env.Cluster.MinIO.Endpoint, env.Bucket))

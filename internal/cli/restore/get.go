@@ -240,7 +240,20 @@ func NewLogsCommand(f *clientcfg.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rc, err := download.Open(cmd.Context(), c, f.ResolvedNamespace(), arkv1.DownloadTargetKindRestoreLog, args[0], timeout)
+			ns := f.ResolvedNamespace()
+			// A restore that never ran has no log; say why instead of
+			// reporting a missing file.
+			var r arkv1.Restore
+			if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: args[0]}, &r); err != nil {
+				return fmt.Errorf("restore %q: %w", args[0], err)
+			}
+			switch r.Status.Phase {
+			case "", arkv1.RestorePhaseNew:
+				return fmt.Errorf("restore %q has no log yet. %s", args[0], wait.ServerHint("restore", ns))
+			case arkv1.RestorePhaseFailedValidation:
+				return fmt.Errorf("restore %q failed validation and never ran, so it has no log:\n  %s", args[0], strings.Join(r.Status.ValidationErrors, "\n  "))
+			}
+			rc, err := download.Open(cmd.Context(), c, ns, arkv1.DownloadTargetKindRestoreLog, args[0], timeout)
 			if err != nil {
 				return fmt.Errorf("restore %q log: %w", args[0], err)
 			}
