@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/testproc"
 	"github.com/heptio/ark/test/e2e/harness"
 )
 
@@ -26,14 +27,14 @@ const (
 // with the real ark binary, then restarts the server with a wrong storage key.
 func TestProviderAzure(t *testing.T) {
 	t.Parallel()
-	bin := providerEmulatorBinary(t, providerAzuriteEnv, "azure (Azurite)")
-	port := providerFreePort(t)
-	endpoint := "http://" + providerHostPort(port) + "/" + providerAzuriteAccount + "/"
-	providerStartProcess(t, "azurite", bin,
+	bin := testproc.BinaryFromEnv(t, providerAzuriteEnv, "the end-to-end run on azure (Azurite)", providerEmulatorHint)
+	port := testproc.FreePort(t)
+	endpoint := "http://" + testproc.HostPort(port) + "/" + providerAzuriteAccount + "/"
+	testproc.Start(t, "azurite", bin,
 		[]string{"--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(port), "--location", filepath.Join(t.TempDir(), "data"),
-			"--disableTelemetry", "--skipApiVersionCheck", "--silent"},
+			"--disableTelemetry", "--skipApiVersionCheck", "--silent"}, nil,
 		// Any HTTP answer (an unauthenticated list is refused) means it is up.
-		providerHTTPReady(endpoint+"?comp=list", func(s int) bool { return s > 0 }))
+		testproc.HTTPReady(endpoint+"?comp=list", func(s int) bool { return s > 0 }))
 
 	ctx := context.Background()
 	cred, err := azblob.NewSharedKeyCredential(providerAzuriteAccount, providerAzuriteKey)

@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/testproc"
 	"github.com/heptio/ark/test/e2e/harness"
 )
 
@@ -32,16 +33,16 @@ const providerGCSBucket = "ark-gcp-e2e"
 // away as a missing secret mount would.
 func TestProviderGCP(t *testing.T) {
 	t.Parallel()
-	bin := providerEmulatorBinary(t, providerFakeGCSEnv, "gcp (fake-gcs-server)")
-	port := providerFreePort(t)
-	host := providerHostPort(port)
-	providerStartProcess(t, "fake-gcs-server", bin,
+	bin := testproc.BinaryFromEnv(t, providerFakeGCSEnv, "the end-to-end run on gcp (fake-gcs-server)", providerEmulatorHint)
+	port := testproc.FreePort(t)
+	host := testproc.HostPort(port)
+	testproc.Start(t, "fake-gcs-server", bin,
 		[]string{"-scheme", "http", "-host", "127.0.0.1", "-port", strconv.Itoa(port),
 			"-backend", "filesystem", "-filesystem-root", filepath.Join(t.TempDir(), "data"),
 			// Signed URLs are path-style on this host; fake-gcs-server routes
 			// them only when the Host header matches -public-host.
-			"-public-host", host, "-external-url", "http://" + host, "-log-level", "warn"},
-		providerHTTPReady("http://"+host+"/_internal/healthcheck", func(s int) bool { return s == http.StatusOK }))
+			"-public-host", host, "-external-url", "http://" + host, "-log-level", "warn"}, nil,
+		testproc.HTTPReady("http://"+host+"/_internal/healthcheck", func(s int) bool { return s == http.StatusOK }))
 
 	ctx := context.Background()
 	admin, err := storage.NewClient(ctx, option.WithEndpoint("http://"+host+"/storage/v1/"),

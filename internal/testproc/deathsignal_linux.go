@@ -1,4 +1,4 @@
-package conformance
+package testproc
 
 import (
 	"os/exec"
@@ -6,8 +6,7 @@ import (
 )
 
 // dieWithTest makes the kernel kill the server if the test binary dies
-// without running its cleanups (a `go test -timeout` panic, a SIGKILL), so
-// no emulator outlives the run.
+// without running its cleanups (a `go test -timeout` panic, a SIGKILL).
 func dieWithTest(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
