@@ -158,6 +158,20 @@ spec:
 	if left := bucketObjects(t, m, env.Bucket, "orphan/"); len(left) != 0 {
 		t.Fatalf("files remain: %v", sortedKeys(left))
 	}
+	// The same through the CLI: `ark backup delete` of a backup the cluster
+	// no longer has still asks the server to delete it from the bucket.
+	mustBackup(t, env, "orphan-cli", "--include-namespaces", "del-app")
+	env.MustKubectl("-n", harness.Namespace, "delete", "backup", "orphan-cli", "--timeout=60s")
+	requireStoredBackup(t, env, m, "orphan-cli")
+	if out := env.MustArk("backup", "delete", "orphan-cli", "--confirm"); !strings.Contains(out, "is not in the cluster") {
+		t.Fatalf("ark backup delete of a bucket-only backup:\n%s", out)
+	}
+	if req = waitProcessedRequest(env, "orphan-cli", 30*time.Second); len(req.Status.Errors) != 0 {
+		t.Fatalf("deleting a bucket-only backup through the CLI: %v", req.Status.Errors)
+	}
+	if left := bucketObjects(t, m, env.Bucket, "orphan-cli/"); len(left) != 0 {
+		t.Fatalf("files remain: %v", sortedKeys(left))
+	}
 	// A request for a backup that exists nowhere says so.
 	nowhere := &arkv1.DeleteBackupRequest{ObjectMeta: metav1.ObjectMeta{Namespace: harness.Namespace, Name: "nowhere"},
 		Spec: arkv1.DeleteBackupRequestSpec{BackupName: "no-such-backup"}}

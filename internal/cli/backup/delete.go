@@ -6,7 +6,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/cli/clientcfg"
@@ -35,19 +37,31 @@ func NewDeleteCommand(f *clientcfg.Factory) *cobra.Command {
 				return err
 			}
 			ns := f.ResolvedNamespace()
-			list, err := List(cmd, c, ns, selector, args)
-			if err != nil {
-				return err
-			}
-			if len(list.Items) == 0 {
-				fmt.Fprintln(cmd.OutOrStdout(), "No backups to delete.")
-				return nil
-			}
-			if !confirm {
-				var names []string
+			names := args
+			if len(args) == 0 {
+				list, err := List(cmd, c, ns, selector, nil)
+				if err != nil {
+					return err
+				}
 				for _, b := range list.Items {
 					names = append(names, b.Name)
 				}
+			}
+			if len(names) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "No backups to delete.")
+				return nil
+			}
+			// A named backup need not be in the cluster: the server also
+			// deletes backups it finds only in object storage.
+			for _, n := range args {
+				err := c.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: n}, &arkv1.Backup{})
+				if apierrors.IsNotFound(err) {
+					fmt.Fprintf(cmd.OutOrStdout(), "Backup %q is not in the cluster; the server will delete it from object storage if it is there.\n", n)
+				} else if err != nil {
+					return fmt.Errorf("backup %q: %w", n, err)
+				}
+			}
+			if !confirm {
 				fmt.Fprintf(cmd.OutOrStdout(), "Delete backups %s and all their data (files, snapshots, restores)? [y/N]: ", strings.Join(names, ", "))
 				answer, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
@@ -55,16 +69,16 @@ func NewDeleteCommand(f *clientcfg.Factory) *cobra.Command {
 					return nil
 				}
 			}
-			for _, b := range list.Items {
+			for _, name := range names {
 				req := &arkv1.DeleteBackupRequest{
-					ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: b.Name + "-",
-						Labels: map[string]string{arkv1.BackupNameLabel: b.Name}},
-					Spec: arkv1.DeleteBackupRequestSpec{BackupName: b.Name},
+					ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: name + "-",
+						Labels: map[string]string{arkv1.BackupNameLabel: name}},
+					Spec: arkv1.DeleteBackupRequestSpec{BackupName: name},
 				}
 				if err := c.Create(cmd.Context(), req); err != nil {
-					return fmt.Errorf("requesting deletion of backup %q: %w", b.Name, err)
+					return fmt.Errorf("requesting deletion of backup %q: %w", name, err)
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Request to delete backup %q submitted successfully.\nThe backup will be fully deleted after all associated data (disk snapshots, backup files, restores) are removed.\n", b.Name)
+				fmt.Fprintf(cmd.OutOrStdout(), "Request to delete backup %q submitted successfully.\nThe backup will be fully deleted after all associated data (disk snapshots, backup files, restores) are removed.\n", name)
 			}
 			return nil
 		},
