@@ -83,17 +83,9 @@ func List(cmd *cobra.Command, c client.Client, ns, selector string, names []stri
 		}
 		return list, nil
 	}
-	opts := []client.ListOption{client.InNamespace(ns)}
-	if selector != "" {
-		sel, err := flags.Selector(selector)
-		if err != nil {
-			return nil, err
-		}
-		ls, err := metav1.LabelSelectorAsSelector(sel)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, client.MatchingLabelsSelector{Selector: ls})
+	opts, err := flags.ListOptions(ns, selector)
+	if err != nil {
+		return nil, err
 	}
 	if err := c.List(ctx, list, opts...); err != nil {
 		return nil, err

@@ -7,18 +7,51 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// Selector parses a -l/--selector value; "" means no selector.
+// Selector parses a -l/--selector value, in kubectl's syntax, into the API's
+// LabelSelector; "" means no selector. `k!=v` becomes `k notin (v)`, which
+// selects the same objects.
 func Selector(s string) (*metav1.LabelSelector, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
 	}
-	sel, err := metav1.ParseToLabelSelector(s)
-	if err != nil {
-		return nil, fmt.Errorf("invalid --selector %q: %v (examples: app=nginx, 'tier in (web,db)', app!=test)", s, err)
+	bad := func(err error) error {
+		return fmt.Errorf("invalid --selector %q: %v (examples: app=nginx, 'tier in (web,db)', app!=test)", s, err)
 	}
-	return sel, nil
+	parsed, err := labels.Parse(s)
+	if err != nil {
+		return nil, bad(err)
+	}
+	reqs, _ := parsed.Requirements()
+	out := &metav1.LabelSelector{}
+	for _, r := range reqs {
+		values := r.Values().List()
+		var op metav1.LabelSelectorOperator
+		switch r.Operator() {
+		case selection.Equals, selection.DoubleEquals:
+			if out.MatchLabels == nil {
+				out.MatchLabels = map[string]string{}
+			}
+			out.MatchLabels[r.Key()] = values[0]
+			continue
+		case selection.NotEquals, selection.NotIn:
+			op = metav1.LabelSelectorOpNotIn
+		case selection.In:
+			op = metav1.LabelSelectorOpIn
+		case selection.Exists:
+			op = metav1.LabelSelectorOpExists
+		case selection.DoesNotExist:
+			op = metav1.LabelSelectorOpDoesNotExist
+		default:
+			return nil, bad(fmt.Errorf("operator %q cannot be stored in a backup or restore", r.Operator()))
+		}
+		out.MatchExpressions = append(out.MatchExpressions, metav1.LabelSelectorRequirement{Key: r.Key(), Operator: op, Values: values})
+	}
+	return out, nil
 }
 
 // Map parses "k1=v1,k2=v2" (what) into a map.
@@ -74,3 +107,18 @@ func (b *OptionalBool) Type() string { return "bool" }
 
 // IsBoolFlag lets "--flag" alone mean true.
 func (b *OptionalBool) IsBoolFlag() bool { return true }
+
+// ListOptions scopes a List to namespace and, when selector is set, to the
+// objects whose labels match it.
+func ListOptions(namespace, selector string) ([]client.ListOption, error) {
+	opts := []client.ListOption{client.InNamespace(namespace)}
+	sel, err := Selector(selector)
+	if err != nil || sel == nil {
+		return opts, err
+	}
+	ls, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, client.MatchingLabelsSelector{Selector: ls}), nil
+}

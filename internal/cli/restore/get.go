@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
@@ -46,15 +45,9 @@ func list(cmd *cobra.Command, f *clientcfg.Factory, selector string, names []str
 		}
 		return c, out, nil
 	}
-	opts := []client.ListOption{client.InNamespace(ns)}
-	if sel, err := flags.Selector(selector); err != nil {
+	opts, err := flags.ListOptions(ns, selector)
+	if err != nil {
 		return nil, nil, err
-	} else if sel != nil {
-		ls, err := metav1.LabelSelectorAsSelector(sel)
-		if err != nil {
-			return nil, nil, err
-		}
-		opts = append(opts, client.MatchingLabelsSelector{Selector: ls})
 	}
 	if err := c.List(cmd.Context(), out, opts...); err != nil {
 		return nil, nil, err

@@ -7,7 +7,6 @@ import (
 	"sort"
 
 	"github.com/spf13/cobra"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
@@ -41,17 +40,9 @@ func list(cmd *cobra.Command, f *clientcfg.Factory, selector string, names []str
 		}
 		return c, out, nil
 	}
-	opts := []client.ListOption{client.InNamespace(ns)}
-	sel, err := flags.Selector(selector)
+	opts, err := flags.ListOptions(ns, selector)
 	if err != nil {
 		return nil, nil, err
-	}
-	if sel != nil {
-		ls, err := metav1.LabelSelectorAsSelector(sel)
-		if err != nil {
-			return nil, nil, err
-		}
-		opts = append(opts, client.MatchingLabelsSelector{Selector: ls})
 	}
 	if err := c.List(cmd.Context(), out, opts...); err != nil {
 		return nil, nil, err
