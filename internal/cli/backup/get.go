@@ -1,8 +1,6 @@
 package backup
 
 import (
-	"fmt"
-	"sort"
 	"strconv"
 
 	"github.com/spf13/cobra"
@@ -11,7 +9,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/cli/clientcfg"
-	"github.com/heptio/ark/internal/cli/flags"
+	"github.com/heptio/ark/internal/cli/lookup"
 	"github.com/heptio/ark/internal/cli/output"
 )
 
@@ -69,28 +67,13 @@ func NewGetCommand(f *clientcfg.Factory) *cobra.Command {
 	return cmd
 }
 
-// List returns the named backups (all of them when names is empty), sorted.
+// List returns the named backups (all of them, or those matching selector,
+// when names is empty), sorted.
 func List(cmd *cobra.Command, c client.Client, ns, selector string, names []string) (*arkv1.BackupList, error) {
-	ctx := cmd.Context()
 	list := &arkv1.BackupList{}
-	if len(names) > 0 {
-		for _, n := range names {
-			var b arkv1.Backup
-			if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: n}, &b); err != nil {
-				return nil, fmt.Errorf("backup %q: %w", n, err)
-			}
-			list.Items = append(list.Items, b)
-		}
-		return list, nil
-	}
-	opts, err := flags.ListOptions(ns, selector)
-	if err != nil {
+	if err := lookup.Fetch(cmd.Context(), c, list, &list.Items, "backup", ns, selector, names); err != nil {
 		return nil, err
 	}
-	if err := c.List(ctx, list, opts...); err != nil {
-		return nil, err
-	}
-	sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
 	return list, nil
 }
 

@@ -16,7 +16,7 @@ import (
 	"github.com/heptio/ark/internal/cli/backup"
 	"github.com/heptio/ark/internal/cli/clientcfg"
 	"github.com/heptio/ark/internal/cli/download"
-	"github.com/heptio/ark/internal/cli/flags"
+	"github.com/heptio/ark/internal/cli/lookup"
 	"github.com/heptio/ark/internal/cli/output"
 	"github.com/heptio/ark/internal/cli/wait"
 )
@@ -28,31 +28,17 @@ func NewCommand(f *clientcfg.Factory) *cobra.Command {
 	return c
 }
 
+// list returns the named restores (all of them, or those matching selector,
+// when names is empty), sorted by name.
 func list(cmd *cobra.Command, f *clientcfg.Factory, selector string, names []string) (client.Client, *arkv1.RestoreList, error) {
 	c, err := f.Client()
 	if err != nil {
 		return nil, nil, err
 	}
-	ns := f.ResolvedNamespace()
 	out := &arkv1.RestoreList{}
-	if len(names) > 0 {
-		for _, n := range names {
-			var r arkv1.Restore
-			if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: n}, &r); err != nil {
-				return nil, nil, fmt.Errorf("restore %q: %w", n, err)
-			}
-			out.Items = append(out.Items, r)
-		}
-		return c, out, nil
-	}
-	opts, err := flags.ListOptions(ns, selector)
-	if err != nil {
+	if err := lookup.Fetch(cmd.Context(), c, out, &out.Items, "restore", f.ResolvedNamespace(), selector, names); err != nil {
 		return nil, nil, err
 	}
-	if err := c.List(cmd.Context(), out, opts...); err != nil {
-		return nil, nil, err
-	}
-	sort.Slice(out.Items, func(i, j int) bool { return out.Items[i].Name < out.Items[j].Name })
 	return c, out, nil
 }
 

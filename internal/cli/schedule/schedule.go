@@ -3,15 +3,12 @@
 package schedule
 
 import (
-	"fmt"
-	"sort"
-
 	"github.com/spf13/cobra"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/cli/clientcfg"
-	"github.com/heptio/ark/internal/cli/flags"
+	"github.com/heptio/ark/internal/cli/lookup"
 )
 
 // NewCommand is `ark schedule`.
@@ -28,25 +25,9 @@ func list(cmd *cobra.Command, f *clientcfg.Factory, selector string, names []str
 	if err != nil {
 		return nil, nil, err
 	}
-	ns := f.ResolvedNamespace()
 	out := &arkv1.ScheduleList{}
-	if len(names) > 0 {
-		for _, n := range names {
-			var s arkv1.Schedule
-			if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: n}, &s); err != nil {
-				return nil, nil, fmt.Errorf("schedule %q: %w", n, err)
-			}
-			out.Items = append(out.Items, s)
-		}
-		return c, out, nil
-	}
-	opts, err := flags.ListOptions(ns, selector)
-	if err != nil {
+	if err := lookup.Fetch(cmd.Context(), c, out, &out.Items, "schedule", f.ResolvedNamespace(), selector, names); err != nil {
 		return nil, nil, err
 	}
-	if err := c.List(cmd.Context(), out, opts...); err != nil {
-		return nil, nil, err
-	}
-	sort.Slice(out.Items, func(i, j int) bool { return out.Items[i].Name < out.Items[j].Name })
 	return c, out, nil
 }
