@@ -74,8 +74,15 @@ type ProviderFactory struct {
 type Settings struct {
 	Factory ProviderFactory
 
-	mu     sync.RWMutex
-	config *arkv1.Config
+	mu  sync.RWMutex
+	cfg *arkv1.Config
+}
+
+// config is the current Config, nil before one is loaded.
+func (s *Settings) config() *arkv1.Config {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.cfg
 }
 
 // ErrNoConfig means the server has not found its Config yet.
@@ -84,9 +91,7 @@ var ErrNoConfig = fmt.Errorf("the Ark server has no Config yet")
 // Current builds the environment of the current Config, or says why there is
 // none: ErrNoConfig, or what is wrong with the Config.
 func (s *Settings) Current() (*Environment, error) {
-	s.mu.RLock()
-	cfg := s.config
-	s.mu.RUnlock()
+	cfg := s.config()
 	if cfg == nil {
 		return nil, ErrNoConfig
 	}
@@ -119,7 +124,7 @@ func IsInvalidConfig(err error) bool {
 
 func (s *Settings) set(cfg *arkv1.Config) {
 	s.mu.Lock()
-	s.config = cfg
+	s.cfg = cfg
 	s.mu.Unlock()
 }
 

@@ -32,17 +32,23 @@ func (p *periodic) run(ctx context.Context) error {
 		if MinPeriod < wait {
 			wait = MinPeriod
 		}
-		if env, err := p.settings.Current(); err == nil {
-			period := p.period(env)
+		// The period comes from the Config alone; the stores are built (which
+		// reads credentials) only when the task is due.
+		if cfg := p.settings.config(); cfg != nil {
+			period := p.period(&Environment{Config: cfg})
 			// Every update of the Config object gets a new resourceVersion;
 			// one recreated after its namespace was deleted, a new UID.
-			config := string(env.Config.UID) + "/" + env.Config.ResourceVersion
+			config := string(cfg.UID) + "/" + cfg.ResourceVersion
 			if config != lastConfig || time.Since(last) >= period {
-				p.log.Debug("periodic task starting", "task", p.name, "period", period.String())
-				p.task(ctx, env)
-				last, lastConfig = time.Now(), config
+				// A Config whose stores cannot be built is tried again at the
+				// next poll, not a whole period later.
+				if env, err := p.settings.Current(); err == nil {
+					p.log.Debug("periodic task starting", "task", p.name, "period", period.String())
+					p.task(ctx, env)
+					last, lastConfig = time.Now(), config
+				}
 			}
-			if left := period - time.Since(last); left < wait {
+			if left := period - time.Since(last); left > 0 && left < wait {
 				wait = left
 			}
 		}
