@@ -58,3 +58,14 @@ type DeleteBackupRequestList struct {
 }
 
 func init() { SchemeBuilder.Register(&DeleteBackupRequest{}, &DeleteBackupRequestList{}) }
+
+// NewDeleteBackupRequest is the request to delete backup in namespace, as
+// `ark backup delete` and garbage collection both make it: named after the
+// backup and labelled with it, so the requests of a backup can be listed.
+func NewDeleteBackupRequest(namespace, backup string) *DeleteBackupRequest {
+	return &DeleteBackupRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, GenerateName: backup + "-",
+			Labels: map[string]string{BackupNameLabel: backup}},
+		Spec: DeleteBackupRequestSpec{BackupName: backup},
+	}
+}

@@ -6,18 +6,19 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/heptio/ark/internal/testproc"
 )
 
 // TestGeneratedFilesAreFresh regenerates the deepcopy code, the CRDs and
 // examples/common/00-prereqs.yaml and fails when they differ from what is checked in: run
 // `make generate` after changing api/v1.
 func TestGeneratedFilesAreFresh(t *testing.T) {
-	if os.Getenv("ARK_CONTROLLER_GEN") == "" {
-		t.Skip("ARK_CONTROLLER_GEN is unset: run `make test`")
-	}
+	controllerGen := testproc.Require(t, testproc.ControllerGen)
 	out := t.TempDir()
 	cmd := exec.Command("hack/generate.sh", out)
 	cmd.Dir = filepath.Join("..", "..")
+	cmd.Env = append(os.Environ(), "ARK_CONTROLLER_GEN="+controllerGen)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("hack/generate.sh: %v\n%s", err, b)
 	}

@@ -39,6 +39,8 @@ type VolumeSnapshotter interface {
 
 // Options are the inputs of one backup.
 type Options struct {
+	// Backup gives the spec and the name. Run copies it first, so the
+	// caller may change its Backup (its status) while the backup runs.
 	Backup    *arkv1.Backup
 	Discovery *kube.Discovery
 	Dynamic   dynamic.Interface
@@ -91,10 +93,13 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	// The engine reads its own copy: the caller goes on writing the
+	// Backup's status (progress) while the backup runs.
+	opts.Backup = opts.Backup.DeepCopy()
 	spec := opts.Backup.Spec
-	resources, errs := filter.Resources(opts.Discovery, spec.IncludedResources, spec.ExcludedResources)
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("invalid backup spec: %v", errs)
+	resources, unmatched := filter.Resources(opts.Discovery, nil, spec.IncludedResources, spec.ExcludedResources)
+	if len(unmatched) > 0 {
+		return nil, fmt.Errorf("invalid backup spec: %v", unmatched[0].Err)
 	}
 	selector := labels.Everything()
 	if spec.LabelSelector != nil {

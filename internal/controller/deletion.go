@@ -18,6 +18,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/objectstore"
+	"github.com/heptio/ark/internal/settings"
 	"github.com/heptio/ark/internal/snapshot"
 )
 
@@ -50,7 +51,7 @@ const (
 // Backup is left in phase Deleting, which a new request picks up again.
 type DeleteBackupRequestReconciler struct {
 	Client   client.Client
-	Settings *Settings
+	Settings *settings.Settings
 	Log      *slog.Logger
 	// Recovery must finish first, so a backup a crashed server left
 	// InProgress is marked Failed (and deletable) rather than refused.
@@ -95,10 +96,10 @@ func (r *DeleteBackupRequestReconciler) Reconcile(ctx context.Context, req ctrl.
 	if !r.Recovery.recovered() {
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
-	env, envErr := r.Settings.Current()
-	if errors.Is(envErr, ErrNoConfig) {
+	if _, err := r.Settings.Config(); errors.Is(err, settings.ErrNoConfig) {
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
+	env, envErr := r.Settings.Environment()
 	name := dbr.Spec.BackupName
 	log := r.Log.With("deleteBackupRequest", dbr.Namespace+"/"+dbr.Name, "backup", name)
 	if name == "" {
@@ -137,7 +138,7 @@ func (r *DeleteBackupRequestReconciler) Reconcile(ctx context.Context, req ctrl.
 
 // deleteBackup deletes what the backup stored. refused is set when nothing
 // was deleted on purpose; errs lists the steps that failed.
-func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *slog.Logger, dbr *arkv1.DeleteBackupRequest, env *Environment) (refused string, errs []error) {
+func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *slog.Logger, dbr *arkv1.DeleteBackupRequest, env *settings.Environment) (refused string, errs []error) {
 	name, ns := dbr.Spec.BackupName, dbr.Namespace
 	if env.Config.RestoreOnlyMode {
 		// Restore-only mode is how a cluster borrows another cluster's
@@ -153,10 +154,10 @@ func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *s
 		inCluster = false
 		stored, serr := env.Store.GetMetadata(ctx, name)
 		if errors.Is(serr, objectstore.ErrNotFound) {
-			return fmt.Sprintf("backup %q not found in namespace %s nor in bucket %s: nothing to delete (check the name with 'ark backup get')", name, ns, env.Store.Bucket), nil
+			return fmt.Sprintf("backup %q not found in namespace %s nor in bucket %s: nothing to delete (check the name with 'ark backup get')", name, ns, env.Store.Bucket()), nil
 		}
 		if serr != nil {
-			return "", []error{fmt.Errorf("reading backup %q from bucket %s: %w", name, env.Store.Bucket, serr)}
+			return "", []error{fmt.Errorf("reading backup %q from bucket %s: %w", name, env.Store.Bucket(), serr)}
 		}
 		b = *stored
 	case err != nil:
@@ -180,9 +181,9 @@ func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *s
 	}
 
 	if dbr.Status.Phase != arkv1.DeleteBackupRequestPhaseInProgress {
-		if err := r.patchStatus(ctx, dbr, func(s *arkv1.DeleteBackupRequestStatus) {
-			s.Phase = arkv1.DeleteBackupRequestPhaseInProgress
-			s.Errors = nil
+		if err := patchStatus(ctx, r.Client, dbr, func(d *arkv1.DeleteBackupRequest) {
+			d.Status.Phase = arkv1.DeleteBackupRequestPhaseInProgress
+			d.Status.Errors = nil
 		}); err != nil {
 			return "", []error{err}
 		}
@@ -190,9 +191,7 @@ func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *s
 	if inCluster && b.Status.Phase != arkv1.BackupPhaseDeleting {
 		// Deleting keeps restores and backup sync away from what is about
 		// to disappear.
-		orig := b.DeepCopy()
-		b.Status.Phase = arkv1.BackupPhaseDeleting
-		if err := r.Client.Status().Patch(ctx, &b, client.MergeFrom(orig)); client.IgnoreNotFound(err) != nil {
+		if err := patchStatus(ctx, r.Client, &b, func(b *arkv1.Backup) { b.Status.Phase = arkv1.BackupPhaseDeleting }); client.IgnoreNotFound(err) != nil {
 			return "", []error{fmt.Errorf("marking backup %q Deleting: %w", name, err)}
 		}
 	}
@@ -217,9 +216,9 @@ func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *s
 	}
 
 	if err := env.Store.DeleteBackup(ctx, name); err != nil {
-		errs = append(errs, fmt.Errorf("deleting the backup's files from bucket %s: %w", env.Store.Bucket, err))
+		errs = append(errs, fmt.Errorf("deleting the backup's files from bucket %s: %w", env.Store.Bucket(), err))
 	} else {
-		log.Info("deleted the backup's files from object storage", "bucket", env.Store.Bucket)
+		log.Info("deleted the backup's files from object storage", "bucket", env.Store.Bucket())
 	}
 
 	var restores arkv1.RestoreList
@@ -307,9 +306,9 @@ func (r *DeleteBackupRequestReconciler) retryOrGiveUp(ctx context.Context, log *
 		}
 		delay := base << (attempt - 1)
 		log.Warn("backup deletion failed; retrying", "attempt", attempt, "of", maxAttempts, "retryIn", delay.String(), "errors", msgs)
-		if err := r.patchStatus(ctx, dbr, func(s *arkv1.DeleteBackupRequestStatus) {
-			s.Phase = arkv1.DeleteBackupRequestPhaseInProgress
-			s.Errors = append(msgs, fmt.Sprintf("attempt %d of %d failed; retrying in %s", attempt, maxAttempts, delay))
+		if err := patchStatus(ctx, r.Client, dbr, func(d *arkv1.DeleteBackupRequest) {
+			d.Status.Phase = arkv1.DeleteBackupRequestPhaseInProgress
+			d.Status.Errors = append(msgs, fmt.Sprintf("attempt %d of %d failed; retrying in %s", attempt, maxAttempts, delay))
 		}); err != nil {
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
@@ -334,9 +333,9 @@ func permanent(err error) bool {
 // keeps it for ProcessedTTL.
 func (r *DeleteBackupRequestReconciler) finish(ctx context.Context, log *slog.Logger, dbr *arkv1.DeleteBackupRequest, errs []string) (ctrl.Result, error) {
 	r.forget(types.NamespacedName{Namespace: dbr.Namespace, Name: dbr.Name})
-	if err := r.patchStatus(ctx, dbr, func(s *arkv1.DeleteBackupRequestStatus) {
-		s.Phase = arkv1.DeleteBackupRequestPhaseProcessed
-		s.Errors = errs
+	if err := patchStatus(ctx, r.Client, dbr, func(d *arkv1.DeleteBackupRequest) {
+		d.Status.Phase = arkv1.DeleteBackupRequestPhaseProcessed
+		d.Status.Errors = errs
 	}); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -364,12 +363,6 @@ func (r *DeleteBackupRequestReconciler) forget(key types.NamespacedName) {
 	r.mu.Lock()
 	delete(r.attempts, key)
 	r.mu.Unlock()
-}
-
-func (r *DeleteBackupRequestReconciler) patchStatus(ctx context.Context, dbr *arkv1.DeleteBackupRequest, mutate func(*arkv1.DeleteBackupRequestStatus)) error {
-	orig := dbr.DeepCopy()
-	mutate(&dbr.Status)
-	return r.Client.Status().Patch(ctx, dbr, client.MergeFrom(orig))
 }
 
 // SetupWithManager registers the reconciler. Status changes (its own) do not

@@ -1,13 +1,9 @@
 package controller
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,103 +17,24 @@ import (
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/internal/objectstore"
+	"github.com/heptio/ark/internal/objectstore/memstore"
+	"github.com/heptio/ark/internal/settings"
 )
-
-// memStore is an in-memory ObjectStore whose deletes can be made to fail.
-type memStore struct {
-	mu        sync.Mutex
-	objects   map[string][]byte
-	deleteErr error
-}
-
-func newMemStore() *memStore { return &memStore{objects: map[string][]byte{}} }
-
-func (m *memStore) PutObject(_ context.Context, _, key string, body io.Reader) error {
-	data, err := io.ReadAll(body)
-	if err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.objects[key] = data
-	return nil
-}
-
-func (m *memStore) GetObject(_ context.Context, _, key string) (io.ReadCloser, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	data, ok := m.objects[key]
-	if !ok {
-		return nil, fmt.Errorf("%s: %w", key, objectstore.ErrNotFound)
-	}
-	return io.NopCloser(bytes.NewReader(data)), nil
-}
-
-func (m *memStore) ListCommonPrefixes(_ context.Context, _, prefix, delimiter string) ([]string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	seen := map[string]bool{}
-	var out []string
-	for k := range m.objects {
-		rest, ok := strings.CutPrefix(k, prefix)
-		if !ok {
-			continue
-		}
-		if i := strings.Index(rest, delimiter); i >= 0 {
-			p := prefix + rest[:i+len(delimiter)]
-			if !seen[p] {
-				seen[p] = true
-				out = append(out, p)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-func (m *memStore) ListObjects(_ context.Context, _, prefix string) ([]string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []string
-	for k := range m.objects {
-		if strings.HasPrefix(k, prefix) {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out, nil
-}
-
-func (m *memStore) DeleteObject(_ context.Context, _, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.deleteErr != nil {
-		return m.deleteErr
-	}
-	delete(m.objects, key)
-	return nil
-}
-
-func (m *memStore) CreateSignedURL(context.Context, string, string, time.Duration) (string, error) {
-	return "", fmt.Errorf("not supported")
-}
-
-func (m *memStore) keys(prefix string) []string {
-	k, _ := m.ListObjects(context.Background(), "", prefix)
-	return k
-}
 
 // storeBackup puts a finished backup's files into the store.
 func storeBackup(t *testing.T, s *backupstore.Store, b *arkv1.Backup) {
 	t.Helper()
 	ctx := context.Background()
-	for _, key := range []string{backupstore.ArchiveKey(b.Name), backupstore.LogKey(b.Name), backupstore.RestoreLogKey(b.Name, "r1")} {
-		if err := s.PutFile(ctx, key, strings.NewReader("data")); err != nil {
+	files := s.StartBackup(b.Name)
+	for _, err := range []error{
+		files.PutArchive(ctx, strings.NewReader("data")),
+		files.PutLog(ctx, strings.NewReader("data")),
+		s.PutRestoreLog(ctx, b.Name, "r1", strings.NewReader("data")),
+		files.PutMetadata(ctx, b),
+	} {
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := s.PutMetadata(ctx, b); err != nil {
-		t.Fatal(err)
 	}
 }
 
@@ -129,22 +46,22 @@ func finishedBackup(name string, phase arkv1.BackupPhase) *arkv1.Backup {
 type deletionFixture struct {
 	r     *DeleteBackupRequestReconciler
 	c     client.Client
-	mem   *memStore
+	mem   *memstore.Store
 	store *backupstore.Store
 	clock *fakeClock
 }
 
 func newDeletionFixture(t *testing.T, cfg arkv1.Config, objs ...client.Object) *deletionFixture {
 	t.Helper()
-	mem := newMemStore()
-	store := &backupstore.Store{Objects: mem, Bucket: "ark"}
+	mem := memstore.New("ark")
+	store := backupstore.New(mem, "ark", backupstore.ArkLayout)
 	c := fake.NewClientBuilder().WithScheme(testScheme()).WithObjects(objs...).
 		WithStatusSubresource(&arkv1.Backup{}, &arkv1.DeleteBackupRequest{}).Build()
-	settings := &Settings{Factory: ProviderFactory{
+	settings := &settings.Settings{Factory: settings.Factory{
 		ObjectStore: func(string, map[string]string) (objectstore.ObjectStore, error) { return mem, nil },
 	}}
 	cfg.BackupStorageProvider = arkv1.ObjectStorageProviderConfig{CloudProviderConfig: arkv1.CloudProviderConfig{Name: "memory"}, Bucket: "ark"}
-	settings.set(&cfg)
+	settings.Set(&cfg)
 	clock := &fakeClock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
 	r := &DeleteBackupRequestReconciler{Client: c, Settings: settings, Log: discardLog(), Now: clock.Now, RetryBase: time.Second, MaxAttempts: 3}
 	return &deletionFixture{r: r, c: c, mem: mem, store: store, clock: clock}
@@ -197,10 +114,10 @@ func TestDeletionDeletesEverythingOfTheBackup(t *testing.T) {
 	if res.RequeueAfter != DefaultProcessedRequestTTL {
 		t.Errorf("requeue after %s, want the processed-request TTL", res.RequeueAfter)
 	}
-	if k := f.mem.keys("nightly/"); len(k) != 0 {
+	if k := f.mem.Keys("ark", "nightly/"); len(k) != 0 {
 		t.Errorf("files left: %v", k)
 	}
-	if k := f.mem.keys("weekly/"); len(k) != 4 {
+	if k := f.mem.Keys("ark", "weekly/"); len(k) != 4 {
 		t.Errorf("another backup's files were touched: %v", k)
 	}
 	ctx := context.Background()
@@ -234,7 +151,7 @@ func TestDeletionOfABackupOnlyInTheBucket(t *testing.T) {
 	if _, dbr := f.reconcile(t, "del"); dbr.Status.Phase != arkv1.DeleteBackupRequestPhaseProcessed || len(dbr.Status.Errors) != 0 {
 		t.Fatalf("status %+v", dbr.Status)
 	}
-	if k := f.mem.keys("orphan/"); len(k) != 0 {
+	if k := f.mem.Keys("ark", "orphan/"); len(k) != 0 {
 		t.Fatalf("files left: %v", k)
 	}
 }
@@ -272,7 +189,7 @@ func TestDeletionRefusals(t *testing.T) {
 			if c.backup == nil {
 				return
 			}
-			if k := f.mem.keys("b/"); len(k) != 4 {
+			if k := f.mem.Keys("ark", "b/"); len(k) != 4 {
 				t.Errorf("a refused deletion deleted files: %v left", k)
 			}
 			var b arkv1.Backup
@@ -287,7 +204,9 @@ func TestDeletionRetriesTransientFailuresWithBackoff(t *testing.T) {
 	b := finishedBackup("b", arkv1.BackupPhaseCompleted)
 	f := newDeletionFixture(t, arkv1.Config{}, b, deletionRequest("del", "b", time.Now()))
 	storeBackup(t, f.store, b)
-	f.mem.deleteErr = fmt.Errorf("dial tcp 127.0.0.1:9000: connection refused: %w", objectstore.ErrUnreachable)
+	f.mem.FailDelete = func(string, string) error {
+		return fmt.Errorf("dial tcp 127.0.0.1:9000: connection refused: %w", objectstore.ErrUnreachable)
+	}
 
 	for attempt, wantDelay := range []time.Duration{time.Second, 2 * time.Second} {
 		res, dbr := f.reconcile(t, "del")
@@ -308,14 +227,14 @@ func TestDeletionRetriesTransientFailuresWithBackoff(t *testing.T) {
 	}
 
 	// A new request once storage is back finishes the job.
-	f.mem.deleteErr = nil
+	f.mem.FailDelete = nil
 	if err := f.c.Create(context.Background(), deletionRequest("again", "b", time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	if _, dbr := f.reconcile(t, "again"); dbr.Status.Phase != arkv1.DeleteBackupRequestPhaseProcessed || len(dbr.Status.Errors) != 0 {
 		t.Fatalf("second request: %+v", dbr.Status)
 	}
-	if k := f.mem.keys("b/"); len(k) != 0 {
+	if k := f.mem.Keys("ark", "b/"); len(k) != 0 {
 		t.Fatalf("files left: %v", k)
 	}
 }
@@ -324,7 +243,9 @@ func TestDeletionGivesUpAtOnceOnPermanentFailures(t *testing.T) {
 	b := finishedBackup("b", arkv1.BackupPhaseCompleted)
 	f := newDeletionFixture(t, arkv1.Config{}, b, deletionRequest("del", "b", time.Now()))
 	storeBackup(t, f.store, b)
-	f.mem.deleteErr = fmt.Errorf("the credentials may not delete: %w", objectstore.ErrAccessDenied)
+	f.mem.FailDelete = func(string, string) error {
+		return fmt.Errorf("the credentials may not delete: %w", objectstore.ErrAccessDenied)
+	}
 	_, dbr := f.reconcile(t, "del")
 	if dbr.Status.Phase != arkv1.DeleteBackupRequestPhaseProcessed || !strings.Contains(strings.Join(dbr.Status.Errors, "\n"), "not retried") {
 		t.Fatalf("status %+v, want Processed at once", dbr.Status)

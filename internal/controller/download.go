@@ -15,6 +15,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/backupstore"
+	"github.com/heptio/ark/internal/settings"
 )
 
 // DownloadURLTTL is how long a signed download URL stays valid.
@@ -24,7 +25,7 @@ const DownloadURLTTL = 10 * time.Minute
 // deletes them once expired.
 type DownloadRequestReconciler struct {
 	Client   client.Client
-	Settings *Settings
+	Settings *settings.Settings
 	Log      *slog.Logger
 }
 
@@ -37,54 +38,57 @@ func (r *DownloadRequestReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 	if dr.Status.Phase == arkv1.DownloadRequestPhaseProcessed || dr.Status.Phase == arkv1.DownloadRequestPhaseFailed {
 		return r.expire(ctx, &dr)
 	}
-	env, err := r.Settings.Current()
-	if errors.Is(err, ErrNoConfig) {
+	if _, err := r.Settings.Config(); errors.Is(err, settings.ErrNoConfig) {
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
-	orig := dr.DeepCopy()
+	url, err := r.signedURL(ctx, &dr)
 	expiration := metav1.NewTime(time.Now().Add(DownloadURLTTL))
-	dr.Status.Expiration = &expiration
-	if err == nil {
-		var key string
-		if key, err = r.key(ctx, &dr); err == nil {
-			dr.Status.DownloadURL, err = env.Store.SignedURL(ctx, key, DownloadURLTTL)
+	if err := patchStatus(ctx, r.Client, &dr, func(dr *arkv1.DownloadRequest) {
+		dr.Status.Expiration = &expiration
+		if err != nil {
+			dr.Status.Phase = arkv1.DownloadRequestPhaseFailed
+			dr.Status.FailureReason = err.Error()
+		} else {
+			dr.Status.Phase = arkv1.DownloadRequestPhaseProcessed
+			dr.Status.DownloadURL = url
 		}
-	}
-	if err != nil {
-		dr.Status.Phase = arkv1.DownloadRequestPhaseFailed
-		dr.Status.FailureReason = err.Error()
-	} else {
-		dr.Status.Phase = arkv1.DownloadRequestPhaseProcessed
-	}
-	if err := r.Client.Status().Patch(ctx, &dr, client.MergeFrom(orig)); err != nil {
+	}); err != nil {
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{RequeueAfter: DownloadURLTTL}, nil
 }
 
-// key maps a target to its object. A restore's files live beside its backup.
-func (r *DownloadRequestReconciler) key(ctx context.Context, dr *arkv1.DownloadRequest) (string, error) {
+// target maps a request's target to the file it names. A restore's files
+// belong to its backup.
+func (r *DownloadRequestReconciler) target(ctx context.Context, dr *arkv1.DownloadRequest) (backupstore.DownloadTarget, error) {
 	t := dr.Spec.Target
 	switch t.Kind {
-	case arkv1.DownloadTargetKindBackupLog:
-		return backupstore.LogKey(t.Name), nil
-	case arkv1.DownloadTargetKindBackupContents:
-		return backupstore.ArchiveKey(t.Name), nil
+	case arkv1.DownloadTargetKindBackupLog, arkv1.DownloadTargetKindBackupContents:
+		return backupstore.DownloadTarget{Kind: t.Kind, Backup: t.Name}, nil
 	case arkv1.DownloadTargetKindRestoreLog, arkv1.DownloadTargetKindRestoreResults:
 		var restore arkv1.Restore
 		err := r.Client.Get(ctx, types.NamespacedName{Namespace: dr.Namespace, Name: t.Name}, &restore)
 		if apierrors.IsNotFound(err) {
-			return "", fmt.Errorf("restore %q not found in namespace %s", t.Name, dr.Namespace)
+			return backupstore.DownloadTarget{}, fmt.Errorf("restore %q not found in namespace %s", t.Name, dr.Namespace)
 		}
 		if err != nil {
-			return "", err
+			return backupstore.DownloadTarget{}, err
 		}
-		if t.Kind == arkv1.DownloadTargetKindRestoreLog {
-			return backupstore.RestoreLogKey(restore.Spec.BackupName, t.Name), nil
-		}
-		return backupstore.RestoreResultsKey(restore.Spec.BackupName, t.Name), nil
+		return backupstore.DownloadTarget{Kind: t.Kind, Backup: restore.Spec.BackupName, Restore: t.Name}, nil
 	}
-	return "", fmt.Errorf("unknown download target kind %q: use BackupLog, BackupContents, RestoreLog or RestoreResults", t.Kind)
+	return backupstore.DownloadTarget{}, fmt.Errorf("unknown download target kind %q: use BackupLog, BackupContents, RestoreLog or RestoreResults", t.Kind)
+}
+
+func (r *DownloadRequestReconciler) signedURL(ctx context.Context, dr *arkv1.DownloadRequest) (string, error) {
+	env, err := r.Settings.Environment()
+	if err != nil {
+		return "", err
+	}
+	target, err := r.target(ctx, dr)
+	if err != nil {
+		return "", err
+	}
+	return env.Store.SignedURL(ctx, target, DownloadURLTTL)
 }
 
 func (r *DownloadRequestReconciler) expire(ctx context.Context, dr *arkv1.DownloadRequest) (ctrl.Result, error) {

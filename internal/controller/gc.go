@@ -6,11 +6,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/settings"
 )
 
 // GarbageCollector asks for the deletion of expired backups, every
@@ -21,7 +21,7 @@ import (
 type GarbageCollector struct {
 	Client    client.Client
 	Namespace string
-	Settings  *Settings
+	Settings  *settings.Settings
 	Log       *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -38,14 +38,14 @@ func (g *GarbageCollector) NeedLeaderElection() bool { return true }
 // Start runs until ctx ends.
 func (g *GarbageCollector) Start(ctx context.Context) error {
 	p := &periodic{name: "gc", settings: g.Settings, log: g.Log,
-		period: (*Environment).GCSyncPeriod,
-		task:   func(ctx context.Context, env *Environment) { g.Collect(ctx, env) }}
+		period: settings.GCSyncPeriod,
+		task:   func(ctx context.Context, env *settings.Environment) { g.Collect(ctx, env) }}
 	return p.run(ctx)
 }
 
 // Collect requests the deletion of every expired backup that has no deletion
 // request under way, and returns the names it requested.
-func (g *GarbageCollector) Collect(ctx context.Context, env *Environment) []string {
+func (g *GarbageCollector) Collect(ctx context.Context, env *settings.Environment) []string {
 	if env.Config.RestoreOnlyMode {
 		if !g.restoreOnlyLogged.Swap(true) {
 			g.Log.Info("restore-only mode (Config restoreOnlyMode: true): expired backups are kept until it is turned off")
@@ -78,11 +78,7 @@ func (g *GarbageCollector) Collect(ctx context.Context, env *Environment) []stri
 		if !expired(&b, now) || pending[b.Name] || !b.DeletionTimestamp.IsZero() {
 			continue
 		}
-		req := &arkv1.DeleteBackupRequest{
-			ObjectMeta: metav1.ObjectMeta{Namespace: b.Namespace, GenerateName: b.Name + "-",
-				Labels: map[string]string{arkv1.BackupNameLabel: b.Name}},
-			Spec: arkv1.DeleteBackupRequestSpec{BackupName: b.Name},
-		}
+		req := arkv1.NewDeleteBackupRequest(b.Namespace, b.Name)
 		if err := g.Client.Create(ctx, req); err != nil {
 			g.Log.Error("could not request the deletion of an expired backup; trying again next period", "backup", b.Name, "error", err)
 			continue

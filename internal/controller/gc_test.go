@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/settings"
 )
 
 func TestGarbageCollectorRequestsDeletionOfExpiredBackups(t *testing.T) {
@@ -43,7 +44,7 @@ func TestGarbageCollectorRequestsDeletionOfExpiredBackups(t *testing.T) {
 
 	c := newClient()
 	g := &GarbageCollector{Client: c, Namespace: "heptio-ark", Log: discardLog(), Now: func() time.Time { return now }}
-	got := g.Collect(ctx, &Environment{Config: &arkv1.Config{}})
+	got := g.Collect(ctx, &settings.Environment{Config: &arkv1.Config{}})
 	sort.Strings(got)
 	if want := []string{"expired", "failed-before", "partly"}; !slices.Equal(got, want) {
 		t.Fatalf("requested deletion of %v, want %v", got, want)
@@ -63,7 +64,7 @@ func TestGarbageCollectorRequestsDeletionOfExpiredBackups(t *testing.T) {
 
 	c = newClient()
 	g = &GarbageCollector{Client: c, Namespace: "heptio-ark", Log: discardLog(), Now: func() time.Time { return now }}
-	if got := g.Collect(ctx, &Environment{Config: &arkv1.Config{RestoreOnlyMode: true}}); len(got) != 0 {
+	if got := g.Collect(ctx, &settings.Environment{Config: &arkv1.Config{RestoreOnlyMode: true}}); len(got) != 0 {
 		t.Fatalf("restore-only mode requested deletions: %v", got)
 	}
 }

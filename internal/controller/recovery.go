@@ -69,10 +69,10 @@ func (i *Interrupted) recover(ctx context.Context) error {
 		if b.Status.Phase != arkv1.BackupPhaseInProgress {
 			continue
 		}
-		orig := b.DeepCopy()
 		now := metav1.Now()
-		b.Status.Phase, b.Status.FailureReason, b.Status.CompletionTimestamp = arkv1.BackupPhaseFailed, reason, &now
-		if err := i.Client.Status().Patch(ctx, &b, client.MergeFrom(orig)); err != nil {
+		if err := patchStatusRetrying(ctx, i.Client, &b, func(b *arkv1.Backup) {
+			b.Status.Phase, b.Status.FailureReason, b.Status.CompletionTimestamp = arkv1.BackupPhaseFailed, reason, &now
+		}); err != nil {
 			return err
 		}
 		i.Log.Warn("backup interrupted by a server restart marked Failed", "backup", b.Name)
@@ -85,10 +85,10 @@ func (i *Interrupted) recover(ctx context.Context) error {
 		if r.Status.Phase != arkv1.RestorePhaseInProgress {
 			continue
 		}
-		orig := r.DeepCopy()
 		now := metav1.Now()
-		r.Status.Phase, r.Status.FailureReason, r.Status.CompletionTimestamp = arkv1.RestorePhaseFailed, reason, &now
-		if err := i.Client.Status().Patch(ctx, &r, client.MergeFrom(orig)); err != nil {
+		if err := patchStatusRetrying(ctx, i.Client, &r, func(r *arkv1.Restore) {
+			r.Status.Phase, r.Status.FailureReason, r.Status.CompletionTimestamp = arkv1.RestorePhaseFailed, reason, &now
+		}); err != nil {
 			return err
 		}
 		i.Log.Warn("restore interrupted by a server restart marked Failed", "restore", r.Name)

@@ -1,9 +1,7 @@
 package controller
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,25 +14,26 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/dynamic"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/archive"
-	"github.com/heptio/ark/internal/backupstore"
-	"github.com/heptio/ark/internal/filter"
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/metrics"
 	"github.com/heptio/ark/internal/objectstore"
+	"github.com/heptio/ark/internal/oplog"
+	"github.com/heptio/ark/internal/progress"
 	"github.com/heptio/ark/internal/restore"
+	"github.com/heptio/ark/internal/settings"
+	"github.com/heptio/ark/internal/snapshot"
 )
 
-// RestoreReconciler runs restores in phase New, one at a time.
+// RestoreReconciler runs restores in phase New.
 type RestoreReconciler struct {
 	Client    client.Client
-	Settings  *Settings
+	Settings  *settings.Settings
 	Discovery *kube.Discovery
 	Dynamic   dynamic.Interface
 	// Workers is how many items of one resource are created in parallel.
@@ -59,14 +58,13 @@ func (r *RestoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if !r.Recovery.recovered() {
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
-	env, err := r.Settings.Current()
-	if errors.Is(err, ErrNoConfig) {
+	if _, err := r.Settings.Config(); errors.Is(err, settings.ErrNoConfig) {
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
 	log := r.Log.With("restore", rs.Namespace+"/"+rs.Name)
-	if err != nil && !IsInvalidConfig(err) {
-		r.fail(ctx, log, &rs, fmt.Sprintf("object storage is not usable: %v", err))
-		return ctrl.Result{}, nil
+	env, err := r.Settings.Environment()
+	if err != nil && !settings.IsInvalidConfig(err) {
+		return ctrl.Result{}, r.fail(ctx, log, &rs, fmt.Sprintf("object storage is not usable: %v", err))
 	}
 	var problems []string
 	var b *arkv1.Backup
@@ -78,40 +76,38 @@ func (r *RestoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if len(problems) > 0 {
 		log.Info("restore failed validation", "errors", problems)
 		metrics.RestoreFinished(string(arkv1.RestorePhaseFailedValidation), 0)
-		return ctrl.Result{}, r.patchStatus(ctx, &rs, func(s *arkv1.RestoreStatus) {
-			s.Phase = arkv1.RestorePhaseFailedValidation
-			s.ValidationErrors = problems
+		return ctrl.Result{}, claimStatus(ctx, r.Client, &rs, func(rs *arkv1.Restore) {
+			rs.Status.Phase = arkv1.RestorePhaseFailedValidation
+			rs.Status.ValidationErrors = problems
 		})
 	}
-	r.run(ctx, log, &rs, b, env)
-	return ctrl.Result{}, nil
+	now := metav1.Now()
+	err = claimStatus(ctx, r.Client, &rs, func(rs *arkv1.Restore) {
+		rs.Status.Phase = arkv1.RestorePhaseInProgress
+		rs.Status.StartTimestamp = &now
+		rs.Status.Progress = &arkv1.RestoreProgress{}
+	})
+	if apierrors.IsConflict(err) {
+		log.Info("restore changed since it was read; not starting it", "error", err)
+		return ctrl.Result{Requeue: true}, nil
+	}
+	if err != nil {
+		return ctrl.Result{}, fmt.Errorf("marking restore %s InProgress: %w", rs.Name, err)
+	}
+	return ctrl.Result{}, r.run(ctx, log, &rs, b, env)
 }
 
-func (r *RestoreReconciler) validate(ctx context.Context, rs *arkv1.Restore, env *Environment) (*arkv1.Backup, []string) {
+func (r *RestoreReconciler) validate(ctx context.Context, rs *arkv1.Restore, env *settings.Environment) (*arkv1.Backup, []string) {
 	spec := rs.Spec
 	if spec.BackupName == "" {
-		return nil, []string{"backupName is empty: name the backup to restore (ark restore create --from-backup NAME)"}
+		return nil, restore.Validate(spec, nil, "", nil)
 	}
 	if err := r.Discovery.Refresh(); err != nil {
 		return nil, []string{err.Error()}
 	}
-	problems := filter.ValidateLists("namespace", spec.IncludedNamespaces, spec.ExcludedNamespaces)
-	problems = append(problems, filter.ValidateLists("resource", spec.IncludedResources, spec.ExcludedResources)...)
-	if spec.LabelSelector != nil {
-		if _, err := metav1.LabelSelectorAsSelector(spec.LabelSelector); err != nil {
-			problems = append(problems, fmt.Sprintf("invalid label selector: %v", err))
-		}
-	}
-	for src, dst := range spec.NamespaceMapping {
-		for _, ns := range []string{src, dst} {
-			if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
-				problems = append(problems, fmt.Sprintf("namespace mapping %s:%s: %q is not a valid namespace name (%s)", src, dst, ns, errs[0]))
-			}
-		}
-	}
 	b, err := r.findBackup(ctx, rs.Namespace, spec.BackupName, env)
 	if err != nil {
-		return nil, append(problems, err.Error())
+		return nil, append(restore.Validate(spec, nil, "", nil), err.Error())
 	}
 	// Resource names are checked against the cluster and the backup: the
 	// custom resources of a CRD that only the backup has are restorable.
@@ -119,8 +115,7 @@ func (r *RestoreReconciler) validate(ctx context.Context, rs *arkv1.Restore, env
 	if b.Status.ResourceCounts != nil {
 		backedUp = slices.Sorted(maps.Keys(b.Status.ResourceCounts))
 	}
-	problems = append(problems, restore.ResourceNameProblems(r.Discovery, b.Name, spec.IncludedResources, backedUp)...)
-	problems = append(problems, restore.ResourceNameProblems(r.Discovery, b.Name, spec.ExcludedResources, backedUp)...)
+	problems := restore.Validate(spec, r.Discovery, b.Name, backedUp)
 	switch b.Status.Phase {
 	case arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed:
 	default:
@@ -145,9 +140,9 @@ func (r *RestoreReconciler) validate(ctx context.Context, rs *arkv1.Restore, env
 }
 
 // findBackup reads the Backup object, or, when the cluster does not have it
-// (a new cluster pointed at an old bucket), its ark-backup.json, which it then
+// (a new cluster pointed at an old bucket), its metadata file, which it then
 // creates in the cluster.
-func (r *RestoreReconciler) findBackup(ctx context.Context, namespace, name string, env *Environment) (*arkv1.Backup, error) {
+func (r *RestoreReconciler) findBackup(ctx context.Context, namespace, name string, env *settings.Environment) (*arkv1.Backup, error) {
 	var b arkv1.Backup
 	err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &b)
 	if err == nil {
@@ -158,7 +153,7 @@ func (r *RestoreReconciler) findBackup(ctx context.Context, namespace, name stri
 	}
 	stored, err := env.Store.GetMetadata(ctx, name)
 	if errors.Is(err, objectstore.ErrNotFound) {
-		return nil, fmt.Errorf("backup %q not found in namespace %s nor in bucket %s: check the name with 'ark backup get'", name, namespace, env.Store.Bucket)
+		return nil, fmt.Errorf("backup %q not found in namespace %s nor in bucket %s: check the name with 'ark backup get'", name, namespace, env.Store.Bucket())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading backup %q from object storage: %w", name, err)
@@ -169,88 +164,55 @@ func (r *RestoreReconciler) findBackup(ctx context.Context, namespace, name stri
 	return stored, nil
 }
 
-// createFromStore creates a Backup object, status included, from its
-// ark-backup.json. Backup sync does the same.
-func createFromStore(ctx context.Context, c client.Client, namespace string, stored *arkv1.Backup) error {
-	b := stored.DeepCopy()
-	b.Namespace = namespace
-	b.ResourceVersion, b.UID, b.ManagedFields, b.Finalizers = "", "", nil, nil
-	b.CreationTimestamp = metav1.Time{}
-	if b.Annotations == nil {
-		b.Annotations = map[string]string{}
-	}
-	b.Annotations[arkv1.FromStorageAnnotation] = "true"
-	status := b.Status
-	if err := c.Create(ctx, b); err != nil {
-		return client.IgnoreAlreadyExists(err)
-	}
-	orig := b.DeepCopy()
-	b.Status = status
-	if err := c.Status().Patch(ctx, b, client.MergeFrom(orig)); err != nil {
-		// Without its status the object would stay New for good; removed,
-		// the next sync creates it again.
-		_ = c.Delete(ctx, b)
-		return err
-	}
-	return nil
-}
-
-func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1.Restore, b *arkv1.Backup, env *Environment) {
-	now := metav1.Now()
-	if err := r.patchStatus(ctx, rs, func(s *arkv1.RestoreStatus) {
-		s.Phase = arkv1.RestorePhaseInProgress
-		s.StartTimestamp = &now
-		s.Progress = &arkv1.RestoreProgress{}
-	}); err != nil {
-		log.Error("could not mark the restore InProgress", "error", err)
-		return
-	}
+// run takes a restore that is InProgress to Completed, PartiallyFailed or
+// Failed. The error is only that of writing its status.
+func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1.Restore, b *arkv1.Backup, env *settings.Environment) error {
 	log.Info("restore started", "backup", b.Name)
-	logFile, err := newGzipLog(r.Log.Handler())
+	opLog, err := oplog.New(r.Log.Handler())
 	if err != nil {
-		r.fail(ctx, log, rs, fmt.Sprintf("creating the restore log: %v", err))
-		return
+		return r.fail(ctx, log, rs, fmt.Sprintf("creating the restore log: %v", err))
 	}
-	defer logFile.Remove()
-	rlog := logFile.Logger.With("restore", rs.Name)
+	defer opLog.Remove()
+	rlog := opLog.Logger.With("restore", rs.Name)
 
 	result, err := r.restore(ctx, rlog, rs, b, env)
 	if err != nil {
 		rlog.Error("restore failed", "error", err)
-		r.uploadRestoreFiles(ctx, log, env, rs, logFile, nil)
-		r.fail(ctx, log, rs, err.Error())
-		return
+		r.uploadRestoreFiles(ctx, log, env, rs, opLog, nil)
+		return r.fail(ctx, log, rs, err.Error())
 	}
 	completed := metav1.Now()
 	warnings, errs := countResult(result.Warnings), countResult(result.Errors)
 	rlog.Info("restore finished", "items", result.ItemsRestored, "warnings", warnings, "errors", errs)
-	r.uploadRestoreFiles(ctx, log, env, rs, logFile, result)
+	r.uploadRestoreFiles(ctx, log, env, rs, opLog, result)
 	phase := arkv1.RestorePhaseCompleted
 	if errs > 0 {
 		phase = arkv1.RestorePhasePartiallyFailed
 	}
-	if err := r.patchStatus(ctx, rs, func(s *arkv1.RestoreStatus) {
-		s.Phase = phase
-		s.Warnings, s.Errors = warnings, errs
-		s.CompletionTimestamp = &completed
-		s.Progress = &arkv1.RestoreProgress{TotalItems: result.TotalItems, ItemsRestored: result.ItemsRestored}
+	if err := patchStatusRetrying(ctx, r.Client, rs, func(rs *arkv1.Restore) {
+		rs.Status.Phase = phase
+		rs.Status.Warnings, rs.Status.Errors = warnings, errs
+		rs.Status.CompletionTimestamp = &completed
+		rs.Status.Progress = &arkv1.RestoreProgress{TotalItems: result.TotalItems, ItemsRestored: result.ItemsRestored}
 	}); err != nil {
-		log.Error("could not record the restore's result", "error", err)
+		return fmt.Errorf("recording the result of restore %s: %w", rs.Name, err)
 	}
-	metrics.RestoreFinished(string(phase), completed.Sub(now.Time))
-	log.Info("restore done", "phase", phase, "items", result.ItemsRestored, "seconds", completed.Sub(now.Time).Seconds())
+	started := rs.Status.StartTimestamp.Time
+	metrics.RestoreFinished(string(phase), completed.Sub(started))
+	log.Info("restore done", "phase", phase, "items", result.ItemsRestored, "seconds", completed.Sub(started).Seconds())
+	return nil
 }
 
 // restore downloads the archive into a private temporary directory, checks
 // it against the digest the backup recorded and against its own index, and
 // only then creates anything.
-func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *arkv1.Restore, b *arkv1.Backup, env *Environment) (*restore.Result, error) {
+func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *arkv1.Restore, b *arkv1.Backup, env *settings.Environment) (*restore.Result, error) {
 	body, err := env.Store.GetArchive(ctx, b.Name)
 	if err != nil {
 		return nil, fmt.Errorf("opening the archive of backup %q: %w", b.Name, err)
 	}
 	defer body.Close()
-	dir, err := os.MkdirTemp("", "ark-restore-")
+	dir, err := os.MkdirTemp("", RestoreTempPattern)
 	if err != nil {
 		return nil, err
 	}
@@ -273,33 +235,26 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 	}
 	rlog.Info("archive verified", "items", len(contents.Index.Items), "sha256", verifying.SHA256())
 
-	var priorities []string
-	if p := env.Config.ResourcePriorities; len(p) > 0 {
-		priorities = p
-	}
 	var volumes restore.VolumeRestorer
 	if env.Volumes != nil && (rs.Spec.RestorePVs == nil || *rs.Spec.RestorePVs) {
-		volumes = &volumeRestorer{store: env.Volumes, timeout: r.VolumeTimeout, log: rlog, pvs: r.Dynamic.Resource(persistentVolumesGVR)}
+		volumes = snapshot.NewVolumeRestorer(env.Volumes, r.VolumeTimeout, rlog, r.Dynamic)
 	}
-	reporter := newProgressReporter(func(p arkv1.BackupProgress) {
-		_ = r.patchStatus(ctx, rs, func(s *arkv1.RestoreStatus) {
-			s.Progress = &arkv1.RestoreProgress{TotalItems: p.TotalItems, ItemsRestored: p.ItemsBackedUp, CurrentResource: p.CurrentResource}
-		})
+	reporter := progress.Start(progressInterval, func(p arkv1.RestoreProgress) {
+		_ = patchStatus(ctx, r.Client, rs, func(rs *arkv1.Restore) { rs.Status.Progress = &p })
 	})
-	defer reporter.stop()
+	defer reporter.Stop()
 	result, err := restore.Run(ctx, restore.Options{
-		Restore:    rs,
-		Backup:     b,
+		// The reporter writes rs's status while the engine runs.
+		Restore:    rs.DeepCopy(),
+		Backup:     b.DeepCopy(),
 		Contents:   contents,
 		Discovery:  r.Discovery,
 		Dynamic:    r.Dynamic,
-		Priorities: priorities,
+		Priorities: env.Config.ResourcePriorities,
 		Workers:    r.Workers,
 		Volumes:    volumes,
 		Log:        rlog,
-		Progress: func(p arkv1.RestoreProgress) {
-			reporter.update(arkv1.BackupProgress{TotalItems: p.TotalItems, ItemsBackedUp: p.ItemsRestored, CurrentResource: p.CurrentResource})
-		},
+		Progress:   reporter.Update,
 	})
 	if err != nil {
 		return nil, err
@@ -307,46 +262,40 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 	return &result, nil
 }
 
-// uploadRestoreFiles stores the log and the results beside the backup. A
+// RestoreTempPattern names the temporary directories restores extract
+// archives into, so a server that starts can remove those a crashed one
+// left behind.
+const RestoreTempPattern = "ark-restore-*"
+
+// uploadRestoreFiles stores the log and the results with the backup. A
 // failure is logged: the restore itself already happened.
-func (r *RestoreReconciler) uploadRestoreFiles(ctx context.Context, log *slog.Logger, env *Environment, rs *arkv1.Restore, lf *gzipLog, result *restore.Result) {
-	if err := lf.Close(); err == nil {
-		if f, err := os.Open(lf.Path); err == nil {
-			if err := env.Store.PutFile(ctx, backupstore.RestoreLogKey(rs.Spec.BackupName, rs.Name), f); err != nil {
-				log.Error("uploading the restore log", "error", err)
-			}
-			f.Close()
-		}
+func (r *RestoreReconciler) uploadRestoreFiles(ctx context.Context, log *slog.Logger, env *settings.Environment, rs *arkv1.Restore, opLog *oplog.Log, result *restore.Result) {
+	putLog := func(ctx context.Context, body io.Reader) error {
+		return env.Store.PutRestoreLog(ctx, rs.Spec.BackupName, rs.Name, body)
+	}
+	if err := uploadLog(ctx, opLog, putLog); err != nil {
+		log.Error("uploading the restore log", "error", err)
 	}
 	if result == nil {
 		return
 	}
-	data, err := json.Marshal(map[string]arkv1.RestoreResult{"warnings": result.Warnings, "errors": result.Errors})
-	if err != nil {
-		return
-	}
-	if err := env.Store.PutFile(ctx, backupstore.RestoreResultsKey(rs.Spec.BackupName, rs.Name), bytesReader(backupstore.Gzip(data))); err != nil {
+	if err := env.Store.PutRestoreResults(ctx, rs.Spec.BackupName, rs.Name, result.Warnings, result.Errors); err != nil {
 		log.Error("uploading the restore results", "error", err)
 	}
 }
 
-func (r *RestoreReconciler) fail(ctx context.Context, log *slog.Logger, rs *arkv1.Restore, reason string) {
+func (r *RestoreReconciler) fail(ctx context.Context, log *slog.Logger, rs *arkv1.Restore, reason string) error {
 	log.Error("restore failed", "reason", reason)
 	now := metav1.Now()
-	if err := r.patchStatus(ctx, rs, func(s *arkv1.RestoreStatus) {
-		s.Phase = arkv1.RestorePhaseFailed
-		s.FailureReason = reason
-		s.CompletionTimestamp = &now
+	if err := patchStatusRetrying(ctx, r.Client, rs, func(rs *arkv1.Restore) {
+		rs.Status.Phase = arkv1.RestorePhaseFailed
+		rs.Status.FailureReason = reason
+		rs.Status.CompletionTimestamp = &now
 	}); err != nil {
-		log.Error("could not mark the restore Failed", "error", err)
+		return fmt.Errorf("marking restore %s Failed (%s): %w", rs.Name, reason, err)
 	}
 	metrics.RestoreFinished(string(arkv1.RestorePhaseFailed), ranFor(rs.Status.StartTimestamp))
-}
-
-func (r *RestoreReconciler) patchStatus(ctx context.Context, rs *arkv1.Restore, mutate func(*arkv1.RestoreStatus)) error {
-	orig := rs.DeepCopy()
-	mutate(&rs.Status)
-	return r.Client.Status().Patch(ctx, rs, client.MergeFrom(orig))
+	return nil
 }
 
 // SetupWithManager registers the reconciler.
@@ -361,5 +310,3 @@ func countResult(r arkv1.RestoreResult) int {
 	}
 	return n
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -2,21 +2,20 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
 	"sync/atomic"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/schedule"
+	"github.com/heptio/ark/internal/settings"
 )
 
 // ScheduleReconciler validates Schedules and creates their backups when due.
@@ -25,10 +24,10 @@ import (
 // name itself is the guard against duplicates: a second attempt for the same
 // time (after a crash, or from a stale cache) gets AlreadyExists and only
 // records what was done. Run times missed while the server was down collapse
-// into one catch-up backup for the most recent of them (see dueTime).
+// into one catch-up backup for the most recent of them (see schedule.Due).
 type ScheduleReconciler struct {
 	Client   client.Client
-	Settings *Settings
+	Settings *settings.Settings
 	Log      *slog.Logger
 	// Now is the clock; nil means time.Now. Tests set it.
 	Now func() time.Time
@@ -56,40 +55,33 @@ func (r *ScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 		return ctrl.Result{}, nil
 	}
 	log := r.Log.With("schedule", s.Namespace+"/"+s.Name)
-	env, err := r.Settings.Current()
-	if errors.Is(err, ErrNoConfig) {
+	cfg, err := r.Settings.Config()
+	if err != nil {
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
-	if err != nil {
-		// Without a usable Config the server cannot tell whether it is in
-		// restore-only mode, so it makes no backups yet; once the Config is
-		// fixed, the schedule makes one catch-up backup.
-		log.Warn("schedule waits for a usable Config", "error", err)
-		return ctrl.Result{RequeueAfter: 30 * time.Second}, nil
-	}
-	if env.Config.RestoreOnlyMode {
+	if cfg.RestoreOnlyMode {
 		if !r.restoreOnlyLogged.Swap(true) {
 			r.Log.Info("restore-only mode (Config restoreOnlyMode: true): schedules are left alone and create no backups until it is turned off")
 		}
 		log.Debug("schedule left alone: restore-only mode")
-		return ctrl.Result{RequeueAfter: env.ScheduleSyncPeriod()}, nil
+		return ctrl.Result{RequeueAfter: settings.ScheduleSyncPeriod(cfg)}, nil
 	}
 	r.restoreOnlyLogged.Store(false)
 
-	sched, problems := validateSchedule(&s)
+	sched, problems := schedule.Validate(&s)
 	if len(problems) > 0 {
 		if s.Status.Phase != arkv1.SchedulePhaseFailedValidation || !slices.Equal(s.Status.ValidationErrors, problems) {
 			log.Info("schedule failed validation", "errors", problems)
 		}
-		return ctrl.Result{}, r.patchStatus(ctx, &s, func(st *arkv1.ScheduleStatus) {
-			st.Phase = arkv1.SchedulePhaseFailedValidation
-			st.ValidationErrors = problems
+		return ctrl.Result{}, r.patchStatus(ctx, &s, func(s *arkv1.Schedule) {
+			s.Status.Phase = arkv1.SchedulePhaseFailedValidation
+			s.Status.ValidationErrors = problems
 		})
 	}
 	if s.Status.Phase != arkv1.SchedulePhaseEnabled {
-		if err := r.patchStatus(ctx, &s, func(st *arkv1.ScheduleStatus) {
-			st.Phase = arkv1.SchedulePhaseEnabled
-			st.ValidationErrors = nil
+		if err := r.patchStatus(ctx, &s, func(s *arkv1.Schedule) {
+			s.Status.Phase = arkv1.SchedulePhaseEnabled
+			s.Status.ValidationErrors = nil
 		}); err != nil {
 			return ctrl.Result{}, err
 		}
@@ -101,13 +93,13 @@ func (r *ScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	if s.Status.LastBackup != nil {
 		after = s.Status.LastBackup.Time
 	}
-	due, ok, next := dueTime(sched, after, now)
+	due, ok, next := schedule.Due(sched, after, now)
 	if ok {
 		if err := r.createBackup(ctx, log, &s, due, now); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
-	return ctrl.Result{RequeueAfter: requeueDelay(now, next, env.ScheduleSyncPeriod())}, nil
+	return ctrl.Result{RequeueAfter: requeueDelay(now, next, settings.ScheduleSyncPeriod(cfg))}, nil
 }
 
 // requeueDelay is the wait until the next run time, but at most period, so
@@ -130,7 +122,7 @@ func requeueDelay(now, next time.Time, period time.Duration) time.Duration {
 // createBackup creates the backup for run time due and records it as the
 // schedule's last backup.
 func (r *ScheduleReconciler) createBackup(ctx context.Context, log *slog.Logger, s *arkv1.Schedule, due, now time.Time) error {
-	name := scheduledBackupName(s.Name, due)
+	name := schedule.BackupName(s.Name, due)
 	b := &arkv1.Backup{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: s.Namespace,
@@ -151,38 +143,14 @@ func (r *ScheduleReconciler) createBackup(ctx context.Context, log *slog.Logger,
 	default:
 		return fmt.Errorf("creating backup %s for schedule %s: %w", name, s.Name, err)
 	}
-	return r.patchStatus(ctx, s, func(st *arkv1.ScheduleStatus) {
+	return r.patchStatus(ctx, s, func(s *arkv1.Schedule) {
 		t := metav1.NewTime(due.UTC())
-		st.LastBackup = &t
+		s.Status.LastBackup = &t
 	})
 }
 
-// validateSchedule parses the cron expression and checks what every backup
-// of the schedule would need.
-func validateSchedule(s *arkv1.Schedule) (cron.Schedule, []string) {
-	var problems []string
-	sched, err := ParseSchedule(s.Spec.Schedule)
-	if err != nil {
-		problems = append(problems, err.Error())
-	}
-	if errs := validation.IsValidLabelValue(s.Name); len(errs) > 0 {
-		problems = append(problems, fmt.Sprintf("the schedule's name %q cannot be the value of the %s label its backups carry (%s): use a name of at most 63 characters", s.Name, arkv1.ScheduleNameLabel, errs[0]))
-	}
-	if sel := s.Spec.Template.LabelSelector; sel != nil {
-		if _, err := metav1.LabelSelectorAsSelector(sel); err != nil {
-			problems = append(problems, fmt.Sprintf("template.labelSelector is invalid: %v", err))
-		}
-	}
-	if s.Spec.Template.TTL.Duration < 0 {
-		problems = append(problems, fmt.Sprintf("template.ttl %s is negative: give a positive duration such as 720h", s.Spec.Template.TTL.Duration))
-	}
-	return sched, problems
-}
-
-func (r *ScheduleReconciler) patchStatus(ctx context.Context, s *arkv1.Schedule, mutate func(*arkv1.ScheduleStatus)) error {
-	orig := s.DeepCopy()
-	mutate(&s.Status)
-	err := r.Client.Status().Patch(ctx, s, client.MergeFrom(orig))
+func (r *ScheduleReconciler) patchStatus(ctx context.Context, s *arkv1.Schedule, mutate func(*arkv1.Schedule)) error {
+	err := patchStatus(ctx, r.Client, s, mutate)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"math/rand"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,8 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/objectstore"
+	"github.com/heptio/ark/internal/schedule"
+	"github.com/heptio/ark/internal/settings"
 )
 
 func mustTime(t *testing.T, s string) time.Time {
@@ -29,138 +30,25 @@ func mustTime(t *testing.T, s string) time.Time {
 	return v
 }
 
-func TestParseSchedule(t *testing.T) {
-	for _, good := range []string{"0 */6 * * *", "* * * * *", "30 2 * * 1-5", "@every 6h", "@every 90s", "@daily", "@hourly", "@weekly", " @daily ", "CRON_TZ=Europe/Paris 0 3 * * *"} {
-		if _, err := ParseSchedule(good); err != nil {
-			t.Errorf("ParseSchedule(%q): %v", good, err)
-		}
-	}
-	for spec, wantInMessage := range map[string]string{
-		"":                          "empty",
-		"every 6 hours":             "expected exactly 5 fields",
-		"0 0 */6 * * *":             "expected exactly 5 fields", // 6-field (seconds) cron is not the standard form
-		"61 * * * *":                "above maximum",
-		"@every 6 hours":            "failed to parse duration",
-		"@every 0s":                 "at least 1s",
-		"@every -1h":                "at least 1s",
-		"@fortnightly":              "unrecognized descriptor",
-		"CRON_TZ=UTC":               "invalid schedule", // panics inside robfig/cron
-		"CRON_TZ=Nowhere 0 * * * *": "bad location",
-	} {
-		_, err := ParseSchedule(spec)
-		if err == nil {
-			t.Errorf("ParseSchedule(%q) accepted an invalid schedule", spec)
-			continue
-		}
-		msg := err.Error()
-		if !strings.Contains(msg, wantInMessage) || !strings.Contains(msg, `"0 */6 * * *"`) || !strings.Contains(msg, "@every 6h") {
-			t.Errorf("ParseSchedule(%q) error %q lacks %q or the examples", spec, msg, wantInMessage)
-		}
-	}
-}
-
-func TestDueTime(t *testing.T) {
-	cases := []struct {
-		name, spec, after, now string
-		wantDue, wantNext      string // wantDue "" means nothing due
-	}{
-		{"not yet due after creation", "0 */6 * * *", "2026-03-01T10:17:00Z", "2026-03-01T11:59:59Z", "", "2026-03-01T12:00:00Z"},
-		{"due exactly at the run time", "0 */6 * * *", "2026-03-01T10:17:00Z", "2026-03-01T12:00:00Z", "2026-03-01T12:00:00Z", "2026-03-01T18:00:00Z"},
-		{"the last run is not due again", "0 */6 * * *", "2026-03-01T12:00:00Z", "2026-03-01T12:00:30Z", "", "2026-03-01T18:00:00Z"},
-		{"missed runs collapse into the latest", "0 */6 * * *", "2026-03-01T12:00:00Z", "2026-03-02T07:30:00Z", "2026-03-02T06:00:00Z", "2026-03-02T12:00:00Z"},
-		{"an outage of a year on a minutely schedule", "* * * * *", "2025-03-01T00:00:00Z", "2026-03-01T10:17:42Z", "2026-03-01T10:17:00Z", "2026-03-01T10:18:00Z"},
-		{"a monthly schedule after a long outage", "@monthly", "2025-11-01T00:00:00Z", "2026-03-15T08:00:00Z", "2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z"},
-		{"@every is anchored at the last run", "@every 1h", "2026-03-01T10:00:30Z", "2026-03-01T13:45:00Z", "2026-03-01T13:00:30Z", "2026-03-01T14:00:30Z"},
-		{"@every not yet due", "@every 1h", "2026-03-01T10:00:30Z", "2026-03-01T11:00:29Z", "", "2026-03-01T11:00:30Z"},
-		{"a schedule that never fires", "0 0 30 2 *", "2026-03-01T10:00:00Z", "2026-03-01T11:00:00Z", "", ""},
-		{"input in another zone is treated as UTC", "0 12 * * *", "2026-03-01T09:00:00+05:00", "2026-03-01T13:00:00+01:00", "2026-03-01T12:00:00Z", "2026-03-02T12:00:00Z"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			sched, err := ParseSchedule(c.spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			due, ok, next := dueTime(sched, mustTime(t, c.after), mustTime(t, c.now))
-			if c.wantDue == "" {
-				if ok {
-					t.Errorf("due %s, want nothing due", due)
-				}
-			} else if !ok || !due.Equal(mustTime(t, c.wantDue)) {
-				t.Errorf("due %s (ok %v), want %s", due, ok, c.wantDue)
-			}
-			if c.wantNext == "" {
-				if !next.IsZero() {
-					t.Errorf("next %s, want none", next)
-				}
-			} else if !next.Equal(mustTime(t, c.wantNext)) {
-				t.Errorf("next %s, want %s", next, c.wantNext)
-			}
-		})
-	}
-}
-
-// TestDueTimeMatchesAWalk checks dueTime's shortcut against walking every run
-// time one by one, for random outages.
-func TestDueTimeMatchesAWalk(t *testing.T) {
-	rng := rand.New(rand.NewSource(1))
-	base := mustTime(t, "2026-01-01T00:00:00Z")
-	// The longest outage tried per schedule keeps the walk short.
-	const day = 24 * time.Hour
-	for _, c := range []struct {
-		spec      string
-		maxOutage time.Duration
-	}{
-		{"* * * * *", 3 * day}, {"*/7 * * * *", 5 * day}, {"* 2 * * *", 10 * day}, {"0 */6 * * *", 60 * day},
-		{"15 3 * * 1", 90 * day}, {"0 0 1 * *", 200 * day}, {"@every 45m", 20 * day}, {"@every 13s", 12 * time.Hour},
-		{"@daily", 60 * day},
-	} {
-		spec, maxOutage := c.spec, c.maxOutage
-		sched, err := ParseSchedule(spec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < 100; i++ {
-			after := base.Add(time.Duration(rng.Int63n(int64(90 * 24 * time.Hour))))
-			now := after.Add(time.Duration(rng.Int63n(int64(maxOutage))))
-			var want time.Time
-			for n := sched.Next(after); !n.After(now); n = sched.Next(n) {
-				want = n
-			}
-			due, ok, next := dueTime(sched, after, now)
-			if ok != !want.IsZero() || (ok && !due.Equal(want)) {
-				t.Fatalf("%s after %s now %s: due %s ok %v, walking gives %s", spec, after, now, due, ok, want)
-			}
-			if !next.After(now) {
-				t.Fatalf("%s after %s now %s: next %s is not after now", spec, after, now, next)
-			}
-		}
-	}
-}
-
 // fakeClock is a settable clock for the reconciler.
 type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) Now() time.Time          { return c.t }
 func (c *fakeClock) Advance(d time.Duration) { c.t = c.t.Add(d) }
 
-func testScheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	_ = arkv1.AddToScheme(s)
-	return s
-}
+func testScheme() *runtime.Scheme { return arkv1.NewScheme() }
 
 func discardLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // settingsWith makes Settings for cfg whose object store is never used.
-func settingsWith(cfg arkv1.Config) *Settings {
+func settingsWith(cfg arkv1.Config) *settings.Settings {
 	if cfg.BackupStorageProvider.Name == "" {
 		cfg.BackupStorageProvider.Name, cfg.BackupStorageProvider.Bucket = "unused", "unused"
 	}
-	s := &Settings{Factory: ProviderFactory{
+	s := &settings.Settings{Factory: settings.Factory{
 		ObjectStore: func(string, map[string]string) (objectstore.ObjectStore, error) { return nil, nil },
 	}}
-	s.set(&cfg)
+	s.Set(&cfg)
 	return s
 }
 
@@ -293,7 +181,7 @@ func TestScheduleReconcilerEveryIsAnchoredAtLastBackup(t *testing.T) {
 		if res.RequeueAfter != 4500*time.Millisecond {
 			t.Errorf("requeue after %s, want 4.5s: runs fall on whole seconds", res.RequeueAfter)
 		}
-		want = append(want, scheduledBackupName("daily", mustTime(t, "2026-03-01T10:00:00Z").Add(time.Duration(i+1)*5*time.Second)))
+		want = append(want, schedule.BackupName("daily", mustTime(t, "2026-03-01T10:00:00Z").Add(time.Duration(i+1)*5*time.Second)))
 	}
 	if got := backupNames(t, c); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("backups %v, want %v", got, want)

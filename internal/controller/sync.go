@@ -3,13 +3,12 @@ package controller
 import (
 	"context"
 	"log/slog"
-	"slices"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
-	"github.com/heptio/ark/internal/backupstore"
+	"github.com/heptio/ark/internal/settings"
 )
 
 // BackupSyncer gives every backup in the bucket a Backup object, at start-up
@@ -32,7 +31,7 @@ type BackupSyncer struct {
 	// is seen; nil means Client.
 	APIReader client.Reader
 	Namespace string
-	Settings  *Settings
+	Settings  *settings.Settings
 	Log       *slog.Logger
 }
 
@@ -45,14 +44,14 @@ func (s *BackupSyncer) NeedLeaderElection() bool { return true }
 // Start runs until ctx ends.
 func (s *BackupSyncer) Start(ctx context.Context) error {
 	p := &periodic{name: "backup-sync", settings: s.Settings, log: s.Log,
-		period: (*Environment).BackupSyncPeriod,
-		task:   func(ctx context.Context, env *Environment) { s.Sync(ctx, env) }}
+		period: settings.BackupSyncPeriod,
+		task:   func(ctx context.Context, env *settings.Environment) { s.Sync(ctx, env) }}
 	return p.run(ctx)
 }
 
 // Sync creates the missing Backup objects and returns their names.
-func (s *BackupSyncer) Sync(ctx context.Context, env *Environment) []string {
-	log := s.Log.With("bucket", env.Store.Bucket)
+func (s *BackupSyncer) Sync(ctx context.Context, env *settings.Environment) []string {
+	log := s.Log.With("bucket", env.Store.Bucket())
 	stored, err := env.Store.ListBackups(ctx)
 	if err != nil {
 		log.Error("backup sync could not list the bucket; trying again next period", "error", err)
@@ -102,7 +101,7 @@ func (s *BackupSyncer) Sync(ctx context.Context, env *Environment) []string {
 	return synced
 }
 
-func (s *BackupSyncer) syncOne(ctx context.Context, log *slog.Logger, env *Environment, name string, requests []arkv1.DeleteBackupRequest) bool {
+func (s *BackupSyncer) syncOne(ctx context.Context, log *slog.Logger, env *settings.Environment, name string, requests []arkv1.DeleteBackupRequest) bool {
 	b, err := env.Store.GetMetadata(ctx, name)
 	if err != nil {
 		log.Warn("backup sync could not read the backup's metadata; skipped", "error", err)
@@ -112,14 +111,13 @@ func (s *BackupSyncer) syncOne(ctx context.Context, log *slog.Logger, env *Envir
 		log.Debug("backup sync skips a backup whose deletion was requested", "deleteBackupRequest", req.Name, "phase", req.Status.Phase)
 		return false
 	}
-	keys, err := env.Store.Objects.ListObjects(ctx, env.Store.Bucket, name+"/")
+	files, err := env.Store.Files(ctx, name)
 	if err != nil {
 		log.Warn("backup sync could not list the backup's files; skipped", "error", err)
 		return false
 	}
-	if !slices.Contains(keys, backupstore.ArchiveKey(name)) {
-		log.Warn("backup in the bucket has its metadata but no archive: it is half-deleted or damaged, so it is not synced; remove what is left with a DeleteBackupRequest for it",
-			"missing", backupstore.ArchiveKey(name))
+	if !files.Complete() {
+		log.Warn("backup in the bucket has its metadata but no archive: it is half-deleted or damaged, so it is not synced; remove what is left with 'ark backup delete " + name + "'")
 		return false
 	}
 	if err := createFromStore(ctx, s.Client, s.Namespace, b); err != nil {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/settings"
 )
 
 // settingsPoll bounds how long a periodic task goes without re-reading the
@@ -18,9 +21,9 @@ const settingsPoll = 5 * time.Second
 // Config reconciler logs why.
 type periodic struct {
 	name     string
-	settings *Settings
-	period   func(*Environment) time.Duration
-	task     func(context.Context, *Environment)
+	settings *settings.Settings
+	period   func(*arkv1.Config) time.Duration
+	task     func(context.Context, *settings.Environment)
 	log      *slog.Logger
 }
 
@@ -28,21 +31,18 @@ func (p *periodic) run(ctx context.Context) error {
 	var last time.Time
 	var lastConfig string
 	for {
-		wait := settingsPoll
-		if MinPeriod < wait {
-			wait = MinPeriod
-		}
+		wait := min(settingsPoll, settings.MinPeriod)
 		// The period comes from the Config alone; the stores are built (which
 		// reads credentials) only when the task is due.
-		if cfg := p.settings.config(); cfg != nil {
-			period := p.period(&Environment{Config: cfg})
+		if cfg, err := p.settings.Config(); err == nil {
+			period := p.period(cfg)
 			// Every update of the Config object gets a new resourceVersion;
 			// one recreated after its namespace was deleted, a new UID.
 			config := string(cfg.UID) + "/" + cfg.ResourceVersion
 			if config != lastConfig || time.Since(last) >= period {
 				// A Config whose stores cannot be built is tried again at the
 				// next poll, not a whole period later.
-				if env, err := p.settings.Current(); err == nil {
+				if env, err := p.settings.Environment(); err == nil {
 					p.log.Debug("periodic task starting", "task", p.name, "period", period.String())
 					p.task(ctx, env)
 					last, lastConfig = time.Now(), config

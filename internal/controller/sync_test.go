@@ -14,6 +14,8 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/backupstore"
+	"github.com/heptio/ark/internal/objectstore/memstore"
+	"github.com/heptio/ark/internal/settings"
 )
 
 func TestSyncCreatesMissingBackupsButNeverDeletedOnes(t *testing.T) {
@@ -34,17 +36,17 @@ func TestSyncCreatesMissingBackupsButNeverDeletedOnes(t *testing.T) {
 	c := fake.NewClientBuilder().WithScheme(testScheme()).WithObjects(present, deleting, stale).
 		WithStatusSubresource(&arkv1.Backup{}).Build()
 
-	mem := newMemStore()
-	store := &backupstore.Store{Objects: mem, Bucket: "ark"}
+	mem := memstore.New("ark")
+	store := backupstore.New(mem, "ark", backupstore.ArkLayout)
 	for _, name := range []string{"lost", "present", "deleting", "recreated", "half-deleted"} {
 		storeBackup(t, store, stored(name))
 	}
-	if err := mem.DeleteObject(ctx, "ark", backupstore.ArchiveKey("half-deleted")); err != nil {
+	if err := mem.DeleteObject(ctx, "ark", "half-deleted/half-deleted.tar.gz"); err != nil {
 		t.Fatal(err)
 	}
 
 	s := &BackupSyncer{Client: c, Namespace: "heptio-ark", Log: discardLog()}
-	synced := s.Sync(ctx, &Environment{Config: &arkv1.Config{}, Store: store})
+	synced := s.Sync(ctx, &settings.Environment{Config: &arkv1.Config{}, Store: store})
 	sort.Strings(synced)
 	if !slices.Equal(synced, []string{"lost", "recreated"}) {
 		t.Fatalf("synced %v, want [lost recreated]", synced)
@@ -69,7 +71,7 @@ func TestSyncCreatesMissingBackupsButNeverDeletedOnes(t *testing.T) {
 	}
 
 	// A second pass has nothing to do.
-	if again := s.Sync(ctx, &Environment{Config: &arkv1.Config{}, Store: store}); len(again) != 0 {
+	if again := s.Sync(ctx, &settings.Environment{Config: &arkv1.Config{}, Store: store}); len(again) != 0 {
 		t.Errorf("second sync created %v", again)
 	}
 }

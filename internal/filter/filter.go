@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/heptio/ark/internal/kube"
 )
 
@@ -82,12 +84,19 @@ func ValidateLists(what string, includes, excludes []string) []string {
 	return errs
 }
 
-// Resources resolves resource include/exclude lists through discovery into a
-// filter over group-resource strings ("configmaps", "deployments.apps"). Each
-// name that the cluster does not serve is one error message.
-func Resources(d *kube.Discovery, includes, excludes []string) (*IncludesExcludes, []string) {
-	errs := ValidateLists("resource", includes, excludes)
-	resolve := func(names []string) []string {
+// Resources resolves resource include/exclude lists into a filter over
+// group-resource strings ("configmaps", "deployments.apps"), the names the
+// archive uses. A name is whatever users type ("deploy", "Deployment",
+// "deployments.apps"), resolved through the cluster's discovery. A name the
+// cluster does not serve may still name one of known, the resources of a
+// backup ("widgets" or "widgets.example.com" for a custom resource whose CRD
+// only the backup has). Each name that matches neither is returned; the
+// caller decides whether that is an error (a backup, a restore's validation)
+// or a warning (a restore under way). The lists themselves are checked by
+// ValidateLists.
+func Resources(d *kube.Discovery, known []string, includes, excludes []string) (*IncludesExcludes, []Unmatched) {
+	var unmatched []Unmatched
+	resolve := func(names []string, excluded bool) []string {
 		var out []string
 		for _, n := range names {
 			if n == "*" {
@@ -95,16 +104,49 @@ func Resources(d *kube.Discovery, includes, excludes []string) (*IncludesExclude
 				continue
 			}
 			r, err := d.Resolve(n)
-			if err != nil {
-				errs = append(errs, err.Error())
+			if err == nil {
+				out = append(out, r.GroupResource().String())
 				continue
 			}
-			out = append(out, r.GroupResource().String())
+			matched := false
+			for _, k := range known {
+				if LiteralResourceMatch(n, k) {
+					out = append(out, k)
+					matched = true
+				}
+			}
+			if !matched {
+				unmatched = append(unmatched, Unmatched{Name: n, Excluded: excluded, Err: err})
+			}
 		}
 		return out
 	}
-	ie := New(resolve(includes), resolve(excludes))
-	return ie, errs
+	ie := New(resolve(includes, false), resolve(excludes, true))
+	return ie, unmatched
+}
+
+// Unmatched is a resource name of an include or exclude list that names
+// nothing: Err is what discovery said of it.
+type Unmatched struct {
+	Name     string
+	Excluded bool
+	Err      error
+}
+
+// List is "included" or "excluded", for messages.
+func (u Unmatched) List() string {
+	if u.Excluded {
+		return "excluded"
+	}
+	return "included"
+}
+
+// LiteralResourceMatch reports whether a typed resource name names key, a
+// "resource[.group]" string, without asking the cluster: the full name, or
+// the plural resource alone.
+func LiteralResourceMatch(name, key string) bool {
+	name = strings.ToLower(strings.TrimSpace(name))
+	return name == key || name == schema.ParseGroupResource(key).Resource
 }
 
 // Summary renders a filter's lists for logs and describe output.

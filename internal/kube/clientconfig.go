@@ -60,6 +60,3 @@ func RESTConfig(opts ClientOptions) (*rest.Config, error) {
 
 // errNoConfig keeps client-go's exact wording, which the docs quote.
 var errNoConfig = errors.New("invalid configuration: no configuration has been provided")
-
-// IsNoConfig reports whether err says that no kubeconfig was found.
-func IsNoConfig(err error) bool { return errors.Is(err, errNoConfig) }

@@ -334,11 +334,7 @@ func writeScript(t *testing.T, path, body string) string {
 
 func mustTestbin(t *testing.T) Binaries {
 	t.Helper()
-	b, err := Testbin(os.Getenv(TestbinEnv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return TestBinaries(t)
 }
 
 func kubeClient(t *testing.T, c *Cluster) kubernetes.Interface {

@@ -2,28 +2,21 @@ package localcluster
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/heptio/ark/internal/testproc"
 )
 
 // StartForTest starts a cluster for t and stops it when t ends. The binaries
-// come from $ARK_TESTBIN_DIR (set by `make test`) unless opts.Binaries names
-// them. Without the variable the test is skipped; with it but a binary
-// missing, the test fails. When t fails, the end of every server's log is
-// printed.
+// come from the test-binary cache ($ARK_TESTBIN_DIR, else ~/.cache/ark-testbin)
+// unless opts.Binaries names them. When they are missing, a -short run skips
+// the test and any other fails it with the command that builds them. When t
+// fails, the end of every server's log is printed.
 func StartForTest(t testing.TB, opts Options) *Cluster {
 	t.Helper()
 	if opts.Binaries == (Binaries{}) {
-		root := os.Getenv(TestbinEnv)
-		if root == "" {
-			t.Skipf("%s is unset: run `make test`, or ARK_TESTBIN_DIR=$(hack/build-testbin.sh) go test ...", TestbinEnv)
-		}
-		bins, err := Testbin(root)
-		if err != nil {
-			t.Fatalf("%s=%s: %v", TestbinEnv, root, err)
-		}
-		opts.Binaries = bins
+		opts.Binaries = TestBinaries(t)
 	}
 	if opts.Dir == "" {
 		// Removed by the testing package after Stop, which runs first.
@@ -45,6 +38,21 @@ func StartForTest(t testing.TB, opts Options) *Cluster {
 		}
 	})
 	return c
+}
+
+// TestBinaries returns the cluster's binaries from the test-binary cache, or
+// ends the test as StartForTest says.
+func TestBinaries(t testing.TB) Binaries {
+	t.Helper()
+	root := testproc.CacheDir()
+	bins, err := Testbin(root)
+	if err != nil {
+		if testing.Short() {
+			t.Skipf("the local cluster's binaries are not built (-short): %v", err)
+		}
+		t.Fatalf("%v: run hack/build-testbin.sh (or `make test`, which builds everything)", err)
+	}
+	return bins
 }
 
 // testLog sends progress lines to t.Log; Cluster.logf calls t.Logf on it

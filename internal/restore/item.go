@@ -148,7 +148,7 @@ func createGVR(res kube.Resource, obj *unstructured.Unstructured) (schema.GroupV
 func (r *restorer) claimIsRestored(pv *unstructured.Unstructured) bool {
 	ns, _, _ := unstructured.NestedString(pv.Object, "spec", "claimRef", "namespace")
 	name, _, _ := unstructured.NestedString(pv.Object, "spec", "claimRef", "name")
-	if ns == "" || name == "" || !r.nsFilter.includes(ns) || !r.resFilter.includes(pvcsKey) {
+	if ns == "" || name == "" || !r.nsFilter.ShouldInclude(ns) || !r.resFilter.ShouldInclude(pvcsKey) {
 		return false
 	}
 	claims := r.opts.Contents.Resources[pvcsKey]

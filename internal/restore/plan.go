@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/heptio/ark/internal/archive"
+	"github.com/heptio/ark/internal/filter"
 	"github.com/heptio/ark/internal/kube"
 )
 
@@ -41,7 +42,7 @@ type plan struct {
 // makePlan orders the archive's resources and counts the items that pass the
 // namespace, resource and scope filters, from the archive's listing alone
 // (no item is read).
-func makePlan(contents *archive.Contents, disc *kube.Discovery, priorities []string, nsFilter namespaceFilter, resFilter resourceFilter, includeCluster *bool) plan {
+func makePlan(contents *archive.Contents, disc *kube.Discovery, priorities []string, nsFilter, resFilter *filter.IncludesExcludes, includeCluster *bool) plan {
 	keys := make([]string, 0, len(contents.Resources))
 	for key := range contents.Resources {
 		keys = append(keys, key)
@@ -51,15 +52,14 @@ func makePlan(contents *archive.Contents, disc *kube.Discovery, priorities []str
 	var p plan
 	ordered, warnings := orderKeys(disc, priorities, keys)
 	p.warnings = append(p.warnings, warnings...)
-	p.warnings = append(p.warnings, resFilter.unmatchedNames(keys)...)
 
 	for _, key := range ordered {
-		if _, never := neverRestored[key]; never || !resFilter.includes(key) {
+		if _, never := neverRestored[key]; never || !resFilter.ShouldInclude(key) {
 			continue
 		}
 		t := tier{key: key, gr: schema.ParseGroupResource(key), items: contents.Resources[key]}
 		for ns, names := range t.items.Namespaces {
-			if nsFilter.includes(ns) && len(names) > 0 {
+			if nsFilter.ShouldInclude(ns) && len(names) > 0 {
 				t.namespaces = append(t.namespaces, ns)
 				t.total += len(names)
 			}
@@ -80,13 +80,13 @@ func makePlan(contents *archive.Contents, disc *kube.Discovery, priorities []str
 	return p
 }
 
-func clusterScopeFor(key string, nsFilter namespaceFilter, includeCluster *bool) clusterScope {
+func clusterScopeFor(key string, nsFilter *filter.IncludesExcludes, includeCluster *bool) clusterScope {
 	switch {
 	case includeCluster != nil && *includeCluster:
 		return clusterAll
 	case includeCluster != nil:
 		return clusterNone
-	case nsFilter.everything():
+	case nsFilter.IncludesAll():
 		return clusterAll
 	case key == pvsKey:
 		return clusterBoundPVs
@@ -125,7 +125,7 @@ func priorityKey(disc *kube.Discovery, name string, keys []string) (string, erro
 	}
 	// A custom resource whose CRD is only in the backup is not served yet.
 	for _, key := range keys {
-		if literalMatch(name, key) {
+		if filter.LiteralResourceMatch(name, key) {
 			return key, nil
 		}
 	}

@@ -23,18 +23,20 @@ import (
 
 	"fmt"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/dynamic"
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/archive"
+	"github.com/heptio/ark/internal/filter"
 	"github.com/heptio/ark/internal/kube"
 )
 
@@ -61,7 +63,8 @@ const DefaultWorkers = 16
 type Options struct {
 	// Restore gives the spec (filters, namespaceMapping, labelSelector,
 	// restorePVs, includeClusterResources) and the name put in the
-	// ark-restore label.
+	// ark-restore label. Run copies it (and Backup) first, so the caller may
+	// change them (their status) while the restore runs.
 	Restore *arkv1.Restore
 	// Backup gives status.volumeBackups (PV name -> snapshot). May be nil.
 	Backup *arkv1.Backup
@@ -125,8 +128,11 @@ type restorer struct {
 	workers    int
 	labelValue string
 	selector   labels.Selector
-	nsFilter   namespaceFilter
-	resFilter  resourceFilter
+	nsFilter   *filter.IncludesExcludes
+	resFilter  *filter.IncludesExcludes
+	// unmatched are the resource names that match nothing in the cluster
+	// or the archive: most likely typos.
+	unmatched []filter.Unmatched
 
 	results    results
 	namespaces namespaceCreator
@@ -156,6 +162,11 @@ func newRestorer(opts Options) (*restorer, error) {
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("restore: Options.%v must be set", missing)
 	}
+	// The engine reads its own copies: the caller goes on writing the
+	// Restore's status (progress) while the restore runs, and a shared map
+	// (namespaceMapping) would race.
+	opts.Restore = opts.Restore.DeepCopy()
+	opts.Backup = opts.Backup.DeepCopy()
 	spec := opts.Restore.Spec
 	selector := labels.Everything()
 	if spec.LabelSelector != nil {
@@ -165,8 +176,8 @@ func newRestorer(opts Options) (*restorer, error) {
 		}
 		selector = s
 	}
-	if err := validateNamespaceMapping(spec.NamespaceMapping); err != nil {
-		return nil, fmt.Errorf("restore %s: %w", opts.Restore.Name, err)
+	if problems := validateNamespaceMapping(spec.NamespaceMapping); len(problems) > 0 {
+		return nil, fmt.Errorf("restore %s: %s", opts.Restore.Name, strings.Join(problems, "; "))
 	}
 	if opts.Priorities == nil {
 		opts.Priorities = DefaultPriorities
@@ -186,33 +197,21 @@ func newRestorer(opts Options) (*restorer, error) {
 		workers:    workers,
 		labelValue: restoreLabelValue(opts.Restore.Name),
 		selector:   selector,
-		nsFilter:   newNamespaceFilter(spec.IncludedNamespaces, spec.ExcludedNamespaces),
-		resFilter:  newResourceFilter(opts.Discovery, spec.IncludedResources, spec.ExcludedResources),
+		nsFilter:   filter.New(spec.IncludedNamespaces, spec.ExcludedNamespaces),
 	}
+	r.resFilter, r.unmatched = filter.Resources(opts.Discovery, slices.Sorted(maps.Keys(opts.Contents.Resources)), spec.IncludedResources, spec.ExcludedResources)
 	r.namespaces.r = r
 	r.results.log = log
 	return r, nil
-}
-
-func validateNamespaceMapping(mapping map[string]string) error {
-	sources := make([]string, 0, len(mapping))
-	for src := range mapping {
-		sources = append(sources, src)
-	}
-	sort.Strings(sources)
-	for _, src := range sources {
-		dst := mapping[src]
-		if problems := validation.IsDNS1123Label(dst); len(problems) > 0 {
-			return fmt.Errorf("spec.namespaceMapping maps %q to %q, which is not a valid namespace name: %v; use lowercase letters, digits and '-'", src, dst, problems)
-		}
-	}
-	return nil
 }
 
 func (r *restorer) run(ctx context.Context) error {
 	p := makePlan(r.opts.Contents, r.opts.Discovery, r.opts.Priorities, r.nsFilter, r.resFilter, r.spec.IncludeClusterResources)
 	for _, w := range p.warnings {
 		r.results.arkWarning("%s", w)
+	}
+	for _, u := range r.unmatched {
+		r.results.arkWarning("%s resource %q matches nothing in the cluster or the backup, so it has no effect: %v", u.List(), u.Name, u.Err)
 	}
 	r.total.Store(int64(p.total))
 	// The caller's logger names the restore already.
@@ -239,14 +238,14 @@ func (r *restorer) run(ctx context.Context) error {
 // what was backed up). Namespaces with items are created anyway, before them.
 func (r *restorer) restoreNamespaceObjects(ctx context.Context) error {
 	items := r.opts.Contents.Resources[namespacesKey]
-	if items == nil || !r.resFilter.includes(namespacesKey) {
+	if items == nil || !r.resFilter.ShouldInclude(namespacesKey) {
 		return nil
 	}
 	for _, name := range items.Cluster {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("restore %s stopped while creating namespaces: %w", r.opts.Restore.Name, err)
 		}
-		if !r.nsFilter.includes(name) {
+		if !r.nsFilter.ShouldInclude(name) {
 			continue
 		}
 		target := r.targetNamespace(name)

@@ -524,7 +524,7 @@ func TestRunRejectsBadInput(t *testing.T) {
 		}, "restore r: spec.labelSelector is invalid"},
 		{"bad mapping", func(o *Options) {
 			o.Restore = newRestore("r", arkv1.RestoreSpec{NamespaceMapping: map[string]string{"a": "Not_A_Namespace"}})
-		}, `restore r: spec.namespaceMapping maps "a" to "Not_A_Namespace", which is not a valid namespace name`},
+		}, `restore r: namespace mapping a:Not_A_Namespace: "Not_A_Namespace" is not a valid namespace name`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -32,10 +32,6 @@ func (r *results) error(namespace, format string, args ...any) {
 	r.add(&r.errors, scopeOf(namespace), namespace, format, args...)
 }
 
-func (r *results) arkError(format string, args ...any) {
-	r.add(&r.errors, scopeArk, "", format, args...)
-}
-
 type scope int
 
 const (

@@ -12,12 +12,9 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -30,6 +27,7 @@ import (
 	"github.com/heptio/ark/internal/archive"
 	"github.com/heptio/ark/internal/controller"
 	"github.com/heptio/ark/internal/kube"
+	"github.com/heptio/ark/internal/settings"
 )
 
 // Options are the server's flags.
@@ -43,7 +41,7 @@ type Options struct {
 	VolumeTimeout     time.Duration
 	MaxArchiveEntry   int64
 	MinSyncPeriod     time.Duration
-	Factory           controller.ProviderFactory
+	Factory           settings.Factory
 	Log               *slog.Logger
 	ConfigWaitMessage time.Duration
 }
@@ -65,25 +63,16 @@ func ResolveNamespace(flag string) string {
 	return arkv1.DefaultNamespace
 }
 
-// Scheme has the Ark, core and CRD types.
-func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	_ = clientgoscheme.AddToScheme(s)
-	_ = apiextensionsv1.AddToScheme(s)
-	_ = arkv1.AddToScheme(s)
-	return s
-}
-
 // Run runs the server until ctx ends (SIGTERM), then shuts down gracefully.
 func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	logger := opts.Log
 	log.SetLogger(logr.FromSlogHandler(logger.Handler()))
 	if opts.MinSyncPeriod > 0 {
-		controller.MinPeriod = opts.MinSyncPeriod
+		settings.MinPeriod = opts.MinSyncPeriod
 	}
 	ns := opts.Namespace
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                  Scheme(),
+		Scheme:                  arkv1.NewScheme(),
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddress},
 		HealthProbeBindAddress:  opts.HealthAddress,
 		LeaderElection:          opts.LeaderElect,
@@ -116,44 +105,44 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 
-	settings := &controller.Settings{Factory: opts.Factory}
+	current := &settings.Settings{Factory: opts.Factory}
 	recovery := &controller.Interrupted{Client: mgr.GetClient(), Namespace: ns, Log: logger}
 	if err := mgr.Add(recovery); err != nil {
 		return err
 	}
 	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{
-		&controller.ConfigReconciler{Client: mgr.GetClient(), Namespace: ns, Settings: settings, Log: logger},
-		&controller.BackupReconciler{Client: mgr.GetClient(), Settings: settings, Discovery: disco, Dynamic: dyn,
+		&controller.ConfigReconciler{Client: mgr.GetClient(), Namespace: ns, Settings: current, Log: logger},
+		&controller.BackupReconciler{Client: mgr.GetClient(), Settings: current, Discovery: disco, Dynamic: dyn,
 			PageSize: opts.BackupPageSize, Log: logger, Recovery: recovery},
-		&controller.RestoreReconciler{Client: mgr.GetClient(), Settings: settings, Discovery: disco, Dynamic: dyn,
+		&controller.RestoreReconciler{Client: mgr.GetClient(), Settings: current, Discovery: disco, Dynamic: dyn,
 			Workers: opts.RestoreWorkers, VolumeTimeout: opts.VolumeTimeout, Log: logger, Recovery: recovery,
 			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}},
-		&controller.DownloadRequestReconciler{Client: mgr.GetClient(), Settings: settings, Log: logger},
-		&controller.ScheduleReconciler{Client: mgr.GetClient(), Settings: settings, Log: logger},
-		&controller.DeleteBackupRequestReconciler{Client: mgr.GetClient(), Settings: settings, Log: logger, Recovery: recovery},
-		&controller.GarbageCollector{Client: mgr.GetClient(), Namespace: ns, Settings: settings, Log: logger},
-		&controller.BackupSyncer{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Namespace: ns, Settings: settings, Log: logger},
+		&controller.DownloadRequestReconciler{Client: mgr.GetClient(), Settings: current, Log: logger},
+		&controller.ScheduleReconciler{Client: mgr.GetClient(), Settings: current, Log: logger},
+		&controller.DeleteBackupRequestReconciler{Client: mgr.GetClient(), Settings: current, Log: logger, Recovery: recovery},
+		&controller.GarbageCollector{Client: mgr.GetClient(), Namespace: ns, Settings: current, Log: logger},
+		&controller.BackupSyncer{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Namespace: ns, Settings: current, Log: logger},
 	}
 	for _, r := range reconcilers {
 		if err := r.SetupWithManager(mgr); err != nil {
 			return err
 		}
 	}
-	go waitForConfigMessage(ctx, mgr.GetAPIReader(), ns, settings, logger, opts.ConfigWaitMessage)
+	go waitForConfigMessage(ctx, mgr.GetAPIReader(), ns, current, logger, opts.ConfigWaitMessage)
 	logger.Info("starting Ark server", "namespace", ns, "leaderElection", opts.LeaderElect)
 	return mgr.Start(ctx)
 }
 
 // waitForConfigMessage says, every few seconds until a Config is loaded,
 // that the server is waiting and which file to apply.
-func waitForConfigMessage(ctx context.Context, reader client.Reader, ns string, settings *controller.Settings, logger *slog.Logger, every time.Duration) {
+func waitForConfigMessage(ctx context.Context, reader client.Reader, ns string, current *settings.Settings, logger *slog.Logger, every time.Duration) {
 	if every <= 0 {
 		every = 5 * time.Second
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if _, err := settings.Current(); err != controller.ErrNoConfig {
+		if _, err := current.Config(); err == nil {
 			return
 		}
 		var cfg arkv1.Config

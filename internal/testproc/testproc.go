@@ -16,20 +16,6 @@ import (
 	"time"
 )
 
-// BinaryFromEnv returns the path in the environment variable env. The test is
-// skipped (with hint) when it is unset, and fails when it names nothing.
-func BinaryFromEnv(t testing.TB, env, what, hint string) string {
-	t.Helper()
-	p := os.Getenv(env)
-	if p == "" {
-		t.Skipf("%s is not set, so %s is skipped: %s", env, what, hint)
-	}
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s=%s: %v (build or install it: hack/build-testbin.sh for MinIO, hack/install-emulators.sh for the emulators)", env, p, err)
-	}
-	return p
-}
-
 // FreePort asks the kernel for a free loopback port. The small window between
 // closing it here and the server binding it is acceptable in tests.
 func FreePort(t testing.TB) int {

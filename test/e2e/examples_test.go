@@ -324,10 +324,7 @@ func examplesObjects(t *testing.T, dir, file string) []*unstructured.Unstructure
 // it fails.
 func examplesKubectl(t *testing.T, cluster *localcluster.Cluster, dir string, args ...string) string {
 	t.Helper()
-	bins, err := localcluster.Testbin(os.Getenv(localcluster.TestbinEnv))
-	if err != nil {
-		t.Fatal(err)
-	}
+	bins := localcluster.TestBinaries(t)
 	cmd := exec.Command(bins.Kubectl, append([]string{"--kubeconfig", cluster.Kubeconfig}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}

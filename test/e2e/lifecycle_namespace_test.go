@@ -169,10 +169,7 @@ spec:
 // with the cluster's kubectl on PATH.
 func runRecoveryCommand(t *testing.T, env *harness.Env) {
 	t.Helper()
-	bins, err := localcluster.Testbin(os.Getenv(localcluster.TestbinEnv))
-	if err != nil {
-		t.Fatal(err)
-	}
+	bins := localcluster.TestBinaries(t)
 	if _, err := exec.LookPath("jq"); err != nil {
 		t.Fatalf("the recovery command needs jq: install it (apt-get install jq): %v", err)
 	}

@@ -27,7 +27,7 @@ const (
 // with the real ark binary, then restarts the server with a wrong storage key.
 func TestProviderAzure(t *testing.T) {
 	t.Parallel()
-	bin := testproc.BinaryFromEnv(t, providerAzuriteEnv, "the end-to-end run on azure (Azurite)", providerEmulatorHint)
+	bin := testproc.Require(t, testproc.Azurite)
 	port := testproc.FreePort(t)
 	endpoint := "http://" + testproc.HostPort(port) + "/" + providerAzuriteAccount + "/"
 	testproc.Start(t, "azurite", bin,

@@ -33,7 +33,7 @@ const providerGCSBucket = "ark-gcp-e2e"
 // away as a missing secret mount would.
 func TestProviderGCP(t *testing.T) {
 	t.Parallel()
-	bin := testproc.BinaryFromEnv(t, providerFakeGCSEnv, "the end-to-end run on gcp (fake-gcs-server)", providerEmulatorHint)
+	bin := testproc.Require(t, testproc.FakeGCSServer)
 	port := testproc.FreePort(t)
 	host := testproc.HostPort(port)
 	testproc.Start(t, "fake-gcs-server", bin,

@@ -25,7 +25,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
-	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/test/e2e/harness"
 )
 
@@ -129,17 +128,17 @@ func providerBackupAndRestore(t *testing.T, env *harness.Env, bucket providerBuc
 	// The bucket holds the three files of the layout, and its metadata is
 	// this backup, Completed.
 	stored := bucket.list(t, backup+"/")
-	for _, key := range []string{backupstore.MetadataKey(backup), backupstore.ArchiveKey(backup), backupstore.LogKey(backup)} {
+	for _, key := range []string{layoutMetadataKey(backup), layoutArchiveKey(backup), layoutLogKey(backup)} {
 		if !slices.Contains(stored, key) {
 			t.Fatalf("the bucket lacks %s; under %s/ it has %v", key, backup, stored)
 		}
 	}
 	var meta arkv1.Backup
-	if err := json.Unmarshal(bucket.read(t, backupstore.MetadataKey(backup)), &meta); err != nil {
-		t.Fatalf("%s is not a Backup: %v", backupstore.MetadataKey(backup), err)
+	if err := json.Unmarshal(bucket.read(t, layoutMetadataKey(backup)), &meta); err != nil {
+		t.Fatalf("%s is not a Backup: %v", layoutMetadataKey(backup), err)
 	}
 	if meta.Name != backup || meta.Status.Phase != arkv1.BackupPhaseCompleted {
-		t.Fatalf("%s holds backup %q in phase %q", backupstore.MetadataKey(backup), meta.Name, meta.Status.Phase)
+		t.Fatalf("%s holds backup %q in phase %q", layoutMetadataKey(backup), meta.Name, meta.Status.Phase)
 	}
 
 	// `ark backup download` reads the archive through the store's signed
@@ -151,7 +150,7 @@ func providerBackupAndRestore(t *testing.T, env *harness.Env, bucket providerBuc
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(downloaded, bucket.read(t, backupstore.ArchiveKey(backup))) {
+	if !bytes.Equal(downloaded, bucket.read(t, layoutArchiveKey(backup))) {
 		t.Fatalf("`ark backup download` wrote %d bytes that differ from the archive in the bucket", len(downloaded))
 	}
 	sum, size := fileSHA256(t, tarball)
@@ -170,13 +169,13 @@ func providerBackupAndRestore(t *testing.T, env *harness.Env, bucket providerBuc
 	if !strings.Contains(logs, "backup finished") {
 		t.Fatalf("backup log lacks its end:\n%s", logs)
 	}
-	if want := providerGunzip(t, bucket.read(t, backupstore.LogKey(backup))); logs != want {
+	if want := providerGunzip(t, bucket.read(t, layoutLogKey(backup))); logs != want {
 		t.Fatalf("`ark backup logs` printed %d bytes, the log in the bucket has %d", len(logs), len(want))
 	}
 	// The URLs behind those commands are the store's own signed URLs,
 	// readable by a plain HTTP client.
-	providerCheckDownloadURL(t, env, bucket, arkv1.DownloadTargetKindBackupLog, backup, backupstore.LogKey(backup))
-	providerCheckDownloadURL(t, env, bucket, arkv1.DownloadTargetKindBackupContents, backup, backupstore.ArchiveKey(backup))
+	providerCheckDownloadURL(t, env, bucket, arkv1.DownloadTargetKindBackupLog, backup, layoutLogKey(backup))
+	providerCheckDownloadURL(t, env, bucket, arkv1.DownloadTargetKindBackupContents, backup, layoutArchiveKey(backup))
 
 	// Disaster.
 	env.MustKubectl("delete", "namespace", ns, "--wait=true", "--timeout=120s")
@@ -194,17 +193,17 @@ func providerBackupAndRestore(t *testing.T, env *harness.Env, bucket providerBuc
 
 	// The restore's log and results went to the same bucket, beside the
 	// backup, and are served through signed URLs too.
-	for _, key := range []string{backupstore.RestoreLogKey(backup, restore), backupstore.RestoreResultsKey(backup, restore)} {
+	for _, key := range []string{layoutRestoreLogKey(backup, restore), layoutRestoreResultsKey(backup, restore)} {
 		if stored := bucket.list(t, backup+"/"); !slices.Contains(stored, key) {
 			t.Fatalf("the bucket lacks %s; under %s/ it has %v", key, backup, stored)
 		}
 	}
 	restoreLogs := env.MustArk("restore", "logs", restore)
-	if want := providerGunzip(t, bucket.read(t, backupstore.RestoreLogKey(backup, restore))); restoreLogs != want || want == "" {
+	if want := providerGunzip(t, bucket.read(t, layoutRestoreLogKey(backup, restore))); restoreLogs != want || want == "" {
 		t.Fatalf("`ark restore logs` printed %d bytes, the log in the bucket has %d", len(restoreLogs), len(want))
 	}
-	providerCheckDownloadURL(t, env, bucket, arkv1.DownloadTargetKindRestoreLog, restore, backupstore.RestoreLogKey(backup, restore))
-	providerCheckDownloadURL(t, env, bucket, arkv1.DownloadTargetKindRestoreResults, restore, backupstore.RestoreResultsKey(backup, restore))
+	providerCheckDownloadURL(t, env, bucket, arkv1.DownloadTargetKindRestoreLog, restore, layoutRestoreLogKey(backup, restore))
+	providerCheckDownloadURL(t, env, bucket, arkv1.DownloadTargetKindRestoreResults, restore, layoutRestoreResultsKey(backup, restore))
 }
 
 // archivePaths are the archive entries of the app's objects.
@@ -382,4 +381,16 @@ func providerFailedBackup(t *testing.T, env *harness.Env, name, ns string) (reas
 	}
 	t.Logf("backup %s: phase %s, reason: %s", name, b.Status.Phase, reason)
 	return reason, r.Output()
+}
+
+// The bucket layout users see, spelled out as docs/output-file-format.md
+// documents it, so a change of layout fails these tests.
+func layoutMetadataKey(backup string) string { return backup + "/ark-backup.json" }
+func layoutArchiveKey(backup string) string  { return backup + "/" + backup + ".tar.gz" }
+func layoutLogKey(backup string) string      { return backup + "/" + backup + "-logs.gz" }
+func layoutRestoreLogKey(backup, restore string) string {
+	return backup + "/restore-" + restore + "-logs.gz"
+}
+func layoutRestoreResultsKey(backup, restore string) string {
+	return backup + "/restore-" + restore + "-results.gz"
 }

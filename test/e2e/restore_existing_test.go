@@ -14,7 +14,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
-	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/test/e2e/harness"
 )
 
@@ -169,7 +168,7 @@ func TestRestoreExistingObjects(t *testing.T) {
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "rx-app", Name: "deleted"}, &corev1.ConfigMap{}); err != nil {
 		t.Errorf("restored config map gone with the restore: %v", err)
 	}
-	for _, key := range []string{backupstore.RestoreLogKey("rx-backup", "rx-restore"), backupstore.RestoreResultsKey("rx-backup", "rx-restore")} {
+	for _, key := range []string{layoutRestoreLogKey("rx-backup", "rx-restore"), layoutRestoreResultsKey("rx-backup", "rx-restore")} {
 		if restoreBucketFile(t, env, key) == nil {
 			t.Errorf("%s gone with the restore", key)
 		}
@@ -197,7 +196,7 @@ func TestRestoreExistingObjects(t *testing.T) {
 	if res.Err == nil || r.Status.Phase != arkv1.RestorePhasePartiallyFailed || r.Status.Errors != 1 || r.Status.Warnings != 0 {
 		t.Fatalf("restore into a terminating namespace: err %v, status %+v\n%s", res.Err, r.Status, res.Output())
 	}
-	if !strings.Contains(res.Output(), "restore rx-dying is PartiallyFailed: run `ark restore describe rx-dying` for the errors") {
+	if !strings.Contains(res.Output(), "restore rx-dying is PartiallyFailed: run `ark restore describe rx-dying` and `ark restore logs rx-dying` for the reasons") {
 		t.Errorf("CLI output:\n%s", res.Output())
 	}
 	results = restoreResultsFile(t, env, "rx-backup", "rx-dying")

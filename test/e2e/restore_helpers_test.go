@@ -26,7 +26,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
-	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/test/e2e/harness"
 )
 
@@ -112,7 +111,7 @@ func restorePutBucketFile(t *testing.T, env *harness.Env, key string, data []byt
 // bucket; nil when there is none.
 func restoreResultsFile(t *testing.T, env *harness.Env, backup, name string) map[string]arkv1.RestoreResult {
 	t.Helper()
-	data := restoreBucketFile(t, env, backupstore.RestoreResultsKey(backup, name))
+	data := restoreBucketFile(t, env, layoutRestoreResultsKey(backup, name))
 	if data == nil {
 		return nil
 	}

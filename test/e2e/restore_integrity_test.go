@@ -17,7 +17,6 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/archive"
-	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/test/e2e/harness"
 )
 
@@ -39,7 +38,7 @@ func TestRestoreIntegrity(t *testing.T) {
 	}
 	restoreBackup(t, env, "ri-backup", "--include-namespaces", "ri-app", "--selector", "suite=ri")
 	b := restoreFetchBackup(t, env, "ri-backup")
-	key := backupstore.ArchiveKey("ri-backup")
+	key := layoutArchiveKey("ri-backup")
 	original := restoreBucketFile(t, env, key)
 	if b.Status.Archive == nil || int64(len(original)) != b.Status.Archive.Size {
 		t.Fatalf("status.archive %+v, archive in the bucket has %d bytes", b.Status.Archive, len(original))

@@ -16,7 +16,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
-	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/test/e2e/harness"
 )
 
@@ -87,7 +86,7 @@ func TestRestoreValidation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		restorePutBucketFile(t, env, backupstore.MetadataKey("rv-unfinished"), data)
+		restorePutBucketFile(t, env, layoutMetadataKey("rv-unfinished"), data)
 		invalid(t, "rv-from-unfinished", "rv-unfinished", nil,
 			`backup "rv-unfinished" is InProgress, not Completed or PartiallyFailed`)
 	})
@@ -141,7 +140,7 @@ func TestRestoreValidation(t *testing.T) {
 				t.Errorf("%s changed in the bucket: %q -> %q", k, etag, now[k])
 			}
 		}
-		for _, k := range []string{backupstore.RestoreLogKey("rv-backup", "rv-from-bucket"), backupstore.RestoreResultsKey("rv-backup", "rv-from-bucket")} {
+		for _, k := range []string{layoutRestoreLogKey("rv-backup", "rv-from-bucket"), layoutRestoreResultsKey("rv-backup", "rv-from-bucket")} {
 			if _, ok := now[k]; !ok {
 				t.Errorf("bucket lacks %s", k)
 			}

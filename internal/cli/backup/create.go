@@ -5,7 +5,6 @@ package backup
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -160,12 +159,16 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, name strin
 func Wait(ctx context.Context, cmd *cobra.Command, c client.Client, ns, name string) error {
 	out := cmd.OutOrStdout()
 	var b arkv1.Backup
-	err := wait.For(ctx, out, func(ctx context.Context) (bool, string, bool, error) {
+	st, err := wait.Follow(ctx, out, "backup", ns, func(ctx context.Context) (wait.State, error) {
 		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &b); err != nil {
-			return false, "", false, err
+			return wait.State{}, err
 		}
-		return finished(b.Status.Phase), progressLine(&b), b.Status.Phase == "" || b.Status.Phase == arkv1.BackupPhaseNew, nil
-	}, wait.ServerHint("backup", ns))
+		st := wait.State{Phase: string(b.Status.Phase), ValidationErrors: b.Status.ValidationErrors, FailureReason: b.Status.FailureReason}
+		if p := b.Status.Progress; p != nil {
+			st.Progress = wait.Progress(p.ItemsBackedUp, p.TotalItems, "backed up", p.CurrentResource)
+		}
+		return st, nil
+	})
 	if err != nil {
 		return err
 	}
@@ -174,34 +177,5 @@ func Wait(ctx context.Context, cmd *cobra.Command, c client.Client, ns, name str
 		fmt.Fprintf(out, " (%d items, %d bytes, %d warnings, %d errors)", b.Status.Archive.Items, b.Status.Archive.Size, b.Status.Warnings, b.Status.Errors)
 	}
 	fmt.Fprintln(out)
-	switch b.Status.Phase {
-	case arkv1.BackupPhaseCompleted:
-		return nil
-	case arkv1.BackupPhaseFailedValidation:
-		return fmt.Errorf("backup %s failed validation:\n  %s", name, strings.Join(b.Status.ValidationErrors, "\n  "))
-	case arkv1.BackupPhaseFailed:
-		return fmt.Errorf("backup %s failed: %s", name, b.Status.FailureReason)
-	}
-	return fmt.Errorf("backup %s is %s: run `ark backup describe %s` and `ark backup logs %s` for the reasons", name, b.Status.Phase, name, name)
-}
-
-func finished(p arkv1.BackupPhase) bool {
-	switch p {
-	case arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailed, arkv1.BackupPhaseFailedValidation:
-		return true
-	}
-	return false
-}
-
-func progressLine(b *arkv1.Backup) string {
-	phase := output.Or(string(b.Status.Phase), string(arkv1.BackupPhaseNew))
-	p := b.Status.Progress
-	if p == nil || b.Status.Phase != arkv1.BackupPhaseInProgress {
-		return "Phase: " + phase
-	}
-	line := fmt.Sprintf("Phase: %s, %d/%d items backed up", phase, p.ItemsBackedUp, p.TotalItems)
-	if p.CurrentResource != "" {
-		line += ", current resource: " + p.CurrentResource
-	}
-	return line
+	return wait.Outcome("backup", name, st)
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
@@ -70,11 +69,7 @@ func NewDeleteCommand(f *clientcfg.Factory) *cobra.Command {
 				}
 			}
 			for _, name := range names {
-				req := &arkv1.DeleteBackupRequest{
-					ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: name + "-",
-						Labels: map[string]string{arkv1.BackupNameLabel: name}},
-					Spec: arkv1.DeleteBackupRequestSpec{BackupName: name},
-				}
+				req := arkv1.NewDeleteBackupRequest(ns, name)
 				if err := c.Create(cmd.Context(), req); err != nil {
 					return fmt.Errorf("requesting deletion of backup %q: %w", name, err)
 				}

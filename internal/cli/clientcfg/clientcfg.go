@@ -19,7 +19,6 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/kube"
-	"github.com/heptio/ark/internal/server"
 )
 
 // Factory carries the global flags and makes clients from them.
@@ -58,7 +57,7 @@ func (f *Factory) Client() (client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return client.New(cfg, client.Options{Scheme: server.Scheme()})
+	return client.New(cfg, client.Options{Scheme: arkv1.NewScheme()})
 }
 
 // keys are the settings `ark client config set` accepts.

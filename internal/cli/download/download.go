@@ -4,6 +4,7 @@
 package download
 
 import (
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -80,4 +81,15 @@ func fetch(ctx context.Context, raw string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("downloading: HTTP %s", resp.Status)
 	}
 	return resp.Body, nil
+}
+
+// Gunzip copies a gzipped stream (a log, results), uncompressed, to w.
+func Gunzip(w io.Writer, r io.Reader) error {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return fmt.Errorf("the file is not gzip data: %w", err)
+	}
+	defer zr.Close()
+	_, err = io.Copy(w, zr)
+	return err
 }

@@ -14,7 +14,6 @@ import (
 	"path"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -352,14 +351,4 @@ func renameNamespace(o *unstructured.Unstructured, ns string) {
 		}
 	}
 	_ = unstructured.SetNestedSlice(o.Object, subjects, "subjects")
-}
-
-// sortedKeys lists a map's keys in order, for stable messages.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

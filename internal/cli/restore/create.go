@@ -5,7 +5,6 @@ package restore
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -142,12 +141,16 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, args []str
 func Wait(ctx context.Context, cmd *cobra.Command, c client.Client, ns, name string) error {
 	out := cmd.OutOrStdout()
 	var r arkv1.Restore
-	err := wait.For(ctx, out, func(ctx context.Context) (bool, string, bool, error) {
+	st, err := wait.Follow(ctx, out, "restore", ns, func(ctx context.Context) (wait.State, error) {
 		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &r); err != nil {
-			return false, "", false, err
+			return wait.State{}, err
 		}
-		return finished(r.Status.Phase), progressLine(&r), r.Status.Phase == "" || r.Status.Phase == arkv1.RestorePhaseNew, nil
-	}, wait.ServerHint("restore", ns))
+		st := wait.State{Phase: string(r.Status.Phase), ValidationErrors: r.Status.ValidationErrors, FailureReason: r.Status.FailureReason}
+		if p := r.Status.Progress; p != nil {
+			st.Progress = wait.Progress(p.ItemsRestored, p.TotalItems, "restored", p.CurrentResource)
+		}
+		return st, nil
+	})
 	if err != nil {
 		return err
 	}
@@ -156,37 +159,8 @@ func Wait(ctx context.Context, cmd *cobra.Command, c client.Client, ns, name str
 		fmt.Fprintf(out, " (%d items restored, %d warnings, %d errors)", pr.ItemsRestored, r.Status.Warnings, r.Status.Errors)
 	}
 	fmt.Fprintln(out)
-	switch r.Status.Phase {
-	case arkv1.RestorePhaseCompleted:
-		if r.Status.Warnings > 0 {
-			fmt.Fprintf(out, "Run `ark restore describe %s` to see the warnings.\n", name)
-		}
-		return nil
-	case arkv1.RestorePhaseFailedValidation:
-		return fmt.Errorf("restore %s failed validation:\n  %s", name, strings.Join(r.Status.ValidationErrors, "\n  "))
-	case arkv1.RestorePhaseFailed:
-		return fmt.Errorf("restore %s failed: %s", name, r.Status.FailureReason)
+	if r.Status.Phase == arkv1.RestorePhaseCompleted && r.Status.Warnings > 0 {
+		fmt.Fprintf(out, "Run `ark restore describe %s` to see the warnings.\n", name)
 	}
-	return fmt.Errorf("restore %s is %s: run `ark restore describe %s` for the errors", name, r.Status.Phase, name)
-}
-
-func finished(p arkv1.RestorePhase) bool {
-	switch p {
-	case arkv1.RestorePhaseCompleted, arkv1.RestorePhasePartiallyFailed, arkv1.RestorePhaseFailed, arkv1.RestorePhaseFailedValidation:
-		return true
-	}
-	return false
-}
-
-func progressLine(r *arkv1.Restore) string {
-	phase := output.Or(string(r.Status.Phase), string(arkv1.RestorePhaseNew))
-	p := r.Status.Progress
-	if p == nil || r.Status.Phase != arkv1.RestorePhaseInProgress {
-		return "Phase: " + phase
-	}
-	line := fmt.Sprintf("Phase: %s, %d/%d items restored", phase, p.ItemsRestored, p.TotalItems)
-	if p.CurrentResource != "" {
-		line += ", current resource: " + p.CurrentResource
-	}
-	return line
+	return wait.Outcome("restore", name, st)
 }

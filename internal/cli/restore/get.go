@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
-	"github.com/heptio/ark/internal/cli/backup"
 	"github.com/heptio/ark/internal/cli/clientcfg"
 	"github.com/heptio/ark/internal/cli/download"
 	"github.com/heptio/ark/internal/cli/lookup"
@@ -198,7 +197,7 @@ func fetchResults(cmd *cobra.Command, c client.Client, ns, name string) (map[str
 	}
 	defer rc.Close()
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(backup.Gunzip(pw, rc)) }()
+	go func() { pw.CloseWithError(download.Gunzip(pw, rc)) }()
 	results := map[string]arkv1.RestoreResult{}
 	if err := json.NewDecoder(pr).Decode(&results); err != nil {
 		return nil, fmt.Errorf("the results file is not valid: %w", err)
@@ -237,7 +236,7 @@ func NewLogsCommand(f *clientcfg.Factory) *cobra.Command {
 				return fmt.Errorf("restore %q log: %w", args[0], err)
 			}
 			defer rc.Close()
-			return backup.Gunzip(cmd.OutOrStdout(), rc)
+			return download.Gunzip(cmd.OutOrStdout(), rc)
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", time.Minute, "how long to wait for the server to answer")

@@ -6,14 +6,13 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/cli/backup"
 	"github.com/heptio/ark/internal/cli/clientcfg"
 	"github.com/heptio/ark/internal/cli/flags"
 	"github.com/heptio/ark/internal/cli/output"
-	"github.com/heptio/ark/internal/controller"
+	"github.com/heptio/ark/internal/schedule"
 )
 
 type createOptions struct {
@@ -64,12 +63,6 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, name strin
 	if strings.TrimSpace(o.schedule) == "" {
 		return fmt.Errorf(`--schedule is required: give a cron expression such as --schedule "0 */6 * * *", or a descriptor such as --schedule "@daily"`)
 	}
-	if _, err := controller.ParseSchedule(o.schedule); err != nil {
-		return fmt.Errorf("--schedule: %w", err)
-	}
-	if errs := validation.IsValidLabelValue(name); len(errs) > 0 {
-		return fmt.Errorf("schedule name %q is not usable: its backups carry it in the %s label (%s): use at most 63 letters, digits, '-', '.'", name, arkv1.ScheduleNameLabel, errs[0])
-	}
 	labels, err := flags.Map("--labels", o.labels, "=")
 	if err != nil {
 		return err
@@ -82,6 +75,10 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, name strin
 	s := &arkv1.Schedule{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
 		Spec:       arkv1.ScheduleSpec{Schedule: o.schedule, Template: spec},
+	}
+	// The server validates it the same way; failing here loses nothing.
+	if _, problems := schedule.Validate(s); len(problems) > 0 {
+		return fmt.Errorf("schedule %q is not valid:\n  %s", name, strings.Join(problems, "\n  "))
 	}
 	if o.output != "" {
 		return output.Object(cmd.OutOrStdout(), o.output, s)

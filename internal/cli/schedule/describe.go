@@ -13,7 +13,7 @@ import (
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/cli/clientcfg"
 	"github.com/heptio/ark/internal/cli/output"
-	"github.com/heptio/ark/internal/controller"
+	"github.com/heptio/ark/internal/schedule"
 )
 
 // NewDescribeCommand is `ark schedule describe`.
@@ -60,12 +60,12 @@ func describe(w io.Writer, s *arkv1.Schedule, backups []arkv1.Backup, listErr er
 	p("")
 	p("Schedule:     %s", s.Spec.Schedule)
 	p("Last backup:  %s", output.Timestamp(st.LastBackup))
-	if sched, err := controller.ParseSchedule(s.Spec.Schedule); err == nil && st.Phase == arkv1.SchedulePhaseEnabled {
+	if sched, err := schedule.Parse(s.Spec.Schedule); err == nil && st.Phase == arkv1.SchedulePhaseEnabled {
 		after := s.CreationTimestamp.Time
 		if st.LastBackup != nil {
 			after = st.LastBackup.Time
 		}
-		switch next, overdue := controller.NextRunTime(sched, after, now); {
+		switch next, overdue := schedule.NextRunTime(sched, after, now); {
 		case next.IsZero():
 			p("Next run:     never (the schedule matches no future time)")
 		case overdue:

@@ -10,14 +10,10 @@ import (
 	"github.com/spf13/cobra"
 	ctrl "sigs.k8s.io/controller-runtime"
 
-	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/internal/cli/clientcfg"
-	"github.com/heptio/ark/internal/controller"
 	"github.com/heptio/ark/internal/kube"
-	"github.com/heptio/ark/internal/objectstore/providers"
 	"github.com/heptio/ark/internal/server"
 	"github.com/heptio/ark/internal/snapshot"
-	snapshotproviders "github.com/heptio/ark/internal/snapshot/providers"
 )
 
 // NewCommand is `ark server`.
@@ -53,12 +49,6 @@ missing, and reloads it when it changes.`,
 			}
 			opts.Namespace = server.ResolveNamespace(f.Namespace)
 			opts.Log = logger
-			opts.Factory = controller.ProviderFactory{
-				ObjectStore: providers.New,
-				BlockStore: func(name string, config map[string]string, store *backupstore.Store) (snapshot.BlockStore, error) {
-					return snapshotproviders.New(name, config, snapshotproviders.Deps{ObjectStore: store.Objects, Bucket: store.Bucket})
-				},
-			}
 			ctx := ctrl.SetupSignalHandler()
 			return server.Run(ctx, cfg, opts)
 		},
@@ -76,7 +66,7 @@ missing, and reloads it when it changes.`,
 	fl.IntVar(&burst, "client-burst", 600, "the server's Kubernetes API request burst")
 	fl.IntVar(&opts.RestoreWorkers, "restore-workers", 16, "items of one resource created in parallel by a restore")
 	fl.Int64Var(&opts.BackupPageSize, "backup-page-size", 500, "items per LIST page during a backup")
-	fl.DurationVar(&opts.VolumeTimeout, "volume-timeout", controller.DefaultVolumeTimeout, "how long a restore waits for a volume created from a snapshot")
+	fl.DurationVar(&opts.VolumeTimeout, "volume-timeout", snapshot.DefaultVolumeTimeout, "how long a restore waits for a volume created from a snapshot")
 	fl.Int64Var(&opts.MaxArchiveEntry, "max-archive-entry-size", 0, "largest single object a restore accepts from an archive, in bytes (0: the default, 32 MiB)")
 	fl.DurationVar(&opts.MinSyncPeriod, "min-sync-period", time.Minute, "floor of the Config's sync periods (lowered only for tests)")
 	_ = fl.MarkHidden("min-sync-period")

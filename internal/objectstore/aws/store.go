@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heptio/ark/internal/providerconfig"
+
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -42,7 +44,11 @@ const (
 	responseHeaderTimeout = 2 * time.Minute
 )
 
-var knownKeys = []string{ConfigRegion, ConfigS3URL, ConfigS3ForcePath, ConfigKMSKeyID, ConfigPublicURL}
+// Keys are the config keys of the aws object store.
+var Keys = providerconfig.Keys{
+	Known:    []string{ConfigRegion, ConfigS3URL, ConfigS3ForcePath, ConfigKMSKeyID, ConfigPublicURL},
+	Required: [][]string{{ConfigRegion, ConfigS3URL}},
+}
 
 // Store implements objectstore.ObjectStore on S3.
 type Store struct {
@@ -127,10 +133,8 @@ type options struct {
 }
 
 func parseConfig(cfg map[string]string) (options, error) {
-	for k := range cfg {
-		if !contains(knownKeys, k) {
-			return options{}, fmt.Errorf("aws object store: unknown config key %q in backupStorageProvider.config; valid keys are %s", k, strings.Join(knownKeys, ", "))
-		}
+	if err := Keys.CheckUnknown(cfg); err != nil {
+		return options{}, fmt.Errorf("aws object store: %w in backupStorageProvider.config", err)
 	}
 	o := options{
 		region:    cfg[ConfigRegion],
@@ -159,15 +163,6 @@ func parseConfig(cfg map[string]string) (options, error) {
 		o.forcePathStyle = b
 	}
 	return o, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // PutObject streams body to S3 as a multipart upload (a single PUT when the

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heptio/ark/internal/providerconfig"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
@@ -69,11 +71,15 @@ var _ objectstore.ObjectStore = (*Store)(nil)
 // alone with azidentity's DefaultAzureCredential (service principal env
 // vars AZURE_CLIENT_ID/AZURE_CLIENT_SECRET/AZURE_TENANT_ID, workload
 // identity, then managed identity).
+// Keys are the config keys of the azure object store.
+var Keys = providerconfig.Keys{
+	Known: []string{ConfigStorageEndpoint},
+	Hint:  "the account comes from the " + EnvAccount + " and " + EnvKey + " environment variables",
+}
+
 func New(cfg map[string]string) (*Store, error) {
-	for k := range cfg {
-		if k != ConfigStorageEndpoint {
-			return nil, fmt.Errorf("azure object store: unknown config key %q in backupStorageProvider.config; the only key is %q (the account comes from the %s and %s environment variables)", k, ConfigStorageEndpoint, EnvAccount, EnvKey)
-		}
+	if err := Keys.CheckUnknown(cfg); err != nil {
+		return nil, fmt.Errorf("azure object store: %w in backupStorageProvider.config", err)
 	}
 	endpoint := cfg[ConfigStorageEndpoint]
 	if endpoint == "" {

@@ -27,6 +27,7 @@ import (
 	"github.com/heptio/ark/internal/objectstore/azure"
 	"github.com/heptio/ark/internal/objectstore/filesystem"
 	"github.com/heptio/ark/internal/objectstore/gcp"
+	"github.com/heptio/ark/internal/testproc"
 )
 
 const testBucket = "ark-conformance"
@@ -60,7 +61,7 @@ const (
 )
 
 func minioTarget(t *testing.T) target {
-	bin := binaryFromEnv(t, "ARK_MINIO", "aws (MinIO)")
+	bin := testproc.Require(t, testproc.MinIO)
 	port, consolePort := freePort(t), freePort(t)
 	endpoint := "http://" + hostPort(port)
 	srv := startServer(t, "minio", bin,
@@ -149,7 +150,7 @@ func useAWSCredentialsFile(t *testing.T, file string) {
 // --- gcp on fake-gcs-server ---
 
 func fakeGCSTarget(t *testing.T) target {
-	bin := binaryFromEnv(t, "ARK_FAKE_GCS_SERVER", "gcp (fake-gcs-server)")
+	bin := testproc.Require(t, testproc.FakeGCSServer)
 	port := freePort(t)
 	host := hostPort(port)
 	srv := startServer(t, "fake-gcs-server", bin,
@@ -243,7 +244,7 @@ const (
 )
 
 func azuriteTarget(t *testing.T) target {
-	bin := binaryFromEnv(t, "ARK_AZURITE", "azure (Azurite)")
+	bin := testproc.Require(t, testproc.Azurite)
 	port := freePort(t)
 	host := hostPort(port)
 	endpoint := "http://" + host + "/" + azuriteAccount + "/"

@@ -7,12 +7,6 @@ import (
 	"github.com/heptio/ark/internal/testproc"
 )
 
-// binaryFromEnv returns the emulator named by env var name.
-func binaryFromEnv(t *testing.T, name, what string) string {
-	return testproc.BinaryFromEnv(t, name, "the "+what+" conformance run",
-		"run `make test`, or see the package doc of internal/objectstore/conformance")
-}
-
 func freePort(t *testing.T) int { return testproc.FreePort(t) }
 
 func hostPort(port int) string { return testproc.HostPort(port) }

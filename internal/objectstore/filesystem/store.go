@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/heptio/ark/internal/providerconfig"
+
 	"github.com/heptio/ark/internal/objectstore"
 )
 
@@ -44,11 +46,12 @@ var _ objectstore.ObjectStore = (*Store)(nil)
 
 // New builds a Store from backupStorageProvider.config; "path" must name an
 // existing directory.
+// Keys are the config keys of the filesystem object store.
+var Keys = providerconfig.Keys{Known: []string{ConfigPath}, Required: [][]string{{ConfigPath}}}
+
 func New(cfg map[string]string) (*Store, error) {
-	for k := range cfg {
-		if k != ConfigPath {
-			return nil, fmt.Errorf("filesystem object store: unknown config key %q in backupStorageProvider.config; the only key is %q", k, ConfigPath)
-		}
+	if err := Keys.CheckUnknown(cfg); err != nil {
+		return nil, fmt.Errorf("filesystem object store: %w in backupStorageProvider.config", err)
 	}
 	p := cfg[ConfigPath]
 	if p == "" {

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/heptio/ark/internal/providerconfig"
+
 	"cloud.google.com/go/storage"
 	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/iterator"
@@ -70,11 +72,12 @@ var _ objectstore.ObjectStore = (*Store)(nil)
 // New builds a Store. Credentials come from the key file named by
 // GOOGLE_APPLICATION_CREDENTIALS, else from Application Default Credentials
 // (the metadata server under GKE workload identity).
+// Keys are the config keys of the gcp object store.
+var Keys = providerconfig.Keys{Known: []string{ConfigEmulatorHost}, Hint: ConfigEmulatorHost + " is for emulators"}
+
 func New(cfg map[string]string) (*Store, error) {
-	for k := range cfg {
-		if k != ConfigEmulatorHost {
-			return nil, fmt.Errorf("gcp object store: unknown config key %q in backupStorageProvider.config; the only key is %q (for emulators)", k, ConfigEmulatorHost)
-		}
+	if err := Keys.CheckUnknown(cfg); err != nil {
+		return nil, fmt.Errorf("gcp object store: %w in backupStorageProvider.config", err)
 	}
 	s := &Store{}
 	var opts []option.ClientOption

@@ -11,7 +11,7 @@ func TestNewUnknownProviderListsValidNames(t *testing.T) {
 	if err == nil {
 		t.Fatal("New(\"s3\") succeeded, want an error")
 	}
-	for _, want := range append([]string{`"s3"`}, Names...) {
+	for _, want := range append([]string{`"s3"`}, Names()...) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not mention %s", err, want)
 		}

@@ -23,6 +23,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heptio/ark/internal/providerconfig"
+
 	awssdk "github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -57,6 +59,9 @@ type BlockStore struct {
 
 var _ snapshot.BlockStore = (*BlockStore)(nil)
 
+// Keys are the config keys of the aws block store.
+var Keys = providerconfig.Keys{Known: []string{RegionKey, EC2URLKey, AvailabilityZoneKey}, Required: [][]string{{RegionKey}}}
+
 // New builds an EBS block store from the Ark config. It does not call AWS:
 // missing credentials surface on the first call, with the fix in the error.
 func New(cfg map[string]string) (*BlockStore, error) {
@@ -64,11 +69,8 @@ func New(cfg map[string]string) (*BlockStore, error) {
 }
 
 func newBlockStore(cfg map[string]string, extra ...func(*ec2.Options)) (*BlockStore, error) {
-	for key := range cfg {
-		if key != RegionKey && key != EC2URLKey && key != AvailabilityZoneKey {
-			return nil, fmt.Errorf("%w: unknown aws block store config key %q; valid keys are %q (required), %q and %q",
-				snapshot.ErrInvalidConfig, key, RegionKey, EC2URLKey, AvailabilityZoneKey)
-		}
+	if err := Keys.CheckUnknown(cfg); err != nil {
+		return nil, fmt.Errorf("%w: aws block store: %w", snapshot.ErrInvalidConfig, err)
 	}
 	region := cfg[RegionKey]
 	if region == "" {

@@ -21,6 +21,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heptio/ark/internal/providerconfig"
+
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -72,6 +74,12 @@ type BlockStore struct {
 
 var _ snapshot.BlockStore = (*BlockStore)(nil)
 
+// Keys are the config keys of the azure block store.
+var Keys = providerconfig.Keys{
+	Known:    []string{LocationKey, APITimeoutKey, ResourceManagerEndpointKey, ActiveDirectoryEndpointKey},
+	Required: [][]string{{LocationKey}},
+}
+
 // New builds an Azure block store from the Ark config and the AZURE_*
 // environment variables. It does not call Azure: a token failure surfaces on
 // the first call, with the fix in the error.
@@ -82,16 +90,8 @@ func New(cfg map[string]string) (*BlockStore, error) {
 // newBlockStore lets tests supply the environment and a transport that
 // trusts their TLS server.
 func newBlockStore(cfg map[string]string, getenv func(string) string, transport policy.Transporter) (*BlockStore, error) {
-	valid := []string{LocationKey, APITimeoutKey, ResourceManagerEndpointKey, ActiveDirectoryEndpointKey}
-	for key := range cfg {
-		known := false
-		for _, v := range valid {
-			known = known || key == v
-		}
-		if !known {
-			return nil, fmt.Errorf("%w: unknown azure block store config key %q; valid keys are %q (required), %q, %q and %q",
-				snapshot.ErrInvalidConfig, key, LocationKey, APITimeoutKey, ResourceManagerEndpointKey, ActiveDirectoryEndpointKey)
-		}
+	if err := Keys.CheckUnknown(cfg); err != nil {
+		return nil, fmt.Errorf("%w: azure block store: %w", snapshot.ErrInvalidConfig, err)
 	}
 	location := cfg[LocationKey]
 	if location == "" {

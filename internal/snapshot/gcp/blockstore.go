@@ -24,6 +24,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heptio/ark/internal/providerconfig"
+
 	"github.com/google/uuid"
 	gax "github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/compute/v1"
@@ -61,12 +63,12 @@ func New(cfg map[string]string) (*BlockStore, error) {
 	return newBlockStore(context.Background(), cfg)
 }
 
+// Keys are the config keys of the gcp block store.
+var Keys = providerconfig.Keys{Known: []string{ProjectKey, ComputeURLKey, ZoneKey}, Required: [][]string{{ProjectKey}}}
+
 func newBlockStore(ctx context.Context, cfg map[string]string, extra ...option.ClientOption) (*BlockStore, error) {
-	for key := range cfg {
-		if key != ProjectKey && key != ComputeURLKey && key != ZoneKey {
-			return nil, fmt.Errorf("%w: unknown gcp block store config key %q; valid keys are %q (required), %q and %q",
-				snapshot.ErrInvalidConfig, key, ProjectKey, ComputeURLKey, ZoneKey)
-		}
+	if err := Keys.CheckUnknown(cfg); err != nil {
+		return nil, fmt.Errorf("%w: gcp block store: %w", snapshot.ErrInvalidConfig, err)
 	}
 	project := cfg[ProjectKey]
 	if project == "" {

@@ -33,6 +33,8 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/heptio/ark/internal/providerconfig"
+
 	"github.com/heptio/ark/internal/objectstore"
 	"github.com/heptio/ark/internal/snapshot"
 )
@@ -64,12 +66,12 @@ var _ snapshot.BlockStore = (*BlockStore)(nil)
 
 // New builds a local block store that keeps snapshots in bucket under prefix
 // (e.g. "snapshots/"; a missing trailing slash is added).
+// Keys are the config keys of the local block store.
+var Keys = providerconfig.Keys{Known: []string{VolumeRootKey}}
+
 func New(store objectstore.ObjectStore, bucket, prefix string, cfg map[string]string) (*BlockStore, error) {
-	for key := range cfg {
-		if key != VolumeRootKey {
-			return nil, fmt.Errorf("%w: unknown local block store config key %q; the only key is %q",
-				snapshot.ErrInvalidConfig, key, VolumeRootKey)
-		}
+	if err := Keys.CheckUnknown(cfg); err != nil {
+		return nil, fmt.Errorf("%w: local block store: %w", snapshot.ErrInvalidConfig, err)
 	}
 	if store == nil || bucket == "" {
 		return nil, fmt.Errorf("%w: the local block store needs the backup object store and its bucket", snapshot.ErrInvalidConfig)

@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heptio/ark/internal/objectstore/memstore"
 	"github.com/heptio/ark/internal/snapshot"
 )
 
@@ -178,7 +178,7 @@ func sampleTree(t *testing.T) []struct {
 	}
 }
 
-func newStore(t *testing.T, store *dirStore, volumeRoot string) *BlockStore {
+func newStore(t *testing.T, store *memstore.Store, volumeRoot string) *BlockStore {
 	t.Helper()
 	cfg := map[string]string{}
 	if volumeRoot != "" {
@@ -196,7 +196,7 @@ func TestSnapshotDeleteRestoreByteForByte(t *testing.T) {
 	src := filepath.Join(tmp, "pv-data")
 	buildTree(t, src, fs.ModeDir|0o751, sampleTree(t))
 	want := readTree(t, src)
-	store := newDirStore(t, testBucket)
+	store := memstore.New(testBucket)
 	volumeRoot := filepath.Join(tmp, "restored-volumes")
 	b := newStore(t, store, volumeRoot)
 	ctx := context.Background()
@@ -216,7 +216,7 @@ func TestSnapshotDeleteRestoreByteForByte(t *testing.T) {
 	if wantKeys := []string{"snapshots/" + id + ".json", "snapshots/" + id + ".tar.gz"}; !reflect.DeepEqual(keys, wantKeys) {
 		t.Fatalf("objects %v, want %v", keys, wantKeys)
 	}
-	if store.seekable[0] {
+	if store.Seekable()[0] {
 		t.Error("the archive was handed to PutObject as a seekable body; it must be streamed")
 	}
 	rc, _ := store.GetObject(ctx, testBucket, "snapshots/"+id+".json")
@@ -287,7 +287,7 @@ func TestTwoRestoresGetTwoDirectories(t *testing.T) {
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
 	buildTree(t, src, fs.ModeDir|0o755, sampleTree(t)[:2])
-	store := newDirStore(t, testBucket)
+	store := memstore.New(testBucket)
 	b := newStore(t, store, filepath.Join(tmp, "vols"))
 	ctx := context.Background()
 	id, err := b.CreateSnapshot(ctx, src, "", nil)
@@ -311,7 +311,7 @@ func TestRestoreNeedsVolumeRoot(t *testing.T) {
 	tmp := t.TempDir()
 	src := filepath.Join(tmp, "src")
 	buildTree(t, src, fs.ModeDir|0o755, nil)
-	b := newStore(t, newDirStore(t, testBucket), "")
+	b := newStore(t, memstore.New(testBucket), "")
 	id, err := b.CreateSnapshot(context.Background(), src, "", nil)
 	if err != nil {
 		t.Fatalf("backups work without volumeRoot: %v", err)
@@ -324,7 +324,7 @@ func TestRestoreNeedsVolumeRoot(t *testing.T) {
 
 func TestSnapshotErrors(t *testing.T) {
 	tmp := t.TempDir()
-	store := newDirStore(t, testBucket)
+	store := memstore.New(testBucket)
 	b := newStore(t, store, filepath.Join(tmp, "vols"))
 	ctx := context.Background()
 
@@ -347,28 +347,21 @@ func TestSnapshotErrors(t *testing.T) {
 	src := filepath.Join(tmp, "src")
 	buildTree(t, src, fs.ModeDir|0o755, sampleTree(t)[:2])
 	for _, suffix := range []string{".tar.gz", ".json"} {
-		b2 := &failingSuffixStore{dirStore: store, suffix: suffix}
-		bs, _ := New(b2, testBucket, "snapshots/", nil)
+		store.FailPut = func(_, key string) error {
+			if strings.HasSuffix(key, suffix) {
+				return errors.New("injected upload failure")
+			}
+			return nil
+		}
+		bs, _ := New(store, testBucket, "snapshots/", nil)
 		if _, err := bs.CreateSnapshot(ctx, src, "", nil); err == nil || !strings.Contains(err.Error(), "injected") {
 			t.Errorf("upload failure of %s: %v", suffix, err)
 		}
+		store.FailPut = nil
 		if keys, _ := store.ListObjects(ctx, testBucket, ""); len(keys) != 0 {
 			t.Errorf("objects left after a failed %s upload: %v", suffix, keys)
 		}
 	}
-}
-
-type failingSuffixStore struct {
-	*dirStore
-	suffix string
-}
-
-func (s *failingSuffixStore) PutObject(ctx context.Context, bucket, key string, body io.Reader) error {
-	if strings.HasSuffix(key, s.suffix) {
-		_, _ = io.Copy(io.Discard, body)
-		return errors.New("injected upload failure")
-	}
-	return s.dirStore.PutObject(ctx, bucket, key, body)
 }
 
 type tarEntry struct {
@@ -446,7 +439,7 @@ func TestHostileArchivesAreRejected(t *testing.T) {
 				t.Fatal(err)
 			}
 			volumeRoot := filepath.Join(tmp, "vols")
-			store := newDirStore(t, testBucket)
+			store := memstore.New(testBucket)
 			b := newStore(t, store, volumeRoot)
 			id := "local-0123456789abcdef0123456789abcdef"
 			raw := tc.raw
@@ -475,7 +468,7 @@ func TestHostileArchivesAreRejected(t *testing.T) {
 }
 
 func TestConfig(t *testing.T) {
-	store := newDirStore(t, testBucket)
+	store := memstore.New(testBucket)
 	for _, tc := range []struct {
 		cfg  map[string]string
 		want string
@@ -510,10 +503,7 @@ func BenchmarkSnapshotAndRestore(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	store := &dirStore{root: filepath.Join(tmp, "store")}
-	if err := os.MkdirAll(filepath.Join(store.root, testBucket), 0o755); err != nil {
-		b.Fatal(err)
-	}
+	store := memstore.New(testBucket)
 	bs, err := New(store, testBucket, DefaultPrefix, map[string]string{VolumeRootKey: filepath.Join(tmp, "vols")})
 	if err != nil {
 		b.Fatal(err)

@@ -1,13 +1,15 @@
-// Package providers builds a snapshot.BlockStore from the provider name and
-// config in the Ark Config's persistentVolumeProvider.
+// Package providers is the registry of volume snapshot providers: the names
+// persistentVolumeProvider.name may take, the config keys each accepts, and
+// how each is built. The server builds block stores through it and `ark
+// install` checks its flags against the same Keys.
 package providers
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/heptio/ark/internal/objectstore"
+	"github.com/heptio/ark/internal/providerconfig"
 	"github.com/heptio/ark/internal/snapshot"
 	"github.com/heptio/ark/internal/snapshot/aws"
 	"github.com/heptio/ark/internal/snapshot/azure"
@@ -24,42 +26,46 @@ type Deps struct {
 	Prefix string
 }
 
-var constructors = map[string]func(config map[string]string, deps Deps) (snapshot.BlockStore, error){
-	"aws":   func(c map[string]string, _ Deps) (snapshot.BlockStore, error) { return aws.New(c) },
-	"gcp":   func(c map[string]string, _ Deps) (snapshot.BlockStore, error) { return gcp.New(c) },
-	"azure": func(c map[string]string, _ Deps) (snapshot.BlockStore, error) { return azure.New(c) },
-	"local": func(c map[string]string, d Deps) (snapshot.BlockStore, error) {
-		if d.ObjectStore == nil || d.Bucket == "" {
-			return nil, fmt.Errorf("%w: the local block store keeps snapshots in the backup object store, "+
-				"but none (or no bucket) was given", snapshot.ErrInvalidConfig)
-		}
-		prefix := d.Prefix
-		if prefix == "" {
-			prefix = local.DefaultPrefix
-		}
-		return local.New(d.ObjectStore, d.Bucket, prefix, c)
-	},
+// Constructor builds a block store from its config map and Deps.
+type Constructor = func(config map[string]string, deps Deps) (snapshot.BlockStore, error)
+
+// Provider is one volume snapshot provider.
+type Provider = providerconfig.Provider[Constructor]
+
+var registry = providerconfig.Registry[Constructor]{
+	{Name: "aws", Keys: aws.Keys, New: func(c map[string]string, _ Deps) (snapshot.BlockStore, error) { return aws.New(c) }},
+	{Name: "azure", Keys: azure.Keys, New: func(c map[string]string, _ Deps) (snapshot.BlockStore, error) { return azure.New(c) }},
+	{Name: "gcp", Keys: gcp.Keys, New: func(c map[string]string, _ Deps) (snapshot.BlockStore, error) { return gcp.New(c) }},
+	{Name: "local", Keys: local.Keys, New: newLocal},
 }
 
 // Names lists the valid provider names, sorted.
-func Names() []string {
-	names := make([]string, 0, len(constructors))
-	for n := range constructors {
-		names = append(names, n)
+func Names() []string { return registry.Names() }
+
+// Lookup returns the provider called name.
+func Lookup(name string) (Provider, bool) { return registry.Lookup(name) }
+
+func newLocal(c map[string]string, d Deps) (snapshot.BlockStore, error) {
+	if d.ObjectStore == nil || d.Bucket == "" {
+		return nil, fmt.Errorf("%w: the local block store keeps snapshots in the backup object store, "+
+			"but none (or no bucket) was given", snapshot.ErrInvalidConfig)
 	}
-	sort.Strings(names)
-	return names
+	prefix := d.Prefix
+	if prefix == "" {
+		prefix = local.DefaultPrefix
+	}
+	return local.New(d.ObjectStore, d.Bucket, prefix, c)
 }
 
 // New builds the named block store. Errors say which provider failed and,
 // for an unknown name, which names are valid.
 func New(name string, config map[string]string, deps Deps) (snapshot.BlockStore, error) {
-	construct, ok := constructors[name]
+	p, ok := Lookup(name)
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown persistent volume provider %q; valid providers are %s",
 			snapshot.ErrInvalidConfig, name, strings.Join(Names(), ", "))
 	}
-	bs, err := construct(config, deps)
+	bs, err := p.New(config, deps)
 	if err != nil {
 		return nil, fmt.Errorf("persistent volume provider %s: %w", name, err)
 	}

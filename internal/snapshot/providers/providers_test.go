@@ -1,7 +1,6 @@
 package providers
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -9,16 +8,12 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/heptio/ark/internal/objectstore"
+	"github.com/heptio/ark/internal/objectstore/memstore"
 	"github.com/heptio/ark/internal/snapshot"
 	"github.com/heptio/ark/internal/snapshot/aws"
 	"github.com/heptio/ark/internal/snapshot/azure"
@@ -118,7 +113,7 @@ func TestLocalThroughNew(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(src, "index.html"), []byte("<h1>hi</h1>"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	store := &mapStore{objects: map[string][]byte{}}
+	store := memstore.New("b")
 	bs, err := New("local", map[string]string{local.VolumeRootKey: filepath.Join(tmp, "vols")}, Deps{ObjectStore: store, Bucket: "b"})
 	if err != nil {
 		t.Fatal(err)
@@ -128,8 +123,8 @@ func TestLocalThroughNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := store.objects["b/_snapshots/"+id+".tar.gz"]; !ok {
-		t.Fatalf("no archive at _snapshots/%s.tar.gz: %v", id, store.keys())
+	if keys := store.Keys("b", "_snapshots/"+id+".tar.gz"); len(keys) != 1 {
+		t.Fatalf("no archive at _snapshots/%s.tar.gz: %v", id, store.Keys("b", ""))
 	}
 	vol, err := bs.CreateVolumeFromSnapshot(ctx, id, "", "", nil)
 	if err != nil {
@@ -139,60 +134,4 @@ func TestLocalThroughNew(t *testing.T) {
 	if err != nil || string(got) != "<h1>hi</h1>" {
 		t.Errorf("restored index.html = %q, %v", got, err)
 	}
-}
-
-// mapStore is the smallest ObjectStore the local provider can use.
-type mapStore struct {
-	mu      sync.Mutex
-	objects map[string][]byte
-}
-
-func (m *mapStore) keys() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []string
-	for k := range m.objects {
-		out = append(out, k)
-	}
-	return out
-}
-
-func (m *mapStore) PutObject(_ context.Context, bucket, key string, body io.Reader) error {
-	data, err := io.ReadAll(body)
-	if err != nil {
-		return err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.objects[bucket+"/"+key] = data
-	return nil
-}
-
-func (m *mapStore) GetObject(_ context.Context, bucket, key string) (io.ReadCloser, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	data, ok := m.objects[bucket+"/"+key]
-	if !ok {
-		return nil, fmt.Errorf("%s/%s: %w", bucket, key, objectstore.ErrNotFound)
-	}
-	return io.NopCloser(bytes.NewReader(data)), nil
-}
-
-func (m *mapStore) ListCommonPrefixes(context.Context, string, string, string) ([]string, error) {
-	return nil, errors.New("not used by the local provider")
-}
-
-func (m *mapStore) ListObjects(context.Context, string, string) ([]string, error) {
-	return nil, errors.New("not used by the local provider")
-}
-
-func (m *mapStore) DeleteObject(_ context.Context, bucket, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.objects, bucket+"/"+key)
-	return nil
-}
-
-func (m *mapStore) CreateSignedURL(context.Context, string, string, time.Duration) (string, error) {
-	return "", errors.New("not used by the local provider")
 }

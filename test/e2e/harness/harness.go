@@ -32,7 +32,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/localcluster"
-	"github.com/heptio/ark/internal/server"
+	"github.com/heptio/ark/internal/testproc"
 )
 
 // Namespace is where Ark's objects live in these tests, as in the docs.
@@ -142,7 +142,7 @@ func Start(t testing.TB, opts Options) *Env {
 	var err error
 	restConfig := cluster.RESTConfig()
 	restConfig.QPS, restConfig.Burst = 300, 600 // the ark server's defaults, so baselines compare fairly
-	e.Client, err = client.New(restConfig, client.Options{Scheme: server.Scheme()})
+	e.Client, err = client.New(restConfig, client.Options{Scheme: arkv1.NewScheme()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +396,7 @@ func (e *Env) MustArk(args ...string) string {
 
 // Kubectl runs the cluster's kubectl.
 func (e *Env) Kubectl(args ...string) Result {
-	bins, err := localcluster.Testbin(os.Getenv(localcluster.TestbinEnv))
+	bins, err := localcluster.Testbin(testproc.CacheDir())
 	if err != nil {
 		return Result{Err: err}
 	}

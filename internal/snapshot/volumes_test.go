@@ -1,4 +1,4 @@
-package controller
+package snapshot
 
 import (
 	"context"
@@ -71,7 +71,7 @@ func hostPathPV(name, path string, labels map[string]string) *unstructured.Unstr
 
 func TestVolumeSnapshotterZoneAndInfo(t *testing.T) {
 	store := &recordingBlockStore{}
-	v := &volumeSnapshotter{store: store}
+	v := &VolumeSnapshotter{Store: store}
 	pv := hostPathPV("pv-1", "/data", map[string]string{
 		"failure-domain.beta.kubernetes.io/zone": "old-zone",
 		"topology.kubernetes.io/zone":            "us-east-1a",
@@ -97,9 +97,9 @@ func TestVolumeSnapshotterZoneAndInfo(t *testing.T) {
 	}
 }
 
-func newTestRestorer(store *recordingBlockStore, existing ...runtime.Object) *volumeRestorer {
+func newTestRestorer(store *recordingBlockStore, existing ...runtime.Object) *VolumeRestorer {
 	dyn := dynamicfake.NewSimpleDynamicClient(runtime.NewScheme(), existing...)
-	return &volumeRestorer{store: store, log: slog.New(slog.DiscardHandler), pvs: dyn.Resource(persistentVolumesGVR)}
+	return NewVolumeRestorer(store, 0, slog.New(slog.DiscardHandler), dyn)
 }
 
 func TestVolumeRestorerCreatesAndWaits(t *testing.T) {

@@ -1,4 +1,8 @@
-package controller
+// Package schedule is what a Schedule's spec.schedule means: parsing the cron
+// expression, the run time due now, the next run times, the names of the
+// backups it makes, and the validation of the whole Schedule. The schedule
+// reconciler and the CLI (create, describe) share it.
+package schedule
 
 import (
 	"fmt"
@@ -12,11 +16,11 @@ import (
 // the message.
 const scheduleExamples = `use a 5-field cron expression (minute hour day-of-month month day-of-week, in UTC) such as "0 */6 * * *" (every 6 hours), or a descriptor such as "@every 6h", "@daily" or "@hourly"`
 
-// ParseSchedule parses a Schedule's spec.schedule: a standard 5-field cron
+// Parse parses a Schedule's spec.schedule: a standard 5-field cron
 // expression or a descriptor (@every 6h, @daily, ...). Times are UTC unless
 // the expression starts with CRON_TZ=<zone>. The error names the problem and
 // shows valid examples.
-func ParseSchedule(spec string) (sched cron.Schedule, err error) {
+func Parse(spec string) (sched cron.Schedule, err error) {
 	if strings.TrimSpace(spec) == "" {
 		return nil, fmt.Errorf("the schedule is empty: %s", scheduleExamples)
 	}
@@ -41,7 +45,7 @@ func ParseSchedule(spec string) (sched cron.Schedule, err error) {
 	return sched, nil
 }
 
-// dueTime answers "should a backup run now?" for a schedule whose last run
+// Due answers "should a backup run now?" for a schedule whose last run
 // (or, before the first run, whose creation) was at after.
 //
 // It returns the most recent run time in (after, now] (ok is false when there
@@ -54,7 +58,7 @@ func ParseSchedule(spec string) (sched cron.Schedule, err error) {
 // server happened to look, so a server that crashed after creating a backup
 // but before recording it computes the same time, hence the same backup
 // name, and gets AlreadyExists instead of making a second backup.
-func dueTime(sched cron.Schedule, after, now time.Time) (due time.Time, ok bool, next time.Time) {
+func Due(sched cron.Schedule, after, now time.Time) (due time.Time, ok bool, next time.Time) {
 	after, now = after.UTC(), now.UTC()
 	first := sched.Next(after)
 	if first.IsZero() || first.After(now) {
@@ -91,9 +95,9 @@ func dueTime(sched cron.Schedule, after, now time.Time) (due time.Time, ok bool,
 	}
 }
 
-// scheduledBackupName is the name of the backup a schedule makes for a run
+// BackupName is the name of the backup a schedule makes for a run
 // time: <schedule>-<YYYYMMDDHHMMSS> in UTC, as Heptio Ark named them.
-func scheduledBackupName(schedule string, due time.Time) string {
+func BackupName(schedule string, due time.Time) string {
 	return schedule + "-" + due.UTC().Format("20060102150405")
 }
 
@@ -101,9 +105,20 @@ func scheduledBackupName(schedule string, due time.Time) string {
 // whose last run (or creation) was at after: the run time due now if one is
 // (overdue is then true), else the next one. Zero when it never runs again.
 func NextRunTime(sched cron.Schedule, after, now time.Time) (t time.Time, overdue bool) {
-	due, ok, next := dueTime(sched, after, now)
+	due, ok, next := Due(sched, after, now)
 	if ok {
 		return due, true
 	}
 	return next, false
+}
+
+// NextRuns returns up to n run times after the one due now (or after after,
+// when none is due), in order. It shows a user when the schedule will fire.
+func NextRuns(sched cron.Schedule, after, now time.Time, n int) []time.Time {
+	t, _ := NextRunTime(sched, after, now)
+	var runs []time.Time
+	for ; !t.IsZero() && len(runs) < n; t = sched.Next(t) {
+		runs = append(runs, t.UTC())
+	}
+	return runs
 }

@@ -1,4 +1,7 @@
-package controller
+package snapshot
+
+// This file adapts a BlockStore to the two engines: the backup engine's
+// VolumeSnapshotter and the restore engine's VolumeRestorer.
 
 import (
 	"context"
@@ -13,7 +16,6 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	arkv1 "github.com/heptio/ark/api/v1"
-	"github.com/heptio/ark/internal/snapshot"
 )
 
 // zoneLabels are where a PV's zone is found, newest first.
@@ -28,39 +30,51 @@ func volumeZone(pv *unstructured.Unstructured) string {
 	return ""
 }
 
-// volumeSnapshotter adapts a BlockStore to the backup engine.
-type volumeSnapshotter struct{ store snapshot.BlockStore }
+// VolumeSnapshotter snapshots the volumes of PersistentVolumes for the
+// backup engine.
+type VolumeSnapshotter struct{ Store BlockStore }
 
-func (v *volumeSnapshotter) SnapshotVolume(ctx context.Context, pv *unstructured.Unstructured, tags map[string]string) (*arkv1.VolumeBackupInfo, error) {
-	id, err := v.store.GetVolumeID(pv)
+// SnapshotVolume snapshots the PV's volume; it returns nil info (and no
+// error) when the provider does not own the PV's source.
+func (v *VolumeSnapshotter) SnapshotVolume(ctx context.Context, pv *unstructured.Unstructured, tags map[string]string) (*arkv1.VolumeBackupInfo, error) {
+	id, err := v.Store.GetVolumeID(pv)
 	if err != nil || id == "" {
 		return nil, err
 	}
 	zone := volumeZone(pv)
-	volumeType, iops, err := v.store.GetVolumeInfo(ctx, id, zone)
+	volumeType, iops, err := v.Store.GetVolumeInfo(ctx, id, zone)
 	if err != nil {
 		return nil, err
 	}
-	snapshotID, err := v.store.CreateSnapshot(ctx, id, zone, tags)
+	snapshotID, err := v.Store.CreateSnapshot(ctx, id, zone, tags)
 	if err != nil {
 		return nil, err
 	}
 	return &arkv1.VolumeBackupInfo{SnapshotID: snapshotID, Type: volumeType, AvailabilityZone: zone, Iops: iops}, nil
 }
 
-// volumeRestorer adapts a BlockStore to the restore engine: it creates a
-// volume from the snapshot, waits until it is ready, and points the PV at it.
-type volumeRestorer struct {
-	store   snapshot.BlockStore
+// VolumeRestorer restores the volumes of PersistentVolumes for the restore
+// engine: it creates a volume from the snapshot, waits until it is ready, and
+// points the PV at it.
+type VolumeRestorer struct {
+	store   BlockStore
 	timeout time.Duration
 	log     *slog.Logger
 	// pvs reads PersistentVolumes straight from the API server (no cache).
 	pvs dynamic.NamespaceableResourceInterface
 }
 
+// NewVolumeRestorer restores volumes with store, waiting up to timeout (0:
+// DefaultVolumeTimeout) for each; dyn reads the cluster's PVs.
+func NewVolumeRestorer(store BlockStore, timeout time.Duration, log *slog.Logger, dyn dynamic.Interface) *VolumeRestorer {
+	return &VolumeRestorer{store: store, timeout: timeout, log: log, pvs: dyn.Resource(persistentVolumesGVR)}
+}
+
 var persistentVolumesGVR = schema.GroupVersionResource{Version: "v1", Resource: "persistentvolumes"}
 
-func (v *volumeRestorer) RestoreVolume(ctx context.Context, pv *unstructured.Unstructured, snap *arkv1.VolumeBackupInfo) (*unstructured.Unstructured, error) {
+// RestoreVolume creates the PV's volume from its snapshot and returns the PV
+// to create, pointing at it. A PV that still exists is left alone.
+func (v *VolumeRestorer) RestoreVolume(ctx context.Context, pv *unstructured.Unstructured, snap *arkv1.VolumeBackupInfo) (*unstructured.Unstructured, error) {
 	// A PV that still exists is never overwritten, so a volume made for it
 	// would be left behind, unused, and (in a cloud) paid for.
 	if v.pvs != nil {

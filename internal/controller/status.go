@@ -1,0 +1,42 @@
+package controller
+
+import (
+	"context"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// patchStatus applies mutate to obj and writes the change to its status
+// subresource with a merge patch, leaving obj as written.
+func patchStatus[T client.Object](ctx context.Context, c client.Client, obj T, mutate func(T)) error {
+	orig := obj.DeepCopyObject().(client.Object)
+	mutate(obj)
+	return c.Status().Patch(ctx, obj, client.MergeFrom(orig))
+}
+
+// claimStatus is patchStatus with optimistic locking: the patch carries the
+// resourceVersion obj was read at, so of two servers that both saw a new
+// backup (two replicas, a stale cache) only one moves it on; the other gets
+// a Conflict and leaves it.
+func claimStatus[T client.Object](ctx context.Context, c client.Client, obj T, mutate func(T)) error {
+	orig := obj.DeepCopyObject().(client.Object)
+	mutate(obj)
+	return c.Status().Patch(ctx, obj, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+}
+
+// patchStatusRetrying is patchStatus for the writes that must not be lost
+// (a final phase): transient API errors are retried with backoff. A missing
+// object is not retried.
+func patchStatusRetrying[T client.Object](ctx context.Context, c client.Client, obj T, mutate func(T)) error {
+	orig := obj.DeepCopyObject().(client.Object)
+	mutate(obj)
+	// The patch is the difference from orig, so each attempt sends the same.
+	patch := client.MergeFrom(orig)
+	return retry.OnError(retry.DefaultBackoff, func(err error) bool {
+		return !apierrors.IsNotFound(err) && ctx.Err() == nil
+	}, func() error {
+		return c.Status().Patch(ctx, obj, patch)
+	})
+}
