@@ -271,7 +271,7 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 	} else {
 		rlog.Warn("the backup records no archive digest (made by an older Ark); only the archive's own index was checked")
 	}
-	rlog.Info("archive verified", "items", len(contents.Index.Items), "sha256", verifying.SHA256())
+	rlog.Info("archive verified", "items", contents.Items, "sha256", verifying.SHA256())
 
 	var priorities []string
 	if p := env.Config.ResourcePriorities; len(p) > 0 {
