@@ -25,7 +25,8 @@
 // and archives repacked with tar(1). Format says which one it found, and
 // whether its items could be verified.
 //
-// Files: writer.go writes; reader.go reads and checks, with index.go (the
+// Files: writer.go writes; reader.go reads and checks, with stream.go (the
+// stream under it), index.go (the
 // index and the digest table), format.go (formats of the lineage),
 // layout.go and names.go (paths and name encoding), listing.go (what an
 // archive holds, compactly), limits.go (bounds); extract.go writes a checked
