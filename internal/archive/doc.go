@@ -26,11 +26,11 @@
 // whether its items could be verified.
 //
 // Files: writer.go writes; reader.go reads and checks, with stream.go (the
-// stream under it), index.go (the
-// index and the digest table), format.go (formats of the lineage),
-// layout.go and names.go (paths and name encoding), listing.go (what an
-// archive holds, compactly), limits.go (bounds); extract.go writes a checked
-// archive to disk for a restore; verify.go checks the whole-archive digest.
+// stream under it), index.go (the index and the digest table), format.go
+// (the formats of the lineage), layout.go and names.go (paths and the name
+// encoding), listing.go (what an archive holds, compactly) and limits.go
+// (bounds); extract.go writes a checked archive to disk for a restore;
+// verify.go checks the whole-archive digest.
 //
 // Writer streams: it holds one item at a time plus the index (one path and
 // digest per item). Reader holds at most one entry, bounded by
