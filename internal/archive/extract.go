@@ -1,41 +1,34 @@
 package archive
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path"
-	"slices"
 )
 
-// maxFileNameLen is NAME_MAX of common Linux file systems. An object name
-// near Kubernetes' 253-byte limit plus ".json" exceeds it.
-const maxFileNameLen = 255
-
-// Contents is a fully verified archive extracted to Dir.
+// Contents is a fully checked archive extracted to Dir.
 type Contents struct {
-	Dir   string
-	Index Index
-	// Resources maps a resource ("configmaps", "deployments.apps") to its
-	// items. Names are sorted.
+	Dir string
+	// Format is what the archive was recognised as; Format.Unverified says
+	// when its items could not be verified one by one (no index).
+	Format Format
+	// Items is the number of resource entries.
+	Items int
+	// Resources maps a resource ("configmaps", "deployments.apps") to what
+	// the archive holds of it.
 	Resources map[string]*ResourceItems
 }
 
-// ResourceItems lists the items of one resource.
-type ResourceItems struct {
-	Cluster    []string            // names of cluster-scoped items
-	Namespaces map[string][]string // namespace -> names
-}
-
 // Extract reads the whole archive from r, validates it as Reader does, and
-// writes its items under dir, which must not exist yet (or be empty). Files
-// are created through an os.Root on dir with O_EXCL, so nothing can be written
-// outside it or over another item. Files are readable by the owner only, as
-// backups hold Secrets.
+// writes its items under dir, which must not exist yet (or be empty). Each
+// item is stored at its canonical path (Item.Path: encoded names, every path
+// component at most 255 bytes), whatever entry name the archive used for it.
+// Files are created through an os.Root on dir with O_EXCL, so nothing can be
+// written outside it or over another item. Files are readable by the owner
+// only, as backups hold Secrets.
 //
 // Extract returns Contents only when every check passed. On any failure it
 // returns an error and removes what it wrote (and dir itself if it created
@@ -68,7 +61,6 @@ func Extract(r io.Reader, dir string, lim Limits) (_ *Contents, err error) {
 	if err != nil {
 		return nil, err
 	}
-	resources := make(map[string]*ResourceItems)
 	madeDirs := make(map[string]bool)
 	for {
 		item, data, err := ar.Next()
@@ -78,31 +70,15 @@ func Extract(r io.Reader, dir string, lim Limits) (_ *Contents, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := writeItem(root, madeDirs, item, data); err != nil {
+		err = writeItem(root, madeDirs, item, data)
+		if errors.Is(err, fs.ErrExist) {
+			return nil, invalid(ar.last, "appears twice: another entry already held %s", item)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("archive: extracting %s into %s: %w", item.Path(), dir, err)
 		}
-		ri := resources[item.Resource]
-		if ri == nil {
-			ri = &ResourceItems{Namespaces: make(map[string][]string)}
-			resources[item.Resource] = ri
-		}
-		if item.Namespace == "" {
-			ri.Cluster = append(ri.Cluster, item.Name)
-		} else {
-			ri.Namespaces[item.Namespace] = append(ri.Namespaces[item.Namespace], item.Name)
-		}
 	}
-	for _, ri := range resources {
-		slices.Sort(ri.Cluster)
-		for _, names := range ri.Namespaces {
-			slices.Sort(names)
-		}
-	}
-	idx, err := ar.Index()
-	if err != nil {
-		return nil, err
-	}
-	return &Contents{Dir: dir, Index: idx, Resources: resources}, nil
+	return &Contents{Dir: dir, Format: ar.Format(), Items: ar.items, Resources: ar.listing.resources}, nil
 }
 
 // Open returns the JSON of one extracted item.
@@ -115,9 +91,9 @@ func (c *Contents) Open(item Item) ([]byte, error) {
 		return nil, fmt.Errorf("archive: opening the extracted backup: %w", err)
 	}
 	defer root.Close()
-	data, err := root.ReadFile(storedPath(item))
+	data, err := root.ReadFile(item.Path())
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("archive: the backup has no %s (%s)", item, item.Path())
+		return nil, fmt.Errorf("archive: the backup has no %s", item)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("archive: reading %s: %w", item, err)
@@ -125,20 +101,8 @@ func (c *Contents) Open(item Item) ([]byte, error) {
 	return data, nil
 }
 
-// storedPath is where Extract keeps an item under its directory: the archive
-// path, except that a file name too long for the file system is replaced by a
-// digest of the name (O_EXCL turns any clash into an error, not an overwrite).
-func storedPath(item Item) string {
-	p := item.Path()
-	if len(item.Name)+len(itemExtension) <= maxFileNameLen {
-		return p
-	}
-	sum := sha256.Sum256([]byte(item.Name))
-	return path.Join(path.Dir(p), "long-name-"+hex.EncodeToString(sum[:])+itemExtension)
-}
-
 func writeItem(root *os.Root, madeDirs map[string]bool, item Item, data []byte) error {
-	p := storedPath(item)
+	p := item.Path()
 	parent := path.Dir(p)
 	if !madeDirs[parent] {
 		if err := root.MkdirAll(parent, 0o700); err != nil {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"testing"
@@ -83,22 +84,66 @@ func file(name string, data []byte) rawEntry {
 
 func versionFile(v string) rawEntry { return file(versionEntry, []byte(v)) }
 
+// testIndex is metadata/index.json as tests build and read it.
+type testIndex struct {
+	FormatVersion int              `json:"formatVersion"`
+	Items         []indexEntryJSON `json:"items"`
+}
+
 // indexFor returns an index entry matching the given entries.
 func indexFor(entries ...rawEntry) rawEntry {
-	idx := Index{FormatVersion: FormatVersion, Items: []IndexEntry{}}
+	idx := testIndex{FormatVersion: FormatVersion, Items: []indexEntryJSON{}}
 	for _, e := range entries {
 		sum := sha256.Sum256(e.data)
-		idx.Items = append(idx.Items, IndexEntry{Path: e.hdr.Name, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(e.data))})
+		idx.Items = append(idx.Items, indexEntryJSON{Path: e.hdr.Name, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(e.data))})
 	}
 	return indexOf(idx)
 }
 
-func indexOf(idx Index) rawEntry {
+func indexOf(idx testIndex) rawEntry {
 	b, err := json.Marshal(idx)
 	if err != nil {
 		panic(err)
 	}
 	return file(indexEntry, b)
+}
+
+// indexInArchive returns the metadata/index.json of a tar.gz, read with
+// archive/tar alone, and whether it has one.
+func indexInArchive(data []byte) (testIndex, bool) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return testIndex{}, false
+	}
+	tr := tar.NewReader(zr)
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			return testIndex{}, false
+		}
+		if hdr.Name != indexEntry {
+			continue
+		}
+		var idx testIndex
+		b, err := io.ReadAll(io.LimitReader(tr, 64<<20))
+		if err != nil || json.Unmarshal(b, &idx) != nil {
+			return testIndex{}, false
+		}
+		return idx, true
+	}
+}
+
+// parseItem is the inverse of Item.Path for a name that is not in the long
+// form (whose name only the object tells).
+func parseItem(p string) (Item, error) {
+	ep, err := parsePath(p)
+	if err != nil {
+		return Item{}, err
+	}
+	if ep.name.LongHash != "" {
+		return Item{}, fmt.Errorf("%q holds a long name: its object tells the name", p)
+	}
+	return ep.item, nil
 }
 
 // tarBytes writes entries as an uncompressed tar.
@@ -173,4 +218,24 @@ func describe(items []testItem) string {
 		fmt.Fprintf(&b, "%s ", it.item.Path())
 	}
 	return b.String()
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func errorsAs[T error](err error, target *T) bool { return errors.As(err, target) }
+
+func gunzipAll(t testing.TB, data []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

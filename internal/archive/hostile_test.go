@@ -19,6 +19,12 @@ type hostileCase struct {
 	lim     Limits
 	// want are substrings the error must contain: the entry and the problem.
 	want []string
+	// Without Limits.RequireIndex, archives are read as any format of Ark's
+	// lineage: lenientWant replaces want when the problem is then found
+	// differently, and legacyOK marks an archive that is then a valid one
+	// of an older format (read as unverified).
+	lenientWant []string
+	legacyOK    bool
 }
 
 func hostileCases(t testing.TB) []hostileCase {
@@ -30,7 +36,7 @@ func hostileCases(t testing.TB) []hostileCase {
 		return rawEntry{hdr: tar.Header{Typeflag: typ, Name: name, Linkname: target, Mode: 0o777}}
 	}
 	badSum := indexFor(ok1)
-	var idx Index
+	var idx testIndex
 	_ = json.Unmarshal(badSum.data, &idx)
 	idx.Items[0].SHA256 = strings.Repeat("ab", 32)
 	badHashIndex := indexOf(idx)
@@ -40,7 +46,7 @@ func hostileCases(t testing.TB) []hostileCase {
 	idx.Items[0].Size--
 	idx.Items = append(idx.Items, idx.Items[0])
 	dupIndex := indexOf(idx)
-	idx = Index{FormatVersion: 2, Items: []IndexEntry{}}
+	idx = testIndex{FormatVersion: 2, Items: []indexEntryJSON{}}
 	v2Index := indexOf(idx)
 
 	valid := rawArchive(t, v, ok1, ok2, indexFor(ok1, ok2))
@@ -60,8 +66,8 @@ func hostileCases(t testing.TB) []hostileCase {
 		{name: "hardlink", archive: withEntry(link(tar.TypeLink, "resources/configmaps/cluster/x.json", "/etc/shadow")), want: []string{"resources/configmaps/cluster/x.json", `hard link to "/etc/shadow"`}},
 		{name: "device", archive: withEntry(rawEntry{hdr: tar.Header{Typeflag: tar.TypeChar, Name: "resources/configmaps/cluster/x.json", Devmajor: 1, Devminor: 3}}), want: []string{"resources/configmaps/cluster/x.json", "device file"}},
 		{name: "fifo", archive: withEntry(rawEntry{hdr: tar.Header{Typeflag: tar.TypeFifo, Name: "resources/configmaps/cluster/x.json"}}), want: []string{"resources/configmaps/cluster/x.json", "FIFO"}},
-		{name: "directory", archive: withEntry(rawEntry{hdr: tar.Header{Typeflag: tar.TypeDir, Name: "resources/configmaps/", Mode: 0o755}}), want: []string{"resources/configmaps/", "empty component"}},
-		{name: "directory-clean-name", archive: withEntry(rawEntry{hdr: tar.Header{Typeflag: tar.TypeDir, Name: "resources/configmaps", Mode: 0o755}}), want: []string{`"resources/configmaps"`, "is a directory"}},
+		{name: "directory", archive: withEntry(rawEntry{hdr: tar.Header{Typeflag: tar.TypeDir, Name: "resources/configmaps/", Mode: 0o755}}), want: []string{"resources/configmaps/", "empty component"}, lenientWant: []string{`"resources/configmaps/"`, "not in the archive"}},
+		{name: "directory-clean-name", archive: withEntry(rawEntry{hdr: tar.Header{Typeflag: tar.TypeDir, Name: "resources/configmaps", Mode: 0o755}}), want: []string{`"resources/configmaps"`, "is a directory"}, lenientWant: []string{`"resources/configmaps"`, "not in the archive"}},
 		{name: "deeper-than-layout", archive: withEntry(file("resources/configmaps/namespaces/ns1/sub/x.json", []byte("{}"))), want: []string{"resources/configmaps/namespaces/ns1/sub/x.json", "not part of the backup layout"}},
 		{name: "outside-resources", archive: withEntry(file("etc/passwd", []byte("{}"))), want: []string{`"etc/passwd"`, "not part of the backup layout"}},
 		{name: "unknown-metadata", archive: withEntry(file("metadata/extra", []byte("{}"))), want: []string{"metadata/extra", "unknown metadata entry"}},
@@ -71,8 +77,8 @@ func hostileCases(t testing.TB) []hostileCase {
 		{name: "json-not-object", archive: withEntry(file("resources/configmaps/cluster/x.json", []byte(`"str"`))), want: []string{"resources/configmaps/cluster/x.json", "not a JSON object"}},
 		{name: "entry-too-large", archive: withEntry(file("resources/configmaps/cluster/big.json", []byte(`{"a":"`+strings.Repeat("x", 200)+`"}`))), lim: Limits{MaxEntrySize: 100}, want: []string{"resources/configmaps/cluster/big.json", "Limits.MaxEntrySize"}},
 		{name: "too-many-entries", archive: rawArchive(t, v, ok1, ok2, indexFor(ok1, ok2)), lim: Limits{MaxEntries: 1}, want: []string{ok2.hdr.Name, "more than 1 items"}},
-		{name: "too-many-bytes", archive: rawArchive(t, v, ok1, ok2, indexFor(ok1, ok2)), lim: Limits{MaxTotalSize: int64(len(ok1.data)) + 1 + 5}, want: []string{ok2.hdr.Name, "Limits.MaxTotalSize"}},
-		{name: "missing-index", archive: rawArchive(t, v, ok1, ok2), want: []string{ok2.hdr.Name, "without metadata/index.json", "truncated"}},
+		{name: "too-many-bytes", archive: rawArchive(t, v, ok1, ok2, indexFor(ok1, ok2)), lim: Limits{MaxTotalSize: 5*512 + int64(len(ok2.data)) - 1}, want: []string{ok2.hdr.Name, "Limits.MaxTotalSize"}},
+		{name: "missing-index", archive: rawArchive(t, v, ok1, ok2), want: []string{ok2.hdr.Name, "without metadata/index.json", "truncated"}, legacyOK: true},
 		{name: "extra-entry", archive: rawArchive(t, v, ok1, ok2, indexFor(ok1)), want: []string{ok2.hdr.Name, "not listed in metadata/index.json"}},
 		{name: "index-lists-missing", archive: rawArchive(t, v, ok1, indexFor(ok1, ok2)), want: []string{ok2.hdr.Name, "is not in the archive"}},
 		{name: "index-hash-mismatch", archive: rawArchive(t, v, ok1, badHashIndex), want: []string{ok1.hdr.Name, "sha256 mismatch", strings.Repeat("ab", 32)}},
@@ -82,7 +88,7 @@ func hostileCases(t testing.TB) []hostileCase {
 		{name: "index-not-json", archive: rawArchive(t, v, ok1, file(indexEntry, []byte("{nope"))), want: []string{indexEntry, "not a valid index"}},
 		{name: "index-too-large", archive: rawArchive(t, v, ok1, file(indexEntry, append([]byte(`{"formatVersion":1,"items":[]}`), bytes.Repeat([]byte(" "), 5000)...))), want: []string{indexEntry, "an index of 1 items can need"}},
 		{name: "entry-after-index", archive: rawArchive(t, v, ok1, indexFor(ok1), ok2), want: []string{ok2.hdr.Name, "must be the last entry"}},
-		{name: "missing-version", archive: rawArchive(t, ok1, indexFor(ok1)), want: []string{ok1.hdr.Name, "first entry must be metadata/version"}},
+		{name: "missing-version", archive: rawArchive(t, ok1, indexFor(ok1)), want: []string{ok1.hdr.Name, "first entry must be metadata/version"}, lenientWant: []string{indexEntry, "Heptio Ark v0.7", "has no index"}},
 		{name: "unknown-version", archive: rawArchive(t, versionFile("2"), ok1, indexFor(ok1)), want: []string{versionEntry, "format version 2 is not supported"}},
 		{name: "garbled-version", archive: rawArchive(t, versionFile("one"), ok1, indexFor(ok1)), want: []string{versionEntry, `"one" is not a format version`}},
 		{name: "huge-version", archive: rawArchive(t, versionFile(strings.Repeat("1", 100)), ok1, indexFor(ok1)), want: []string{versionEntry, "at most 64"}},
@@ -117,7 +123,7 @@ func nulNameArchive(t testing.TB) []byte {
 }
 
 func indexForSHA(e rawEntry) string {
-	var idx Index
+	var idx testIndex
 	_ = json.Unmarshal(indexFor(e).data, &idx)
 	return idx.Items[0].SHA256
 }
@@ -140,26 +146,54 @@ func lyingSizeArchive(t testing.TB, size int64) []byte {
 
 func TestHostileArchivesAreRejected(t *testing.T) {
 	for _, c := range hostileCases(t) {
-		t.Run(c.name, func(t *testing.T) {
-			lim := c.lim
-			if lim.MaxEntrySize == 0 {
-				lim.MaxEntrySize = 32 << 20
+		for _, strict := range []bool{true, false} {
+			mode := "lenient"
+			if strict {
+				mode = "strict"
 			}
-			_, err := readAll(c.archive, lim)
-			checkHostileError(t, "Reader", err, c.want)
+			t.Run(c.name+"/"+mode, func(t *testing.T) {
+				lim := c.lim
+				if lim.MaxEntrySize == 0 {
+					lim.MaxEntrySize = 32 << 20
+				}
+				lim.RequireIndex = strict
+				want := c.want
+				if !strict && c.lenientWant != nil {
+					want = c.lenientWant
+				}
+				if !strict && c.legacyOK {
+					checkReadAsUnverified(t, c.archive, lim)
+					return
+				}
+				_, err := readAll(c.archive, lim)
+				checkHostileError(t, "Reader", err, want)
 
-			parent := t.TempDir()
-			dir := filepath.Join(parent, "restore")
-			contents, err := Extract(bytes.NewReader(c.archive), dir, lim)
-			if contents != nil {
-				t.Errorf("Extract returned contents for a hostile archive")
-			}
-			checkHostileError(t, "Extract", err, c.want)
-			if _, statErr := os.Lstat(dir); !os.IsNotExist(statErr) {
-				t.Errorf("Extract left %s behind after failing (stat: %v)", dir, statErr)
-			}
-			assertOnlyUnder(t, parent, dir)
-		})
+				parent := t.TempDir()
+				dir := filepath.Join(parent, "restore")
+				contents, err := Extract(bytes.NewReader(c.archive), dir, lim)
+				if contents != nil {
+					t.Errorf("Extract returned contents for a hostile archive")
+				}
+				checkHostileError(t, "Extract", err, want)
+				if _, statErr := os.Lstat(dir); !os.IsNotExist(statErr) {
+					t.Errorf("Extract left %s behind after failing (stat: %v)", dir, statErr)
+				}
+				assertOnlyUnder(t, parent, dir)
+			})
+		}
+	}
+}
+
+// checkReadAsUnverified checks that an archive is read, as one of a format
+// without an index, and says so.
+func checkReadAsUnverified(t *testing.T, data []byte, lim Limits) {
+	t.Helper()
+	c, err := Extract(bytes.NewReader(data), filepath.Join(t.TempDir(), "x"), lim)
+	if err != nil {
+		t.Fatalf("Extract: %v", err)
+	}
+	if c.Format.Indexed || c.Format.Unverified() == "" {
+		t.Fatalf("format %+v: an archive without an index must be reported as unverified", c.Format)
 	}
 }
 

@@ -1,6 +1,10 @@
 package archive
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+	"io"
+)
 
 // Defaults used for a zero Limits field. They are far above what a real
 // cluster produces and exist so that a hostile archive cannot exhaust memory
@@ -14,10 +18,11 @@ const (
 	DefaultMaxEntrySize int64 = 32 << 20
 	// DefaultMaxEntries bounds the number of resource entries.
 	DefaultMaxEntries = 1_000_000
-	// DefaultMaxTotalSize bounds the sum of the uncompressed sizes of all
-	// entries, metadata included: this is what Extract writes to disk, and
-	// what protects against a small gzip stream that inflates enormously.
-	// 8 GiB is etcd's largest recommended database.
+	// DefaultMaxTotalSize bounds the decompressed size of the whole archive:
+	// every byte the gzip stream inflates to, tar headers, PAX records and
+	// padding included, not only the entries' content. It bounds what
+	// Extract writes to disk and what a small gzip stream can make the
+	// reader chew through. 8 GiB is etcd's largest recommended database.
 	DefaultMaxTotalSize int64 = 8 << 30
 )
 
@@ -25,7 +30,11 @@ const (
 type Limits struct {
 	MaxEntrySize int64 // bytes of one entry; default DefaultMaxEntrySize
 	MaxEntries   int   // resource entries; default DefaultMaxEntries
-	MaxTotalSize int64 // uncompressed bytes of all entries; default DefaultMaxTotalSize
+	MaxTotalSize int64 // decompressed bytes of the whole archive; default DefaultMaxTotalSize
+	// RequireIndex accepts only this Ark's own format, whose index lets
+	// every entry be verified; the formats of Heptio Ark and Velero, which
+	// have none, are refused. Set it for a backup that this Ark wrote.
+	RequireIndex bool
 }
 
 func (l Limits) withDefaults() (Limits, error) {
@@ -42,4 +51,28 @@ func (l Limits) withDefaults() (Limits, error) {
 		l.MaxTotalSize = DefaultMaxTotalSize
 	}
 	return l, nil
+}
+
+var errTooLarge = errors.New("the decompressed archive exceeds Limits.MaxTotalSize")
+
+// boundedReader counts the bytes the gzip stream inflates to and fails once
+// they pass max, whatever part of the tar stream they belong to.
+type boundedReader struct {
+	r      io.Reader
+	n, max int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	if b.n > b.max {
+		return 0, errTooLarge
+	}
+	if room := b.max - b.n + 1; int64(len(p)) > room {
+		p = p[:room]
+	}
+	k, err := b.r.Read(p)
+	b.n += int64(k)
+	if b.n > b.max {
+		return k - int(b.n-b.max), errTooLarge
+	}
+	return k, err
 }

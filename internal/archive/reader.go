@@ -3,17 +3,12 @@ package archive
 import (
 	"archive/tar"
 	"bufio"
-	"bytes"
-	"compress/flate"
 	"compress/gzip"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -22,44 +17,40 @@ const (
 	// maxTrailingPadding is how many zero bytes may follow the tar end
 	// marker inside the gzip stream (GNU tar pads to 10 KiB records).
 	maxTrailingPadding = 1 << 20
-	// smallEntrySize is the largest entry read into a buffer sized from its
-	// header; larger ones grow with the data actually read, so a header that
-	// lies about its size costs no more memory than the bytes behind it.
-	smallEntrySize = 1 << 20
 )
 
 // Reader reads an archive as a stream and validates every entry before
 // returning it. Items returned by Next are individually valid, but the archive
-// as a whole (nothing missing, nothing added, nothing changed) is confirmed
+// as a whole (nothing missing, added, changed, or stored twice) is confirmed
 // only when Next returns io.EOF: do nothing irreversible before that, or use
-// Extract, which returns only a fully verified archive.
+// Extract, which returns only a fully checked archive.
+//
+// It reads every format of Ark's lineage (see Format) unless
+// Limits.RequireIndex is set; Format says which one it found.
 type Reader struct {
-	lim  Limits
-	in   *sourceReader
-	src  *bufio.Reader
-	gz   *gzip.Reader
-	tr   *tar.Reader
-	last string // name of the last entry read, for errors about what follows it
+	lim     Limits
+	in      *sourceReader
+	src     *bufio.Reader
+	gz      *gzip.Reader
+	inflate *boundedReader // the decompressed stream, counted against MaxTotalSize
+	tr      *tar.Reader
+	last    string      // name of the last entry read, for errors about what follows it
+	pending *tar.Header // the first item's header, read while looking for metadata/version
 
-	digests    map[string]entryDigest
-	total      int64 // uncompressed bytes read, metadata/version included
+	format     Format
+	digests    digestTable // nil when the format has no index to check
+	listing    listingBuilder
+	items      int
 	indexBound int64 // the largest metadata/index.json the entries read so far can need
 
-	index Index
-	done  bool
-	err   error
-}
-
-type entryDigest struct {
-	sum     [sha256.Size]byte
-	size    int64
-	indexed bool
+	done bool
+	err  error
 }
 
 // NewReader starts reading the compressed archive r with the given limits
-// (zero fields mean the defaults) and checks metadata/version. When Next has
-// returned io.EOF, r has been read to its end, so a VerifyingReader around it
-// can be verified.
+// (zero fields mean the defaults) and reads its metadata/version, if it has
+// one. When Next has returned io.EOF, r has been read to its end, so a
+// VerifyingReader around it can be verified.
 func NewReader(r io.Reader, lim Limits) (*Reader, error) {
 	lim, err := lim.withDefaults()
 	if err != nil {
@@ -80,20 +71,22 @@ func NewReader(r io.Reader, lim Limits) (*Reader, error) {
 		case errors.Is(err, io.EOF):
 			return nil, invalid("", "the archive is empty")
 		case errors.Is(err, gzip.ErrHeader):
-			return nil, invalid("", "the archive is not gzip-compressed: expected a .tar.gz written by Ark")
+			return nil, invalid("", "the archive is not gzip-compressed: expected a .tar.gz written by Ark, Heptio Ark or Velero")
 		default:
 			return nil, &InvalidArchiveError{Reason: "cannot read the gzip header: the archive is truncated or corrupted", Err: err}
 		}
 	}
 	gz.Multistream(false)
+	inflate := &boundedReader{r: gz, max: lim.MaxTotalSize}
 	ar := &Reader{
 		lim:        lim,
 		in:         in,
 		src:        src,
 		gz:         gz,
-		tr:         tar.NewReader(gz),
-		digests:    make(map[string]entryDigest),
+		inflate:    inflate,
+		tr:         tar.NewReader(inflate),
 		indexBound: indexBytesFixed,
+		listing:    newListingBuilder(),
 	}
 	if err := ar.readVersion(); err != nil {
 		return nil, err
@@ -101,13 +94,25 @@ func NewReader(r io.Reader, lim Limits) (*Reader, error) {
 	return ar, nil
 }
 
+// readVersion reads metadata/version, the first entry of every format that
+// has one (directory entries aside), and so learns the format.
 func (r *Reader) readVersion() error {
-	hdr, err := r.nextHeader()
-	if err != nil {
-		return err
+	var hdr *tar.Header
+	for hdr == nil || hdr.Typeflag == tar.TypeDir {
+		var err error
+		if hdr, err = r.nextHeader(); err == errTarEnd {
+			return invalid("", "the archive holds no entries: it is not a backup archive, or it is truncated")
+		} else if err != nil {
+			return err
+		}
 	}
 	if hdr.Name != versionEntry {
-		return invalid(hdr.Name, "the first entry must be %s: this is not an Ark backup archive (format version %d), or it is corrupted", versionEntry, FormatVersion)
+		if r.lim.RequireIndex {
+			return invalid(hdr.Name, "the first entry must be %s: this is not an Ark backup archive (format version %d), or it is corrupted", versionEntry, FormatVersion)
+		}
+		r.format = Format{Origin: OriginHeptioArk7}
+		r.pending = hdr
+		return nil
 	}
 	if hdr.Size > maxVersionEntrySize {
 		return invalid(versionEntry, "is %d bytes; a format version is at most %d", hdr.Size, maxVersionEntrySize)
@@ -116,24 +121,28 @@ func (r *Reader) readVersion() error {
 	if err != nil {
 		return r.truncated(versionEntry, err)
 	}
-	text := strings.TrimSpace(string(data))
-	v, err := strconv.Atoi(text)
-	if err != nil {
-		return invalid(versionEntry, "content %q is not a format version number", text)
+	if r.format, err = formatOfVersion(data); err != nil {
+		return err
 	}
-	if v != FormatVersion {
-		return invalid(versionEntry, "format version %d is not supported: this Ark reads format version %d; use the Ark release that wrote the backup", v, FormatVersion)
+	if r.format.Version == "1" {
+		r.digests = digestTable{}
+	} else if r.lim.RequireIndex {
+		return invalid(versionEntry, "format version %q has no index, and this reader requires one (Limits.RequireIndex)", r.format.Version)
 	}
-	r.total += hdr.Size
 	return nil
 }
 
+// Format is what the archive was recognised as. Indexed (and Origin, for an
+// archive of this Ark) are final only once Next has returned io.EOF.
+func (r *Reader) Format() Format { return r.format }
+
 // Next returns the next resource item and its JSON. It returns io.EOF only
-// after metadata/index.json was read and matched every entry, and the gzip
-// stream ended cleanly with nothing after it. Any other error is an
-// *InvalidArchiveError, except a read error of the source itself, which is
-// wrapped as is (errors.Is finds it); either is returned again by every later
-// call.
+// after the whole archive was checked: for an archive with an index, that
+// metadata/index.json matched every entry; for every format, that no object
+// is stored twice and that the gzip stream ended cleanly with nothing after
+// it. Any other error is an *InvalidArchiveError, except a read error of the
+// source itself, which is wrapped as is (errors.Is finds it); either is
+// returned again by every later call.
 func (r *Reader) Next() (Item, []byte, error) {
 	if r.err != nil {
 		return Item{}, nil, r.err
@@ -153,49 +162,59 @@ func (r *Reader) Next() (Item, []byte, error) {
 	return item, data, nil
 }
 
-// Index returns the verified index once Next has returned io.EOF.
-func (r *Reader) Index() (Index, error) {
-	if !r.done {
-		return Index{}, errors.New("archive: Index is known only after Next has returned io.EOF")
+func (r *Reader) next() (Item, []byte, error) {
+	for {
+		hdr := r.pending
+		r.pending = nil
+		if hdr == nil {
+			var err error
+			hdr, err = r.nextHeader()
+			if err == errTarEnd {
+				return Item{}, nil, r.endWithoutIndex()
+			}
+			if err != nil {
+				return Item{}, nil, err
+			}
+		}
+		if hdr.Typeflag == tar.TypeDir {
+			continue
+		}
+		name := hdr.Name
+		switch {
+		case name == indexEntry:
+			return Item{}, nil, r.endWithIndex(hdr)
+		case name == versionEntry && r.format.Version == "":
+			return Item{}, nil, invalid(name, "must be the first entry")
+		case name == versionEntry:
+			return Item{}, nil, invalid(name, "appears twice")
+		case strings.HasPrefix(name, metadataDir+"/"):
+			return Item{}, nil, invalid(name, "unknown metadata entry (archives have only %s and %s)", versionEntry, indexEntry)
+		}
+		return r.readItem(hdr)
 	}
-	return r.index, nil
 }
 
-func (r *Reader) next() (Item, []byte, error) {
-	hdr, err := r.nextHeader()
-	if err != nil {
-		return Item{}, nil, err
-	}
+func (r *Reader) readItem(hdr *tar.Header) (Item, []byte, error) {
 	name := hdr.Name
-	switch {
-	case name == indexEntry:
-		if err := r.readIndex(hdr); err != nil {
-			return Item{}, nil, err
-		}
-		if err := r.finish(); err != nil {
-			return Item{}, nil, err
-		}
-		return Item{}, nil, io.EOF
-	case name == versionEntry:
-		return Item{}, nil, invalid(name, "appears twice")
-	case strings.HasPrefix(name, "metadata/"):
-		return Item{}, nil, invalid(name, "unknown metadata entry (format version %d has only %s and %s)", FormatVersion, versionEntry, indexEntry)
-	}
-	item, err := ParsePath(name)
+	ep, err := parsePath(name)
 	if err != nil {
 		return Item{}, nil, &InvalidArchiveError{Entry: name, Reason: "not part of the backup layout", Err: err}
 	}
-	if _, dup := r.digests[name]; dup {
-		return Item{}, nil, invalid(name, "appears twice")
+	var key pathKey
+	if r.digests != nil {
+		key = keyOf(name)
+		if _, dup := r.digests[key]; dup {
+			return Item{}, nil, invalid(name, "appears twice")
+		}
 	}
-	if len(r.digests) >= r.lim.MaxEntries {
+	if r.items >= r.lim.MaxEntries {
 		return Item{}, nil, invalid(name, "the archive has more than %d items (Limits.MaxEntries)", r.lim.MaxEntries)
 	}
 	if hdr.Size > r.lim.MaxEntrySize {
 		return Item{}, nil, invalid(name, "is %d bytes, more than the %d allowed for one entry (Limits.MaxEntrySize)", hdr.Size, r.lim.MaxEntrySize)
 	}
-	if r.total+hdr.Size > r.lim.MaxTotalSize {
-		return Item{}, nil, invalid(name, "the archive's entries add up to more than %d uncompressed bytes (Limits.MaxTotalSize)", r.lim.MaxTotalSize)
+	if r.inflate.n+hdr.Size > r.lim.MaxTotalSize {
+		return Item{}, nil, invalid(name, "the archive decompresses to more than %d bytes (Limits.MaxTotalSize)", r.lim.MaxTotalSize)
 	}
 	data, err := readEntry(r.tr, hdr.Size)
 	if err != nil {
@@ -204,185 +223,144 @@ func (r *Reader) next() (Item, []byte, error) {
 	if !isJSONObject(data) {
 		return Item{}, nil, invalid(name, "content is not a JSON object")
 	}
-	r.total += hdr.Size
-	r.indexBound += indexSizeBound(len(name))
-	r.digests[name] = entryDigest{sum: sha256.Sum256(data), size: hdr.Size}
-	return item, data, nil
+	if ep.name.LongHash != "" {
+		if err := ep.name.resolve(objectName(data)); err != nil {
+			return Item{}, nil, &InvalidArchiveError{Entry: name, Reason: "long name does not match its object", Err: err}
+		}
+		ep.item.Name = ep.name.Name
+	}
+	if err := r.listing.add(ep.item); err != nil {
+		return Item{}, nil, &InvalidArchiveError{Entry: name, Reason: "inconsistent version directories", Err: err}
+	}
+	r.items++
+	if r.digests != nil {
+		r.indexBound += indexSizeBound(len(name))
+		r.digests[key] = entryDigest{sum: sha256.Sum256(data), size: hdr.Size}
+	}
+	return ep.item, data, nil
 }
 
+// objectName is the metadata.name of an object's JSON, "" if it has none.
+func objectName(data []byte) string {
+	var obj struct {
+		Metadata struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
+	}
+	if json.Unmarshal(data, &obj) != nil {
+		return ""
+	}
+	return obj.Metadata.Name
+}
+
+var errTarEnd = errors.New("end of the tar archive")
+
 // nextHeader returns the next tar header, refusing names that are unsafe as
-// paths and anything that is not a regular file.
+// paths and anything that is not a regular file or a directory of the
+// layout. It returns errTarEnd at the end of the tar archive.
 func (r *Reader) nextHeader() (*tar.Header, error) {
 	hdr, err := r.tr.Next()
 	if errors.Is(err, tar.ErrInsecurePath) && hdr != nil {
 		err = nil // refused below, with the reason
 	}
 	if err == io.EOF {
-		if r.last == "" {
-			return nil, invalid("", "the archive holds no entries: it is not an Ark backup, or it is truncated")
-		}
-		return nil, invalid("", "the archive ends after entry %q without %s: it is truncated", r.last, indexEntry)
+		return nil, errTarEnd
 	}
 	if err != nil {
 		return nil, r.streamError(err)
+	}
+	if hdr.Typeflag == tar.TypeDir && !r.lim.RequireIndex {
+		// Archives repacked with tar(1) have entries for their directories.
+		dir := strings.TrimSuffix(hdr.Name, "/")
+		if problem := unsafePathProblem(dir); problem != "" {
+			return nil, invalid(hdr.Name, "unsafe entry name: %s", problem)
+		}
+		if !isLayoutDir(dir) {
+			return nil, invalid(hdr.Name, "is a directory that is not part of the backup layout")
+		}
+		r.last = hdr.Name
+		return hdr, nil
 	}
 	if problem := unsafePathProblem(hdr.Name); problem != "" {
 		return nil, invalid(hdr.Name, "unsafe entry name: %s", problem)
 	}
 	if hdr.Typeflag != tar.TypeReg {
-		return nil, invalid(hdr.Name, "%s; an Ark archive holds only regular files", describeType(hdr))
+		return nil, invalid(hdr.Name, "%s; a backup archive holds only regular files", describeType(hdr))
 	}
 	r.last = hdr.Name
 	return hdr, nil
 }
 
-func (r *Reader) streamError(err error) error {
-	where := "at its start"
-	if r.last != "" {
-		where = fmt.Sprintf("after entry %q", r.last)
+// endWithIndex checks metadata/index.json against the entries read, then
+// that nothing follows it.
+func (r *Reader) endWithIndex(hdr *tar.Header) error {
+	if r.digests == nil {
+		return invalid(indexEntry, "an archive of %s has no index; only format version %d does", r.format.Origin, FormatVersion)
 	}
-	var corrupt flate.CorruptInputError
-	switch {
-	case r.in.err != nil:
-		return fmt.Errorf("archive: reading the backup archive %s: %w", where, r.in.err)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return &InvalidArchiveError{Reason: "the archive is truncated " + where, Err: err}
-	case errors.Is(err, gzip.ErrChecksum), errors.As(err, &corrupt), errors.Is(err, tar.ErrHeader):
-		return &InvalidArchiveError{Reason: "the archive is corrupted " + where, Err: err}
-	default:
-		return &InvalidArchiveError{Reason: "cannot read the archive " + where, Err: err}
-	}
-}
-
-// truncated reports an entry that ended early: a failing source (a network
-// error, worth retrying) is told apart from an archive that is short.
-func (r *Reader) truncated(entry string, err error) error {
-	if r.in.err != nil {
-		return fmt.Errorf("archive: reading entry %q of the backup archive: %w", entry, r.in.err)
-	}
-	return &InvalidArchiveError{Entry: entry, Reason: "truncated", Err: err}
-}
-
-// sourceReader remembers the source's own read error, so that a failing
-// download is not reported as a corrupt archive.
-type sourceReader struct {
-	r   io.Reader
-	err error
-}
-
-func (s *sourceReader) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	if err != nil && err != io.EOF {
-		s.err = err
-	}
-	return n, err
-}
-
-func describeType(hdr *tar.Header) string {
-	switch hdr.Typeflag {
-	case tar.TypeSymlink:
-		return fmt.Sprintf("is a symbolic link to %q", hdr.Linkname)
-	case tar.TypeLink:
-		return fmt.Sprintf("is a hard link to %q", hdr.Linkname)
-	case tar.TypeChar, tar.TypeBlock:
-		return "is a device file"
-	case tar.TypeDir:
-		return "is a directory"
-	case tar.TypeFifo:
-		return "is a FIFO"
-	case tar.TypeXGlobalHeader:
-		return "is a PAX global header"
-	case tar.TypeGNUSparse:
-		return "is a sparse file"
-	default:
-		return fmt.Sprintf("has unsupported tar type %q", hdr.Typeflag)
-	}
-}
-
-// readEntry reads exactly size bytes of the current entry.
-func readEntry(r io.Reader, size int64) ([]byte, error) {
-	lr := io.LimitReader(r, size)
-	if size <= smallEntrySize {
-		buf := make([]byte, size)
-		n, err := io.ReadFull(lr, buf)
-		if err != nil {
-			return nil, fmt.Errorf("its header promises %d bytes but only %d follow: %w", size, n, err)
-		}
-		return buf, nil
-	}
-	var buf bytes.Buffer
-	buf.Grow(smallEntrySize)
-	n, err := buf.ReadFrom(lr)
-	if err != nil {
-		return nil, fmt.Errorf("its header promises %d bytes but only %d follow: %w", size, n, err)
-	}
-	if n != size {
-		return nil, fmt.Errorf("its header promises %d bytes but only %d follow: %w", size, n, io.ErrUnexpectedEOF)
-	}
-	return buf.Bytes(), nil
-}
-
-func (r *Reader) readIndex(hdr *tar.Header) error {
 	if hdr.Size > r.indexBound {
 		return invalid(indexEntry, "is %d bytes, more than the %d an index of %d items can need", hdr.Size, r.indexBound, len(r.digests))
 	}
-	data, err := readEntry(r.tr, hdr.Size)
-	if err != nil {
-		return r.truncated(indexEntry, err)
-	}
-	var idx Index
-	if err := json.Unmarshal(data, &idx); err != nil {
-		return &InvalidArchiveError{Entry: indexEntry, Reason: "is not a valid index", Err: err}
-	}
-	if idx.FormatVersion != FormatVersion {
-		return invalid(indexEntry, "records format version %d but %s says %d", idx.FormatVersion, versionEntry, FormatVersion)
-	}
-	for _, e := range idx.Items {
-		d, ok := r.digests[e.Path]
-		switch {
-		case !ok:
-			return invalid(e.Path, "is listed in %s but is not in the archive: entries were removed or the archive is truncated", indexEntry)
-		case d.indexed:
-			return invalid(e.Path, "is listed twice in %s", indexEntry)
-		case e.Size != d.size:
-			return invalid(e.Path, "size mismatch: %s records %d bytes, the entry has %d", indexEntry, e.Size, d.size)
-		}
-		want, err := hex.DecodeString(e.SHA256)
-		if err != nil || len(want) != sha256.Size {
-			return invalid(e.Path, "%s records %q, which is not a hex SHA-256", indexEntry, e.SHA256)
-		}
-		if !bytes.Equal(want, d.sum[:]) {
-			return invalid(e.Path, "sha256 mismatch: %s records %s, the entry's content hashes to %s: the entry was modified or corrupted", indexEntry, e.SHA256, hex.EncodeToString(d.sum[:]))
-		}
-		d.indexed = true
-		r.digests[e.Path] = d
-	}
-	if len(idx.Items) != len(r.digests) {
-		var missing []string
-		for p, d := range r.digests {
-			if !d.indexed {
-				missing = append(missing, p)
-			}
-		}
-		slices.Sort(missing)
-		return invalid(missing[0], "is in the archive but not listed in %s (%d such entries): entries were added", indexEntry, len(missing))
-	}
-	r.index = idx
-	r.digests = nil // no longer needed; release it before the caller goes on
-	return nil
-}
-
-// finish checks that nothing follows the index, that the gzip stream ends
-// with a valid checksum, and that the source ends with it.
-func (r *Reader) finish() error {
-	hdr, err := r.tr.Next()
+	body := &readErrors{r: io.LimitReader(r.tr, hdr.Size)}
+	err := verifyIndex(body, r.digests)
 	switch {
-	case err == nil:
-		return invalid(hdr.Name, "follows %s, which must be the last entry", indexEntry)
-	case err != io.EOF:
+	case err == errUnlisted:
+		return r.unlistedError()
+	case err != nil && body.err != nil:
+		// The entry itself ended early, or the stream failed under it.
+		return r.truncated(indexEntry, body.err)
+	case err != nil:
+		return err
+	}
+	r.digests = nil // no longer needed; release it before the caller goes on
+	if next, err := r.tr.Next(); err == nil {
+		return invalid(next.Name, "follows %s, which must be the last entry", indexEntry)
+	} else if err != io.EOF {
 		return r.streamError(err)
 	}
-	n, err := io.Copy(zeroChecker{}, io.LimitReader(r.gz, maxTrailingPadding+1))
+	if err := r.finish(); err != nil {
+		return err
+	}
+	r.format.Origin, r.format.Indexed = OriginArk, true
+	return io.EOF
+}
+
+// endWithoutIndex ends an archive whose tar stream ended without
+// metadata/index.json: a truncated archive of this Ark, or one of a format
+// that has none.
+func (r *Reader) endWithoutIndex() error {
+	if r.lim.RequireIndex {
+		return invalid("", "the archive ends after entry %q without %s: it is truncated", r.last, indexEntry)
+	}
+	r.digests = nil
+	if err := r.finish(); err != nil {
+		return err
+	}
+	return io.EOF
+}
+
+// unlistedError names an entry that the index does not list.
+func (r *Reader) unlistedError() error {
+	unlisted := 0
+	for _, d := range r.digests {
+		if d.size >= 0 {
+			unlisted++
+		}
+	}
+	first := ""
+	r.listing.each(func(it Item) {
+		p := it.Path()
+		if d, ok := r.digests[keyOf(p)]; ok && d.size >= 0 && (first == "" || p < first) {
+			first = p
+		}
+	})
+	return invalid(first, "is in the archive but not listed in %s (%d such entries): entries were added", indexEntry, unlisted)
+}
+
+// finish checks what follows the tar archive: zero padding at most, then the
+// end of the gzip stream (its checksum included), then the end of the source.
+// Last, no object may be stored twice.
+func (r *Reader) finish() error {
+	n, err := io.Copy(zeroChecker{}, io.LimitReader(r.inflate, maxTrailingPadding+1))
 	if err != nil {
 		if errors.Is(err, errNonZeroPadding) {
 			return invalid("", "data follows the end of the tar archive")
@@ -398,18 +376,8 @@ func (r *Reader) finish() error {
 		}
 		return fmt.Errorf("archive: reading the end of the backup archive: %w", err)
 	}
-	return nil
-}
-
-var errNonZeroPadding = errors.New("non-zero padding")
-
-type zeroChecker struct{}
-
-func (zeroChecker) Write(p []byte) (int, error) {
-	for _, b := range p {
-		if b != 0 {
-			return 0, errNonZeroPadding
-		}
+	if dup, found := r.listing.finish(); found {
+		return invalid(dup.Path(), "appears twice: two entries hold %s", dup)
 	}
-	return len(p), nil
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"hash"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -30,19 +31,21 @@ type Summary struct {
 // size per item (about 150 bytes plus the path), also used to refuse
 // duplicates.
 //
-// An error from the destination is sticky: every later call returns it. An
-// item refused by Add (bad name, duplicate, not JSON, too large) writes nothing
-// and leaves the Writer usable.
+// An item refused by Add is reported as an *ItemError and writes nothing;
+// the Writer stays usable. An error from the destination is sticky: every
+// later call returns it.
 type Writer struct {
 	dst     *hashingWriter
 	buf     *bufio.Writer
 	gz      *gzip.Writer
+	tarOut  *countingWriter // what tw writes into gz: the decompressed size a reader counts
 	tw      *tar.Writer
 	modTime time.Time
 
-	seen    map[string]struct{}
-	records []indexRecord // the index, in the order items were added
-	total   int64         // uncompressed bytes of all entries written, as Reader counts them
+	seen       map[string]struct{}
+	records    []indexRecord // the index, in the order items were added
+	indexBytes int64         // encoded size of the index entries so far
+	scratch    []byte
 
 	err    error
 	closed bool
@@ -59,11 +62,13 @@ func NewWriter(w io.Writer) (*Writer, error) {
 	// the destination is a pipe into an uploader.
 	buf := bufio.NewWriterSize(dst, 64<<10)
 	gz := gzip.NewWriter(buf)
+	tarOut := &countingWriter{w: gz}
 	aw := &Writer{
 		dst:     dst,
 		buf:     buf,
 		gz:      gz,
-		tw:      tar.NewWriter(gz),
+		tarOut:  tarOut,
+		tw:      tar.NewWriter(tarOut),
 		modTime: time.Now().UTC().Truncate(time.Second),
 		seen:    make(map[string]struct{}),
 	}
@@ -73,43 +78,84 @@ func NewWriter(w io.Writer) (*Writer, error) {
 	return aw, nil
 }
 
-// Add writes one object's JSON. It refuses, without writing anything, an item
-// whose names would not be a safe path, a path already written, data that is
-// not a JSON object, and an entry or archive larger than a Reader accepts by
-// default (see the Default* limits).
+// Add writes one object's JSON at item's path. Every name the API server
+// accepts can be stored (names are encoded in paths, see names.go). With
+// item.Version set, the object goes into that API version's directory (and
+// with item.Preferred into "<version>-preferredversion"), as for a backup of
+// every served version: the restore then picks the version the target cluster
+// serves.
+//
+// Add refuses with an *ItemError, writing nothing, an item with an empty
+// name or an invalid resource, namespace or version, a path already written,
+// data that is not a JSON object, and an entry or archive larger than a
+// Reader accepts by default (see the Default* limits).
 func (w *Writer) Add(item Item, data []byte) error {
 	if w.closed {
-		return fmt.Errorf("archive: Add(%q) after Close", item.Path())
+		return fmt.Errorf("archive: Add(%s) after Close", item)
 	}
 	if w.err != nil {
 		return w.err
 	}
-	p := item.Path()
-	if err := item.validate(); err != nil {
-		return fmt.Errorf("archive: cannot add %q: %w", p, err)
+	refuse := func(format string, args ...any) error {
+		return &ItemError{Item: item, Reason: fmt.Sprintf(format, args...)}
 	}
+	if err := item.validate(); err != nil {
+		return refuse("%v", err)
+	}
+	p := item.Path()
 	if _, dup := w.seen[p]; dup {
-		return fmt.Errorf("archive: cannot add %q: it is already in the archive (each object can be backed up once)", p)
+		return refuse("it is already in the archive (each object can be backed up once)")
 	}
 	if int64(len(data)) > DefaultMaxEntrySize {
-		return fmt.Errorf("archive: cannot add %q: its JSON is %d bytes, more than the %d a restore accepts", p, len(data), DefaultMaxEntrySize)
+		return refuse("its JSON is %d bytes, more than the %d a restore accepts", len(data), DefaultMaxEntrySize)
 	}
 	if len(w.records) >= DefaultMaxEntries {
-		return fmt.Errorf("archive: cannot add %q: the archive already has %d items, the most a restore accepts", p, DefaultMaxEntries)
-	}
-	if w.total+int64(len(data)) > DefaultMaxTotalSize {
-		return fmt.Errorf("archive: cannot add %q: the archive would exceed %d uncompressed bytes, the most a restore accepts", p, DefaultMaxTotalSize)
+		return refuse("the archive already has %d items, the most a restore accepts", DefaultMaxEntries)
 	}
 	if !isJSONObject(data) {
-		return fmt.Errorf("archive: cannot add %q: data is not a JSON object", p)
+		return refuse("data is not a JSON object")
+	}
+	if isLongForm(p) && objectName(data) != item.Name {
+		// A reader learns a long name from the object itself.
+		return refuse("its JSON's metadata.name is not the item's name")
+	}
+	rec := indexRecord{path: p, sum: sha256.Sum256(data), size: int64(len(data))}
+	var err error
+	if w.scratch, err = appendIndexEntry(w.scratch[:0], rec); err != nil {
+		return refuse("encoding its index entry: %v", err)
+	}
+	entryIndexBytes := int64(len(w.scratch)) + 2 // and its separator
+	if w.tarOut.n+tarEntryBound(p, int64(len(data)))+w.indexReserve(entryIndexBytes) > writerMaxTotalSize {
+		return refuse("the archive would decompress to more than %d bytes, the most a restore accepts", writerMaxTotalSize)
 	}
 	if err := w.writeEntry(p, data); err != nil {
 		return err
 	}
-	w.records = append(w.records, indexRecord{path: p, sum: sha256.Sum256(data), size: int64(len(data))})
+	w.records = append(w.records, rec)
+	w.indexBytes += entryIndexBytes
 	w.seen[p] = struct{}{}
 	return nil
 }
+
+// writerMaxTotalSize is DefaultMaxTotalSize; tests lower it.
+var writerMaxTotalSize = DefaultMaxTotalSize
+
+// tarEntryBound bounds what archive/tar writes for one entry: its header, a
+// PAX header with the path record when the name needs one, and the content
+// padded to 512-byte blocks.
+func tarEntryBound(name string, size int64) int64 {
+	return 3*512 + roundUpBlock(int64(len(name))+64) + roundUpBlock(size)
+}
+
+// indexReserve is what must stay free for metadata/index.json and the end
+// of the tar stream once an item with extra index bytes is added.
+func (w *Writer) indexReserve(extra int64) int64 {
+	return tarEntryBound(indexEntry, w.indexBytes+extra+64) + 2*512
+}
+
+func roundUpBlock(n int64) int64 { return (n + 511) &^ 511 }
+
+func isLongForm(path string) bool { return strings.Contains(path, longNameMarker) }
 
 // indexRecord is one IndexEntry as the Writer keeps it until Close: about half
 // the memory of its JSON, which for a large backup is most of what the Writer
@@ -158,7 +204,7 @@ func (w *Writer) Close() (Summary, error) {
 		}
 	}
 	items := len(w.records)
-	w.records, w.seen = nil, nil
+	w.records, w.seen, w.scratch = nil, nil, nil
 	return Summary{SHA256: hex.EncodeToString(w.dst.h.Sum(nil)), Size: w.dst.n, Items: items}, nil
 }
 
@@ -220,7 +266,6 @@ func (w *Writer) writeHeader(name string, size int64) error {
 		w.err = fmt.Errorf("archive: writing the header of %s: %w", name, err)
 		return w.err
 	}
-	w.total += size
 	return nil
 }
 
@@ -249,5 +294,17 @@ func (hw *hashingWriter) Write(p []byte) (int, error) {
 	n, err := hw.w.Write(p)
 	hw.h.Write(p[:n])
 	hw.n += int64(n)
+	return n, err
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
 	return n, err
 }

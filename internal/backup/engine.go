@@ -7,6 +7,7 @@ package backup
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"fmt"
 	"io"
@@ -240,8 +241,9 @@ func (e *engine) listPages(ctx context.Context, target dynamic.ResourceInterface
 	}
 }
 
-// backupItem runs the item's actions and writes it. Only archive write
-// failures are returned; everything else is recorded as a problem.
+// backupItem runs the item's actions and writes it. Only a failure of the
+// archive stream itself (the upload died) is returned; everything else,
+// including an item the archive refuses, is recorded as a problem.
 func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstructured.Unstructured) error {
 	gr := r.GroupResource()
 	key := gr.String() + "/" + item.GetNamespace() + "/" + item.GetName()
@@ -268,6 +270,13 @@ func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstruct
 		return nil
 	}
 	if err := e.out.Add(archive.Item{Resource: gr.String(), Namespace: item.GetNamespace(), Name: item.GetName()}, data); err != nil {
+		var refused *archive.ItemError
+		if errors.As(err, &refused) {
+			// This one object cannot be stored; the archive is intact and
+			// every other object still can be.
+			e.problem("error", gr.String(), item.GetNamespace(), item.GetName(), fmt.Sprintf("not backed up: %s", refused.Reason))
+			return nil
+		}
 		return fmt.Errorf("writing %s %s/%s to the archive: %w", gr, item.GetNamespace(), item.GetName(), err)
 	}
 	e.result.ResourceCounts[gr.String()]++

@@ -3,6 +3,9 @@ package backup
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"testing"
@@ -236,5 +239,86 @@ func TestValidate(t *testing.T) {
 	}, d)
 	if len(errs) != 3 {
 		t.Fatalf("want 3 problems, got %q", errs)
+	}
+}
+
+// Kubernetes accepts RBAC-style names (any path segment) that are no DNS
+// names: a backslash, a tab, a newline, 10 KiB. Such an object is backed up
+// like any other, and the backup stays whole.
+func TestUnusualNamesAreBackedUp(t *testing.T) {
+	names := []string{`domain\user`, "tab\tname", "line\nbreak", "ünï😀", strings.Repeat("r", 10<<10), "Admin", "admin"}
+	objs := []runtime.Object{obj("v1", "Namespace", "", "a", nil, nil)}
+	for _, n := range names {
+		objs = append(objs, obj("v1", "ConfigMap", "a", n, nil, nil))
+	}
+	d, dyn := fakeCluster(t, objs...)
+	var buf bytes.Buffer
+	res, err := Run(context.Background(), Options{Backup: &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "b"}}, Discovery: d, Dynamic: dyn}, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Errors != 0 || res.ResourceCounts["configmaps"] != len(names) {
+		t.Fatalf("errors %d %v, configmaps %d", res.Errors, res.Problems, res.ResourceCounts["configmaps"])
+	}
+	r, err := archive.NewReader(&buf, archive.Limits{RequireIndex: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for {
+		item, data, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if item.Resource == "configmaps" {
+			got[item.Name] = true
+			var u unstructured.Unstructured
+			if err := u.UnmarshalJSON(data); err != nil || u.GetName() != item.Name {
+				t.Fatalf("entry of %q holds %q (%v)", item.Name, u.GetName(), err)
+			}
+		}
+	}
+	for _, n := range names {
+		if !got[n] {
+			t.Errorf("%q is not in the archive", n)
+		}
+	}
+}
+
+// An object the archive cannot hold (here, larger than any restore accepts)
+// is a per-item error: the other objects are backed up and the archive is
+// complete, so the backup ends PartiallyFailed, not Failed.
+func TestItemTheArchiveRefusesIsAPerItemError(t *testing.T) {
+	huge := strings.Repeat("x", int(archive.DefaultMaxEntrySize))
+	objs := append(fixture(), obj("v1", "ConfigMap", "a", "huge", nil, map[string]interface{}{"data": map[string]interface{}{"blob": huge}}))
+	paths, res := run(t, arkv1.BackupSpec{}, nil, objs...)
+	if res.Errors != 1 || len(res.Problems) != 1 || res.Problems[0].Name != "huge" || !strings.Contains(res.Problems[0].Message, "more than") {
+		t.Fatalf("errors %d, problems %+v", res.Errors, res.Problems)
+	}
+	if strings.Contains(strings.Join(paths, " "), "huge") || len(paths) == 0 {
+		t.Fatalf("archive holds %v", paths)
+	}
+	if res.ResourceCounts["configmaps"] != 2 {
+		t.Fatalf("configmaps backed up: %d, want the 2 others", res.ResourceCounts["configmaps"])
+	}
+}
+
+type brokenUpload struct{}
+
+func (brokenUpload) Write([]byte) (int, error) { return 0, errors.New("upload: connection reset") }
+
+// When the archive stream itself fails, the backup fails.
+func TestBrokenUploadFailsTheBackup(t *testing.T) {
+	many := fixture()
+	for i := range 2000 {
+		many = append(many, obj("v1", "ConfigMap", "a", fmt.Sprintf("cm-%d-%s", i, strings.Repeat("p", 100)), nil, map[string]interface{}{"data": map[string]interface{}{"k": fmt.Sprint(i * 7919)}}))
+	}
+	d, dyn := fakeCluster(t, many...)
+	_, err := Run(context.Background(), Options{Backup: &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "b"}}, Discovery: d, Dynamic: dyn}, brokenUpload{})
+	if err == nil || !strings.Contains(err.Error(), "connection reset") {
+		t.Fatalf("Run = %v, want the upload's error", err)
 	}
 }

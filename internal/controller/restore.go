@@ -218,7 +218,12 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 	}
 	defer os.RemoveAll(dir)
 	verifying := archive.NewVerifyingReader(body)
-	contents, err := archive.Extract(verifying, dir+"/archive", r.ArchiveLimits)
+	limits := r.ArchiveLimits
+	// A backup that records its archive's digest was written by this Ark,
+	// whose archives always carry an index: one without is not the same
+	// archive, whatever else it looks like.
+	limits.RequireIndex = b.Status.Archive != nil
+	contents, err := archive.Extract(verifying, dir+"/archive", limits)
 	if err != nil {
 		return nil, fmt.Errorf("the archive of backup %q is not usable, nothing was restored: %w", b.Name, err)
 	}
@@ -233,7 +238,7 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 	} else {
 		rlog.Warn("the backup records no archive digest (made by an older Ark); only the archive's own index was checked")
 	}
-	rlog.Info("archive verified", "items", len(contents.Index.Items), "sha256", verifying.SHA256())
+	rlog.Info("archive verified", "items", contents.Items, "sha256", verifying.SHA256())
 
 	var volumes restore.VolumeRestorer
 	if env.Volumes != nil && (rs.Spec.RestorePVs == nil || *rs.Spec.RestorePVs) {

@@ -25,14 +25,16 @@ type Resource struct {
 // ("configmaps", "deployments.apps").
 func (r Resource) GroupResource() schema.GroupResource { return r.GVR.GroupResource() }
 
-// Discovery caches the cluster's preferred resources. Refresh reloads them
-// (the server calls it before each backup and restore, so new CRDs count).
+// Discovery caches the cluster's preferred resources, and every version in
+// which each is served. Refresh reloads them (the server calls it before each
+// backup and restore, so new CRDs count).
 type Discovery struct {
 	client discovery.DiscoveryInterface
 
 	mu        sync.RWMutex
 	resources []Resource
 	byGR      map[schema.GroupResource]Resource
+	versions  map[schema.GroupResource][]string
 }
 
 // NewDiscovery loads the resources the cluster serves.
@@ -44,37 +46,35 @@ func NewDiscovery(client discovery.DiscoveryInterface) (*Discovery, error) {
 // Refresh reloads the resource list. A group that fails to answer (an
 // aggregated API that is down) is skipped rather than failing everything.
 func (d *Discovery) Refresh() error {
-	lists, err := discovery.ServerPreferredResources(d.client)
+	groups, lists, err := discovery.ServerGroupsAndResources(d.client)
 	if err != nil && len(lists) == 0 {
 		return fmt.Errorf("discovering the cluster's resources: %w", err)
 	}
+	served := servedVersions(groups, lists)
 	var resources []Resource
 	byGR := map[schema.GroupResource]Resource{}
-	for _, list := range lists {
-		gv, perr := schema.ParseGroupVersion(list.GroupVersion)
-		if perr != nil {
-			continue
+	versions := map[schema.GroupResource][]string{}
+	for gr, s := range served {
+		ar := s.preferred
+		if !hasVerbs(ar, "list", "create") {
+			continue // resources Ark could not restore
 		}
-		for _, ar := range list.APIResources {
-			if strings.Contains(ar.Name, "/") || !hasVerbs(ar, "list", "create") {
-				continue // subresources and resources Ark could not restore
-			}
-			r := Resource{
-				GVR:        gv.WithResource(ar.Name),
-				Kind:       ar.Kind,
-				Namespaced: ar.Namespaced,
-				ShortNames: ar.ShortNames,
-				Singular:   ar.SingularName,
-			}
-			resources = append(resources, r)
-			byGR[r.GroupResource()] = r
+		r := Resource{
+			GVR:        gr.WithVersion(s.preferredVersion),
+			Kind:       ar.Kind,
+			Namespaced: ar.Namespaced,
+			ShortNames: ar.ShortNames,
+			Singular:   ar.SingularName,
 		}
+		resources = append(resources, r)
+		byGR[gr] = r
+		versions[gr] = s.versions
 	}
 	sort.Slice(resources, func(i, j int) bool {
 		return resources[i].GroupResource().String() < resources[j].GroupResource().String()
 	})
 	d.mu.Lock()
-	d.resources, d.byGR = resources, byGR
+	d.resources, d.byGR, d.versions = resources, byGR, versions
 	d.mu.Unlock()
 	return nil
 }
@@ -97,6 +97,15 @@ func (d *Discovery) Resources() []Resource {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	return append([]Resource(nil), d.resources...)
+}
+
+// Versions returns the versions in which the cluster serves a group
+// resource that can be listed and created, in the priority order of its API
+// group (the preferred one first when it serves the resource).
+func (d *Discovery) Versions(gr schema.GroupResource) []string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return append([]string(nil), d.versions[gr]...)
 }
 
 // ForGroupResource returns the served resource of a group resource.

@@ -3,7 +3,6 @@ package restore
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,6 +40,10 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 	}
 	if t.cluster == clusterBoundPVs && item.Namespace == "" && !r.claimIsRestored(obj) {
 		r.skip()
+		return
+	}
+	if t.copy.unserved != "" {
+		r.results.error(target, "could not restore %s: %s", r.describe(obj, item, target), t.copy.unserved)
 		return
 	}
 	if target != "" {
@@ -155,7 +158,7 @@ func (r *restorer) claimIsRestored(pv *unstructured.Unstructured) bool {
 	if claims == nil {
 		return false
 	}
-	if _, found := slices.BinarySearch(claims.Namespaces[ns], name); !found {
+	if !claims.Namespaces[ns].Contains(name) {
 		return false
 	}
 	pvc, err := r.readItem(archive.Item{Resource: pvcsKey, Namespace: ns, Name: name})

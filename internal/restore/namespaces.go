@@ -3,7 +3,6 @@ package restore
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -86,7 +85,7 @@ func (c *namespaceCreator) backedUpNamespace(source string) (*unstructured.Unstr
 	if items == nil {
 		return blank, nil
 	}
-	if _, found := slices.BinarySearch(items.Cluster, source); !found {
+	if !items.Cluster.Contains(source) {
 		return blank, nil
 	}
 	obj, err := c.r.readItem(archive.Item{Resource: namespacesKey, Name: source})

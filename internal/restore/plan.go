@@ -27,8 +27,9 @@ const (
 type tier struct {
 	key        string // the archive's resource name: "configmaps", "deployments.apps"
 	gr         schema.GroupResource
-	items      *archive.ResourceItems
-	namespaces []string // source namespaces whose items are restored, sorted
+	items      *archive.ResourceItems // all the archive holds of the resource
+	copy       versionChoice          // the copy restored: unversioned, or one version's
+	namespaces []string               // source namespaces whose items are restored, sorted
 	cluster    clusterScope
 	total      int // items counted up front; boundPVs ones tentatively
 }
@@ -58,19 +59,7 @@ func makePlan(contents *archive.Contents, disc *kube.Discovery, priorities []str
 			continue
 		}
 		t := tier{key: key, gr: schema.ParseGroupResource(key), items: contents.Resources[key]}
-		for ns, names := range t.items.Namespaces {
-			if nsFilter.ShouldInclude(ns) && len(names) > 0 {
-				t.namespaces = append(t.namespaces, ns)
-				t.total += len(names)
-			}
-		}
-		sort.Strings(t.namespaces)
-		if len(t.items.Cluster) > 0 {
-			t.cluster = clusterScopeFor(key, nsFilter, includeCluster)
-			if t.cluster != clusterNone {
-				t.total += len(t.items.Cluster)
-			}
-		}
+		t.choose(disc, nsFilter, includeCluster)
 		if t.total == 0 {
 			continue
 		}
@@ -78,6 +67,49 @@ func makePlan(contents *archive.Contents, disc *kube.Discovery, priorities []str
 		p.total += t.total
 	}
 	return p
+}
+
+// choose picks the copy of the tier's resource to restore from what the
+// cluster serves now, and counts its items that pass the filters. The
+// restore chooses again when the tier starts: CRDs restored before it may
+// have changed what is served.
+func (t *tier) choose(disc *kube.Discovery, nsFilter *filter.IncludesExcludes, includeCluster *bool) {
+	t.copy = chooseVersion(t.key, t.items, disc.Versions(t.gr))
+	t.namespaces, t.cluster, t.total = nil, clusterNone, 0
+	l := t.copy.listing
+	for ns, names := range l.Namespaces {
+		if nsFilter.ShouldInclude(ns) && names.Len() > 0 {
+			t.namespaces = append(t.namespaces, ns)
+			t.total += names.Len()
+		}
+	}
+	sort.Strings(t.namespaces)
+	if l.Cluster.Len() > 0 {
+		t.cluster = clusterScopeFor(t.key, nsFilter, includeCluster)
+		if t.cluster != clusterNone {
+			t.total += l.Cluster.Len()
+		}
+	}
+}
+
+// each calls fn with every item of the tier, namespaced ones first, until fn
+// returns false; it reports whether every item was handed over.
+func (t *tier) each(fn func(archive.Item) bool) bool {
+	for _, ns := range t.namespaces {
+		for name := range t.copy.listing.Namespaces[ns].All() {
+			if !fn(t.copy.item(t.key, ns, name)) {
+				return false
+			}
+		}
+	}
+	if t.cluster != clusterNone {
+		for name := range t.copy.listing.Cluster.All() {
+			if !fn(t.copy.item(t.key, "", name)) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func clusterScopeFor(key string, nsFilter *filter.IncludesExcludes, includeCluster *bool) clusterScope {

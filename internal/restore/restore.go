@@ -106,6 +106,10 @@ type Result struct {
 	Warnings, Errors arkv1.RestoreResult
 	ItemsRestored    int
 	TotalItems       int
+	// UnverifiedArchive is set when the archive has no index (Heptio Ark
+	// and Velero write none), so its items could not be checked one by one:
+	// it says who wrote it and what was checked, for the restore's status.
+	UnverifiedArchive string
 }
 
 // Run restores opts.Contents into the cluster. Per-item problems go into the
@@ -216,6 +220,9 @@ func (r *restorer) run(ctx context.Context) error {
 	r.total.Store(int64(p.total))
 	// The caller's logger names the restore already.
 	r.log.Info("restore planned", "resources", len(p.tiers), "items", p.total)
+	if note := r.opts.Contents.Format.Unverified(); note != "" {
+		r.log.Warn(note, "format", r.opts.Contents.Format.Version)
+	}
 	r.reportProgress(namespacesKey)
 
 	if err := r.restoreNamespaceObjects(ctx); err != nil {
@@ -241,7 +248,7 @@ func (r *restorer) restoreNamespaceObjects(ctx context.Context) error {
 	if items == nil || !r.resFilter.ShouldInclude(namespacesKey) {
 		return nil
 	}
-	for _, name := range items.Cluster {
+	for name := range items.Cluster.All() {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("restore %s stopped while creating namespaces: %w", r.opts.Restore.Name, err)
 		}
@@ -278,7 +285,8 @@ func (r *restorer) restoreTier(ctx context.Context, t tier) error {
 		r.log.Warn("resource not served, skipped", "resource", t.key, "items", t.total)
 		return nil
 	}
-	r.log.Info("restoring resource", "resource", t.key, "items", t.total)
+	r.chooseVersionAgain(&t)
+	r.log.Info("restoring resource", "resource", t.key, "version", t.copy.version, "items", t.total)
 
 	items := make(chan archive.Item)
 	var wg sync.WaitGroup
@@ -297,24 +305,7 @@ func (r *restorer) restoreTier(ctx context.Context, t tier) error {
 			return false
 		}
 	}
-	stopped := false
-feed:
-	for _, ns := range t.namespaces {
-		for _, name := range t.items.Namespaces[ns] {
-			if !send(archive.Item{Resource: t.key, Namespace: ns, Name: name}) {
-				stopped = true
-				break feed
-			}
-		}
-	}
-	if !stopped && t.cluster != clusterNone {
-		for _, name := range t.items.Cluster {
-			if !send(archive.Item{Resource: t.key, Name: name}) {
-				stopped = true
-				break
-			}
-		}
-	}
+	stopped := !t.each(send)
 	close(items)
 	wg.Wait()
 	if stopped {
@@ -350,9 +341,10 @@ func (r *restorer) reportProgress(current string) {
 func (r *restorer) result() Result {
 	warnings, errs := r.results.sorted()
 	return Result{
-		Warnings:      warnings,
-		Errors:        errs,
-		ItemsRestored: int(r.restored.Load()),
-		TotalItems:    int(r.total.Load()),
+		Warnings:          warnings,
+		Errors:            errs,
+		ItemsRestored:     int(r.restored.Load()),
+		TotalItems:        int(r.total.Load()),
+		UnverifiedArchive: r.opts.Contents.Format.Unverified(),
 	}
 }
