@@ -45,6 +45,7 @@ type state struct {
 	Kubeconfig string         `json:"kubeconfig"`
 	Ports      map[string]int `json:"ports"`
 	MinIO      *MinIO         `json:"minio,omitempty"`
+	Node       string         `json:"node,omitempty"` // the node's name, when it has one
 	Processes  []*process     `json:"processes"`
 }
 
