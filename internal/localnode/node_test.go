@@ -190,7 +190,7 @@ func TestPodRunsWithVolumesExecAndLogs(t *testing.T) {
 			},
 			InitContainers: []corev1.Container{{
 				Name: "prepare", Image: "busybox",
-				Command: []string{"sh", "-c", "echo from-init > /data/init-marker"},
+				Command:      []string{"sh", "-c", "echo from-init > /data/init-marker"},
 				VolumeMounts: []corev1.VolumeMount{{Name: "scratch", MountPath: "/data"}},
 			}},
 			Containers: []corev1.Container{{

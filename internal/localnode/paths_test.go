@@ -22,11 +22,11 @@ func TestPathMapRewritesMountPathsAsWholePaths(t *testing.T) {
 		"cat '/data/f' \"/data/g\"":    "cat '/vol/data/f' \"/vol/data/g\"",
 		"--dir=/data":                  "--dir=/vol/data",
 		"PATH=/bin:/data/bin":          "PATH=/bin:/vol/data/bin",
-		"/data/sub/x":                  "/vol/sub/x",        // the longest mountPath wins
-		"/data/subway":                 "/vol/data/subway",  // not /data/sub: a whole segment
-		"/database":                    "/database",         // not a mountPath
-		"foo/data":                     "foo/data",          // relative
-		"/tmp/data":                    "/tmp/data",         // /data inside another path
+		"/data/sub/x":                  "/vol/sub/x",       // the longest mountPath wins
+		"/data/subway":                 "/vol/data/subway", // not /data/sub: a whole segment
+		"/database":                    "/database",        // not a mountPath
+		"foo/data":                     "foo/data",         // relative
+		"/tmp/data":                    "/tmp/data",        // /data inside another path
 		"ls /var/log/nginx/access.log": "ls /vol/logs/access.log",
 		"$(cat /data/f)":               "$(cat /vol/data/f)",
 		"no paths here":                "no paths here",
