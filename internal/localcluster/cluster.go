@@ -34,14 +34,17 @@ import (
 
 // DefaultControllers are the kube-controller-manager controllers a cluster
 // runs unless Options.Controllers says otherwise: enough for namespaces to be
-// deleted, owner references to be collected, and every namespace to get its
-// default ServiceAccount and kube-root-ca.crt ConfigMap as in a real cluster.
+// deleted, owner references to be collected, every namespace to get its
+// default ServiceAccount and kube-root-ca.crt ConfigMap, and Deployments to
+// get ReplicaSets and pods (which the node runs), as in a real cluster.
 var DefaultControllers = []string{
 	"namespace-controller",
 	"garbage-collector-controller",
 	"serviceaccount-controller",
 	"serviceaccount-token-controller",
 	"root-ca-certificate-publisher-controller",
+	"deployment-controller",
+	"replicaset-controller",
 }
 
 // Options configure Start.
@@ -281,6 +284,13 @@ func (c *Cluster) LogTails(lines int) string {
 	var b strings.Builder
 	for _, p := range procs {
 		fmt.Fprintf(&b, "----- %s (pid %d), last %d lines of %s -----\n%s\n", p.Name, p.PID, lines, p.Log, p.logTail(lines))
+	}
+	c.mu.Lock()
+	inProcess := c.node != nil
+	c.mu.Unlock()
+	if inProcess {
+		log := filepath.Join(c.Dir, logsDir, "node.log")
+		fmt.Fprintf(&b, "----- node (in this process), last %d lines of %s -----\n%s\n", lines, log, tailFile(log, lines))
 	}
 	return b.String()
 }

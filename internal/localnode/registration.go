@@ -68,7 +68,41 @@ func (n *Node) register(ctx context.Context) error {
 		return fmt.Errorf("create Node %s: %w", n.cfg.Name, err)
 	}
 	// Status is a subresource: create ignores it.
-	return n.updateNodeStatus(ctx)
+	if err := n.updateNodeStatus(ctx); err != nil {
+		return err
+	}
+	return n.clearNotReadyTaint(ctx)
+}
+
+// clearNotReadyTaint removes the node.kubernetes.io/not-ready taint that the
+// API server's TaintNodesByCondition admission puts on a new Node. In a real
+// cluster the node lifecycle controller lifts it once the node is Ready; the
+// local cluster does not run that controller (it would also evict pods), so
+// the node, Ready from its first status, lifts it itself.
+func (n *Node) clearNotReadyTaint(ctx context.Context) error {
+	nodes := n.client.CoreV1().Nodes()
+	return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := nodes.Get(ctx, n.cfg.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		kept := cur.Spec.Taints[:0]
+		for _, t := range cur.Spec.Taints {
+			if t.Key != corev1.TaintNodeNotReady {
+				kept = append(kept, t)
+			}
+		}
+		if len(kept) == len(cur.Spec.Taints) {
+			n.setNodeObject(cur)
+			return nil
+		}
+		cur.Spec.Taints = kept
+		updated, err := nodes.Update(ctx, cur, metav1.UpdateOptions{})
+		if err == nil {
+			n.setNodeObject(updated)
+		}
+		return err
+	})
 }
 
 func (n *Node) desiredNode() *corev1.Node {
