@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -113,6 +114,8 @@ func up(dir string, withMinIO, noNode bool, bucket, testbin string, stdout, stde
 		Detach:   true,
 		Log:      stderr,
 		NoNode:   noNode,
+		// As in a real cluster, a Deployment gets its pods, and they run.
+		Controllers: append(slices.Clone(localcluster.DefaultControllers), localcluster.WorkloadControllers...),
 		// The node outlives this command, so it is a process of its own:
 		// this program again, with the hidden node command.
 		NodeCommand: []string{self, nodeCommand},

@@ -34,15 +34,21 @@ import (
 
 // DefaultControllers are the kube-controller-manager controllers a cluster
 // runs unless Options.Controllers says otherwise: enough for namespaces to be
-// deleted, owner references to be collected, every namespace to get its
-// default ServiceAccount and kube-root-ca.crt ConfigMap, and Deployments to
-// get ReplicaSets and pods (which the node runs), as in a real cluster.
+// deleted, owner references to be collected, and every namespace to get its
+// default ServiceAccount and kube-root-ca.crt ConfigMap as in a real cluster.
 var DefaultControllers = []string{
 	"namespace-controller",
 	"garbage-collector-controller",
 	"serviceaccount-controller",
 	"serviceaccount-token-controller",
 	"root-ca-certificate-publisher-controller",
+}
+
+// WorkloadControllers make Deployments get ReplicaSets and pods, which the
+// node then runs. They are not in DefaultControllers: tests that back up a
+// Deployment count on it having no ReplicaSets or pods. hack/localcluster
+// (and so the quickstart) runs them.
+var WorkloadControllers = []string{
 	"deployment-controller",
 	"replicaset-controller",
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -115,7 +116,7 @@ func podReady(p *corev1.Pod) bool {
 // passed on, `kubectl logs` shows the container's output, a Deployment's
 // pods are scheduled and run, and deleting a pod and a namespace finishes.
 func TestNodeRunsPodsWithExecAndLogs(t *testing.T) {
-	c := StartForTest(t, Options{})
+	c := StartForTest(t, Options{Controllers: append(slices.Clone(DefaultControllers), WorkloadControllers...)})
 	ctx := t.Context()
 	kube := kubeClient(t, c)
 	k := newKubectl(t, c)
