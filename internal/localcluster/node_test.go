@@ -19,6 +19,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
@@ -116,7 +117,12 @@ func podReady(p *corev1.Pod) bool {
 // passed on, `kubectl logs` shows the container's output, a Deployment's
 // pods are scheduled and run, and deleting a pod and a namespace finishes.
 func TestNodeRunsPodsWithExecAndLogs(t *testing.T) {
-	c := StartForTest(t, Options{Controllers: append(slices.Clone(DefaultControllers), WorkloadControllers...)})
+	// The protection controllers lift the finalizers the API server puts on
+	// claims and volumes; without them the namespace with a claim would
+	// never finish deleting.
+	controllers := append(slices.Clone(DefaultControllers), WorkloadControllers...)
+	controllers = append(controllers, "persistentvolumeclaim-protection-controller", "persistentvolume-protection-controller")
+	c := StartForTest(t, Options{Controllers: controllers})
 	ctx := t.Context()
 	kube := kubeClient(t, c)
 	k := newKubectl(t, c)
@@ -252,6 +258,75 @@ func TestNodeRunsPodsWithExecAndLogs(t *testing.T) {
 	if out := k.must("-n", ns, "exec", "deploy/web", "--", "sh", "-c", "echo $HOSTNAME"); !strings.HasPrefix(out, "web-") {
 		t.Fatalf("exec into the deployment: %q", out)
 	}
+
+	// A claim names its hostPath PersistentVolume (the cluster runs no
+	// binder): the pod's mount is the volume's directory.
+	pvDir := t.TempDir()
+	if _, err := kube.CoreV1().PersistentVolumes().Create(ctx, &corev1.PersistentVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: "node-test-pv"},
+		Spec: corev1.PersistentVolumeSpec{
+			Capacity:               corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")},
+			AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: pvDir}},
+			ClaimRef:               &corev1.ObjectReference{Namespace: ns, Name: "claim"},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = kube.CoreV1().PersistentVolumes().Delete(context.Background(), "node-test-pv", metav1.DeleteOptions{})
+	})
+	if _, err := kube.CoreV1().PersistentVolumeClaims(ns).Create(ctx, &corev1.PersistentVolumeClaim{
+		ObjectMeta: metav1.ObjectMeta{Name: "claim"},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			VolumeName:  "node-test-pv",
+			AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kube.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "with-claim"},
+		Spec: corev1.PodSpec{
+			Volumes: []corev1.Volume{{Name: "logs", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "claim"}}}},
+			Containers: []corev1.Container{{
+				Name: "c", Image: "busybox", Command: []string{"sleep", "3600"},
+				VolumeMounts: []corev1.VolumeMount{{Name: "logs", MountPath: "/var/log/app"}},
+			}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitPodRunning(t, kube, ns, "with-claim")
+	k.must("-n", ns, "exec", "with-claim", "--", "sh", "-c", "echo marker > /var/log/app/marker")
+	if data, err := os.ReadFile(filepath.Join(pvDir, "marker")); err != nil || string(data) != "marker\n" {
+		t.Fatalf("PersistentVolume directory holds %q (%v)", data, err)
+	}
+
+	// A pod that does not fit stays Pending, and says why.
+	if _, err := kube.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "misfit"},
+		Spec: corev1.PodSpec{
+			NodeSelector: map[string]string{"disktype": "tape"},
+			Containers:   []corev1.Container{{Name: "c", Image: "busybox", Command: []string{"true"}}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "pod misfit to be reported unschedulable", func() (bool, error) {
+		p, err := kube.CoreV1().Pods(ns).Get(ctx, "misfit", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable &&
+				strings.Contains(c.Message, "didn't match Pod's node affinity/selector") {
+				return p.Spec.NodeName == "", nil
+			}
+		}
+		return false, nil
+	})
 
 	// kubectl delete pod waits for the node to stop the processes and
 	// remove the object.
