@@ -56,11 +56,16 @@ func newKubectl(t *testing.T, c *Cluster) *kubectl {
 // run returns stdout, stderr and the exit code.
 func (k *kubectl) run(stdin string, args ...string) (string, string, int) {
 	k.t.Helper()
+	return k.runEnv(nil, stdin, args...)
+}
+
+func (k *kubectl) runEnv(env []string, stdin string, args ...string) (string, string, int) {
+	k.t.Helper()
 	ctx, cancel := context.WithTimeout(k.t.Context(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, k.bin, append([]string{"--kubeconfig", k.cfg}, args...)...)
 	// kubectl keeps a discovery cache under $HOME/.kube.
-	cmd.Env = append(os.Environ(), "HOME="+k.home)
+	cmd.Env = append(append(os.Environ(), "HOME="+k.home), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if stdin != "" {
@@ -182,9 +187,13 @@ func TestNodeRunsPodsWithExecAndLogs(t *testing.T) {
 	if data, err := os.ReadFile(filepath.Join(hostDir, "copied")); err != nil || string(data) != "hello\n" {
 		t.Fatalf("hostPath volume: %q, %v", data, err)
 	}
-	out, errOut, code = k.run("", "-n", ns, "exec", "app", "--", "sh", "-c", "cat /data/f; echo failing >&2; exit 3")
-	if code != 3 || out != "hello\n" || !strings.Contains(errOut, "failing") {
-		t.Fatalf("kubectl exec of a failing command: exit %d (want 3), stdout %q, stderr %q", code, out, errOut)
+	// kubectl speaks WebSocket to the API server, which speaks SPDY to the
+	// node; with WebSockets off, kubectl speaks SPDY all the way.
+	for _, env := range [][]string{nil, {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false"}} {
+		out, errOut, code = k.runEnv(env, "", "-n", ns, "exec", "app", "--", "sh", "-c", "cat /data/f; echo failing >&2; exit 3")
+		if code != 3 || out != "hello\n" || !strings.Contains(errOut, "failing") {
+			t.Fatalf("kubectl exec (%v) of a failing command: exit %d (want 3), stdout %q, stderr %q", env, code, out, errOut)
+		}
 	}
 	out, errOut, code = k.run("piped in\n", "-n", ns, "exec", "-i", "app", "--", "sh", "-c", "cat > /data/g; cat /data/g")
 	if code != 0 || out != "piped in\n" {
