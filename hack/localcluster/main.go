@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"syscall"
 	"time"
 
@@ -115,7 +114,7 @@ func up(dir string, withMinIO, noNode bool, bucket, testbin string, stdout, stde
 		Log:      stderr,
 		NoNode:   noNode,
 		// As in a real cluster, a Deployment gets its pods, and they run.
-		Controllers: append(slices.Clone(localcluster.DefaultControllers), localcluster.WorkloadControllers...),
+		Workloads: true,
 		// The node outlives this command, so it is a process of its own:
 		// this program again, with the hidden node command.
 		NodeCommand: []string{self, nodeCommand},

@@ -137,6 +137,11 @@ func (b *bootstrap) run(ctx context.Context) error {
 	}
 	if !b.opts.NoNode {
 		b.c.NodeName, b.c.state.Node = NodeName, NodeName
+		// The detached node reads it back to know whether to schedule.
+		b.c.state.Workloads = b.opts.Workloads
+		if err := b.c.saveState(); err != nil {
+			return err
+		}
 		if b.opts.Detach {
 			node := b.nodeProcess()
 			if err := b.launch(node); err != nil {
@@ -378,6 +383,14 @@ func (b *bootstrap) controllerManager() *component {
 	controllers := b.opts.Controllers
 	if len(controllers) == 0 {
 		controllers = DefaultControllers
+	}
+	if b.opts.Workloads {
+		controllers = slices.Clone(controllers)
+		for _, w := range WorkloadControllers {
+			if !slices.Contains(controllers, w) {
+				controllers = append(controllers, w)
+			}
+		}
 	}
 	comp := &component{name: "kube-controller-manager"}
 	comp.launch = func() (*process, error) {

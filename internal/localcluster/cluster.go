@@ -44,10 +44,8 @@ var DefaultControllers = []string{
 	"root-ca-certificate-publisher-controller",
 }
 
-// WorkloadControllers make Deployments get ReplicaSets and pods, which the
-// node then runs. They are not in DefaultControllers: tests that back up a
-// Deployment count on it having no ReplicaSets or pods. hack/localcluster
-// (and so the quickstart) runs them.
+// WorkloadControllers make Deployments get ReplicaSets and pods; with
+// Options.Workloads they run, and the node's scheduler binds the pods.
 var WorkloadControllers = []string{
 	"deployment-controller",
 	"replicaset-controller",
@@ -70,9 +68,16 @@ type Options struct {
 	NoControllerManager bool
 	// Controllers overrides DefaultControllers.
 	Controllers []string
-	// NoNode skips the node (and its scheduler): pods stay Pending, which
-	// is enough for tests of API objects only.
+	// NoNode skips the node: pods stay Pending, which is enough for tests
+	// of API objects only.
 	NoNode bool
+	// Workloads makes the cluster act on workloads as a real one does:
+	// the WorkloadControllers run (a Deployment gets a ReplicaSet and pods)
+	// and the node's scheduler binds pods that name no node. Off, only pods
+	// created with spec.nodeName run: tests that back up a Deployment, or
+	// check that a restore clears a pod's nodeName, count on nothing else
+	// acting. hack/localcluster (and so the quickstart) turns it on.
+	Workloads bool
 	// NodeCommand runs the node of a detached cluster as a process of its
 	// own: a command that calls RunNode with $ARK_LOCALCLUSTER_NODE_DIR
 	// (hack/localcluster runs itself with the hidden `node` command). An

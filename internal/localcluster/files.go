@@ -46,6 +46,7 @@ type state struct {
 	Ports      map[string]int `json:"ports"`
 	MinIO      *MinIO         `json:"minio,omitempty"`
 	Node       string         `json:"node,omitempty"` // the node's name, when it has one
+	Workloads  bool           `json:"workloads,omitempty"`
 	Processes  []*process     `json:"processes"`
 }
 

@@ -194,6 +194,7 @@ func TestOpenStopsDetachedCluster(t *testing.T) {
 	if _, err := kube.CoreV1().Pods("default").Create(t.Context(), &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "sleeper"},
 		Spec: corev1.PodSpec{
+			NodeName:                     NodeName, // no scheduler without Options.Workloads
 			AutomountServiceAccountToken: new(bool),
 			Volumes:                      []corev1.Volume{{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: hostDir}}}},
 			Containers: []corev1.Container{{

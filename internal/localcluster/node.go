@@ -35,7 +35,7 @@ func nodeCertsDir(dir string) string { return filepath.Join(dir, certsDir, "node
 
 func nodePKIPaths(dir string) localnode.PKI { return localnode.PKIPaths(nodeCertsDir(dir)) }
 
-func nodeConfig(dir string, c *Cluster, pki localnode.PKI) localnode.Config {
+func nodeConfig(dir string, c *Cluster, pki localnode.PKI, scheduler bool) localnode.Config {
 	return localnode.Config{
 		Name:         NodeName,
 		RESTConfig:   c.RESTConfig(),
@@ -44,7 +44,7 @@ func nodeConfig(dir string, c *Cluster, pki localnode.PKI) localnode.Config {
 		KeyFile:      pki.KubeletKey,
 		ClientCAFile: pki.CA,
 		Version:      KubeVersion,
-		Scheduler:    true,
+		Scheduler:    scheduler,
 	}
 }
 
@@ -57,7 +57,7 @@ func (b *bootstrap) startNodeInProcess(ctx context.Context) error {
 		return fmt.Errorf("open log of the node: %w", err)
 	}
 	begin := time.Now()
-	cfg := nodeConfig(b.c.Dir, b.c, b.pki)
+	cfg := nodeConfig(b.c.Dir, b.c, b.pki, b.opts.Workloads)
 	cfg.Log = logFile
 	n, err := localnode.Start(ctx, cfg)
 	if err != nil {
@@ -100,7 +100,7 @@ func RunNode(ctx context.Context, dir string) error {
 	if c.restConfig == nil {
 		return fmt.Errorf("no kubeconfig in %s yet", dir)
 	}
-	cfg := nodeConfig(c.Dir, c, nodePKIPaths(c.Dir))
+	cfg := nodeConfig(c.Dir, c, nodePKIPaths(c.Dir), c.state.Workloads)
 	cfg.Log = os.Stderr
 	return localnode.Run(ctx, cfg)
 }

@@ -125,9 +125,8 @@ func TestNodeRunsPodsWithExecAndLogs(t *testing.T) {
 	// The protection controllers lift the finalizers the API server puts on
 	// claims and volumes; without them the namespace with a claim would
 	// never finish deleting.
-	controllers := append(slices.Clone(DefaultControllers), WorkloadControllers...)
-	controllers = append(controllers, "persistentvolumeclaim-protection-controller", "persistentvolume-protection-controller")
-	c := StartForTest(t, Options{Controllers: controllers})
+	controllers := append(slices.Clone(DefaultControllers), "persistentvolumeclaim-protection-controller", "persistentvolume-protection-controller")
+	c := StartForTest(t, Options{Controllers: controllers, Workloads: true})
 	ctx := t.Context()
 	kube := kubeClient(t, c)
 	k := newKubectl(t, c)
