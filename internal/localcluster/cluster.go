@@ -3,8 +3,10 @@
 // loopback ports, for integration tests and for the quickstart.
 //
 // The node (internal/localnode) runs pods as processes of this machine and
-// serves the kubelet API, so kubectl exec and logs work; a minimal scheduler
-// binds pending pods to it. Images are not pulled: see docs/local-cluster.md.
+// serves the kubelet API, so kubectl exec and logs work; with
+// Options.Workloads a minimal scheduler binds pending pods to it and
+// Deployments get their pods. Images are not pulled: see
+// docs/local-cluster.md.
 // The cluster is for tests only: the apiserver authorizes every request
 // (--authorization-mode AlwaysAllow) and authenticates one admin by a static
 // token in the group system:masters.

@@ -5,9 +5,9 @@
 // A container is a process of this machine, not an image: its command and
 // args run with the host's tools, in a directory of its own, and its volumes
 // are directories (see pathMap for how a mountPath reaches them). Pods share
-// the host's network; their IP is 127.0.0.1. A minimal scheduler binds
-// pending pods to the node (see scheduler). docs/local-cluster.md says what
-// the node does and does not do.
+// the host's network; their IP is 127.0.0.1. With Config.Scheduler, a
+// minimal scheduler binds pending pods to the node (see scheduler).
+// docs/local-cluster.md says what the node does and does not do.
 package localnode
 
 import (
