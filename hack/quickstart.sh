@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make quickstart: builds a local cluster (etcd, kube-apiserver,
-# kube-controller-manager, MinIO) and runs the docs' basic example on it with
-# the real ark binary, printing each command and what came of it.
+# kube-controller-manager, a node that runs pods as local processes, MinIO)
+# and runs the docs' basic example on it with the real ark binary, printing
+# each command and what came of it.
 #   hack/quickstart.sh        start (a fresh cluster each time) and run the example
 #   hack/quickstart.sh down   stop the server and the cluster
 set -euo pipefail
@@ -48,7 +49,7 @@ ln -s "$ROOT/_output/bin/ark" "$QS/bin/ark"
 ln -s "$ARK_TESTBIN_DIR/kube-v1.34.4/kubectl" "$QS/bin/kubectl"
 export PATH="$QS/bin:$PATH"
 
-bold "Starting a local cluster with MinIO (a real S3 server) and a bucket named ark"
+bold "Starting a local cluster with a node, MinIO (a real S3 server) and a bucket named ark"
 go run ./hack/localcluster up --dir "$QS/cluster" --minio --bucket ark
 # shellcheck disable=SC1091
 . "$QS/cluster/env.sh"   # KUBECONFIG, MINIO_ENDPOINT, MINIO_CREDENTIALS_FILE
@@ -63,8 +64,8 @@ sed "s#http://minio.heptio-ark.svc:9000#$MINIO_ENDPOINT#" examples/minio/10-ark-
 run kubectl apply -f "$QS/10-ark-config.yaml"
 
 bold "Starting the Ark server"
-echo "This cluster has no kubelet, so instead of examples/common/10-deployment.yaml the server runs"
-echo "beside it, with the same credentials file the Deployment would mount at /credentials/cloud:"
+echo "The cluster's node runs no container images, so instead of examples/common/10-deployment.yaml"
+echo "the server runs beside it, with the credentials file the Deployment would mount at /credentials/cloud:"
 printf '\033[36m$ AWS_SHARED_CREDENTIALS_FILE=%s ark server --namespace heptio-ark &\033[0m\n' "$QS/credentials-ark"
 AWS_SHARED_CREDENTIALS_FILE="$QS/credentials-ark" AWS_EC2_METADATA_DISABLED=true \
   nohup ark server --namespace heptio-ark --metrics-address 127.0.0.1:0 --health-address 127.0.0.1:0 \
@@ -76,6 +77,9 @@ echo "server log: $QS/ark-server.log"
 
 bold "Basic example: start the sample nginx app"
 run kubectl apply -f examples/nginx-app/base.yaml
+echo "(the node runs each pod as a local process; nginx's image is not pulled, an idle process stands in)"
+run kubectl -n nginx-example rollout status deployment/nginx-deployment --timeout=120s || fail "the nginx pods did not start (kubectl -n nginx-example describe pods; $QS/cluster/logs/node.log)"
+run kubectl -n nginx-example get pods -o wide
 
 bold "Create a backup"
 run ark backup create nginx-backup --selector app=nginx --wait || fail "the backup did not complete (ark backup describe nginx-backup; $QS/ark-server.log)"
@@ -99,7 +103,9 @@ run kubectl -n nginx-example get deployment/nginx-deployment service/my-nginx
   || fail "the service did not come back as it was"
 restore=$(kubectl -n nginx-example get deployment nginx-deployment -o jsonpath='{.metadata.labels.ark-restore}')
 [ -n "$restore" ] || fail "restored objects lack the ark-restore label"
-echo "namespace, deployment and service are back (restore $restore)"
+run kubectl -n nginx-example rollout status deployment/nginx-deployment --timeout=120s || fail "the restored deployment's pods did not start ($QS/cluster/logs/node.log)"
+run kubectl -n nginx-example get pods -o wide
+echo "namespace, deployment and service are back, and the deployment's pods run (restore $restore)"
 
 bold "Quickstart done: the backup and the restore worked"
 cat <<EOF2
@@ -110,6 +116,8 @@ The cluster and the Ark server are still running. To use them:
   ark restore get
   ark backup describe nginx-backup
   ark backup logs nginx-backup
+
+  kubectl -n nginx-example exec deploy/nginx-deployment -- sh -c 'echo hello from \$HOSTNAME'
 
 Server log: $QS/ark-server.log      Cluster logs: $QS/cluster/logs
 Stop everything with:  make quickstart-down

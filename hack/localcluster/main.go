@@ -1,8 +1,9 @@
 // Command localcluster runs a local Kubernetes control plane (etcd,
-// kube-apiserver, kube-controller-manager) and optionally MinIO, detached,
-// for trying Ark by hand and for the quickstart:
+// kube-apiserver, kube-controller-manager), a node whose pods run as local
+// processes, and optionally MinIO, detached, for trying Ark by hand and for
+// the quickstart:
 //
-//	go run ./hack/localcluster up --dir DIR [--minio]
+//	go run ./hack/localcluster up --dir DIR [--minio] [--no-node]
 //	go run ./hack/localcluster status --dir DIR
 //	go run ./hack/localcluster down --dir DIR
 //
@@ -29,7 +30,7 @@ import (
 )
 
 const usage = `usage:
-  localcluster up     --dir DIR [--minio [--bucket B]] [--testbin DIR]   start a cluster that keeps running after this exits
+  localcluster up     --dir DIR [--minio [--bucket B]] [--no-node] [--testbin DIR]   start a cluster that keeps running after this exits
   localcluster status --dir DIR                              show whether its servers run and answer
   localcluster down   --dir DIR                              stop its servers (DIR is kept)
 `
@@ -47,13 +48,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return errors.New("no command given: use up, status or down")
 	}
 	cmd, args := args[0], args[1:]
+	if cmd == nodeCommand {
+		return runNode()
+	}
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dir := fs.String("dir", "", "directory for the cluster's data, logs, kubeconfig and env.sh (required)")
-	var withMinIO *bool
+	var withMinIO, noNode *bool
 	var testbin, bucket *string
 	if cmd == "up" {
 		withMinIO = fs.Bool("minio", false, "also run MinIO (S3) for backups")
+		noNode = fs.Bool("no-node", false, "run no node: pods stay Pending")
 		bucket = fs.String("bucket", "", "with --minio, create this bucket")
 		testbin = fs.String("testbin", "", "directory printed by hack/build-testbin.sh (default $ARK_TESTBIN_DIR, then ~/.cache/ark-testbin)")
 	}
@@ -77,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	switch cmd {
 	case "up":
-		return up(*dir, *withMinIO, *bucket, *testbin, stdout, stderr)
+		return up(*dir, *withMinIO, *noNode, *bucket, *testbin, stdout, stderr)
 	case "status":
 		return status(*dir, stdout)
 	default:
@@ -85,13 +90,17 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 }
 
-func up(dir string, withMinIO bool, bucket, testbin string, stdout, stderr io.Writer) error {
+func up(dir string, withMinIO, noNode bool, bucket, testbin string, stdout, stderr io.Writer) error {
 	if bucket != "" && !withMinIO {
 		return errors.New("--bucket needs --minio")
 	}
 	bins, err := localcluster.Testbin(testbinRoot(testbin))
 	if err != nil {
 		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find this program to run the node with: %w", err)
 	}
 	// Ctrl-C during start-up stops what was started; once up, the servers
 	// are in sessions of their own and outlive this command.
@@ -103,6 +112,12 @@ func up(dir string, withMinIO bool, bucket, testbin string, stdout, stderr io.Wr
 		MinIO:    withMinIO,
 		Detach:   true,
 		Log:      stderr,
+		NoNode:   noNode,
+		// As in a real cluster, a Deployment gets its pods, and they run.
+		Workloads: true,
+		// The node outlives this command, so it is a process of its own:
+		// this program again, with the hidden node command.
+		NodeCommand: []string{self, nodeCommand},
 	})
 	if err != nil {
 		return err
@@ -117,6 +132,11 @@ func up(dir string, withMinIO bool, bucket, testbin string, stdout, stderr io.Wr
 	fmt.Fprintf(stdout, "  . %s              # sets KUBECONFIG=%s\n", c.EnvFile, c.Kubeconfig)
 	fmt.Fprintf(stdout, "  kubectl get namespaces     # kubectl %s is at %s\n\n", localcluster.KubeVersion, bins.Kubectl)
 	fmt.Fprintf(stdout, "API server: %s (admin token in the kubeconfig; every request is allowed)\n", c.APIServer)
+	if c.NodeName != "" {
+		fmt.Fprintf(stdout, "Node:       %s: pods run as processes of this machine (no images; see docs/local-cluster.md)\n", c.NodeName)
+	} else {
+		fmt.Fprintf(stdout, "Node:       none (--no-node): pods stay Pending\n")
+	}
 	if c.MinIO != nil {
 		fmt.Fprintf(stdout, "MinIO:      %s (region us-east-1, path-style), console %s\n", c.MinIO.Endpoint, c.MinIO.Console)
 		fmt.Fprintf(stdout, "            access key %s, secret key %s\n", c.MinIO.AccessKey, c.MinIO.SecretKey)
@@ -187,6 +207,17 @@ func status(dir string, stdout io.Writer) error {
 	} else {
 		fmt.Fprintf(stdout, "API server %s: ready (KUBECONFIG=%s)\n", c.APIServer, c.Kubeconfig)
 	}
+	if c.NodeName != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := c.CheckNode(ctx)
+		cancel()
+		if err != nil {
+			healthy = false
+			fmt.Fprintf(stdout, "Node %s: not ready: %v\n", c.NodeName, err)
+		} else {
+			fmt.Fprintf(stdout, "Node %s: ready (Ready, lease renewed, kubelet API answers)\n", c.NodeName)
+		}
+	}
 	if c.MinIO != nil {
 		if err := minioReady(c.MinIO.Endpoint); err != nil {
 			healthy = false
@@ -232,4 +263,14 @@ func apiserverReady(cfg *rest.Config) error {
 		return fmt.Errorf("/readyz answered %s", resp.Status)
 	}
 	return nil
+}
+
+// nodeCommand is the hidden command `up` starts the node with; it is not for
+// people, and reads the cluster directory from $ARK_LOCALCLUSTER_NODE_DIR.
+const nodeCommand = "node"
+
+func runNode() error {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	return localcluster.RunNode(ctx, os.Getenv(localcluster.NodeDirEnv))
 }

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/heptio/ark/internal/localnode"
 )
 
 // bootstrap carries what Start needs while it brings the servers up in order:
@@ -27,6 +29,7 @@ type bootstrap struct {
 	started time.Time
 
 	token      string
+	pki        localnode.PKI
 	saKey      string
 	caFile     string
 	etcdURL    string
@@ -57,6 +60,12 @@ func (b *bootstrap) prepare(prev *state) error {
 	if err := ensureServiceAccountKey(b.saKey); err != nil {
 		return err
 	}
+	// Made with or without a node: the apiserver's flags name them.
+	pki, err := localnode.EnsurePKI(nodeCertsDir(dir))
+	if err != nil {
+		return fmt.Errorf("node certificates: %w", err)
+	}
+	b.pki = pki
 	token, err := randomHex(24)
 	if err != nil {
 		return err
@@ -123,6 +132,25 @@ func (b *bootstrap) run(ctx context.Context) error {
 	if !b.opts.NoControllerManager {
 		cm = b.controllerManager()
 		if err := b.launch(cm); err != nil {
+			return err
+		}
+	}
+	if !b.opts.NoNode {
+		b.c.NodeName, b.c.state.Node = NodeName, NodeName
+		// The detached node reads it back to know whether to schedule.
+		b.c.state.Workloads = b.opts.Workloads
+		if err := b.c.saveState(); err != nil {
+			return err
+		}
+		if b.opts.Detach {
+			node := b.nodeProcess()
+			if err := b.launch(node); err != nil {
+				return err
+			}
+			if err := b.await(ctx, node); err != nil {
+				return err
+			}
+		} else if err := b.startNodeInProcess(ctx); err != nil {
 			return err
 		}
 	}
@@ -297,6 +325,13 @@ func (b *bootstrap) apiserver() *component {
 			"--authorization-mode", "AlwaysAllow",
 			"--service-cluster-ip-range", "10.0.0.0/24",
 			"--allow-privileged",
+			// How it reaches the node's kubelet API for exec, logs and
+			// port-forward: at the node's InternalIP (127.0.0.1), checking
+			// its certificate, with a client certificate the node trusts.
+			"--kubelet-preferred-address-types", "InternalIP",
+			"--kubelet-certificate-authority", b.pki.CA,
+			"--kubelet-client-certificate", b.pki.APIServerClientCrt,
+			"--kubelet-client-key", b.pki.APIServerClientKey,
 		}
 		return launch(comp.name, b.opts.Binaries.KubeAPIServer, args, os.Environ(), b.logPath(comp.name), b.opts.Detach)
 	}
@@ -348,6 +383,14 @@ func (b *bootstrap) controllerManager() *component {
 	controllers := b.opts.Controllers
 	if len(controllers) == 0 {
 		controllers = DefaultControllers
+	}
+	if b.opts.Workloads {
+		controllers = slices.Clone(controllers)
+		for _, w := range WorkloadControllers {
+			if !slices.Contains(controllers, w) {
+				controllers = append(controllers, w)
+			}
+		}
 	}
 	comp := &component{name: "kube-controller-manager"}
 	comp.launch = func() (*process, error) {

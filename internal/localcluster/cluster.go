@@ -1,8 +1,12 @@
 // Package localcluster runs a real Kubernetes control plane (etcd,
-// kube-apiserver, kube-controller-manager) and optionally MinIO on loopback
-// ports, for integration tests and for the quickstart.
+// kube-apiserver, kube-controller-manager), a node, and optionally MinIO on
+// loopback ports, for integration tests and for the quickstart.
 //
-// There is no kubelet: pods stay Pending, which is fine for API objects.
+// The node (internal/localnode) runs pods as processes of this machine and
+// serves the kubelet API, so kubectl exec and logs work; with
+// Options.Workloads a minimal scheduler binds pending pods to it and
+// Deployments get their pods. Images are not pulled: see
+// docs/local-cluster.md.
 // The cluster is for tests only: the apiserver authorizes every request
 // (--authorization-mode AlwaysAllow) and authenticates one admin by a static
 // token in the group system:masters.
@@ -26,6 +30,8 @@ import (
 
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/heptio/ark/internal/localnode"
 )
 
 // DefaultControllers are the kube-controller-manager controllers a cluster
@@ -38,6 +44,13 @@ var DefaultControllers = []string{
 	"serviceaccount-controller",
 	"serviceaccount-token-controller",
 	"root-ca-certificate-publisher-controller",
+}
+
+// WorkloadControllers make Deployments get ReplicaSets and pods; with
+// Options.Workloads they run, and the node's scheduler binds the pods.
+var WorkloadControllers = []string{
+	"deployment-controller",
+	"replicaset-controller",
 }
 
 // Options configure Start.
@@ -57,6 +70,21 @@ type Options struct {
 	NoControllerManager bool
 	// Controllers overrides DefaultControllers.
 	Controllers []string
+	// NoNode skips the node: pods stay Pending, which is enough for tests
+	// of API objects only.
+	NoNode bool
+	// Workloads makes the cluster act on workloads as a real one does:
+	// the WorkloadControllers run (a Deployment gets a ReplicaSet and pods)
+	// and the node's scheduler binds pods that name no node. Off, only pods
+	// created with spec.nodeName run: tests that back up a Deployment, or
+	// check that a restore clears a pod's nodeName, count on nothing else
+	// acting. hack/localcluster (and so the quickstart) turns it on.
+	Workloads bool
+	// NodeCommand runs the node of a detached cluster as a process of its
+	// own: a command that calls RunNode with $ARK_LOCALCLUSTER_NODE_DIR
+	// (hack/localcluster runs itself with the hidden `node` command). An
+	// attached cluster runs its node inside the calling process instead.
+	NodeCommand []string
 	// Detach lets the processes outlive the caller (for hack/localcluster up).
 	// Otherwise they are killed when the caller dies, even without Stop.
 	Detach bool
@@ -89,6 +117,8 @@ type Cluster struct {
 	MinIO *MinIO
 	// EnvFile is a shell file exporting KUBECONFIG and the MinIO settings.
 	EnvFile string
+	// NodeName is the name of the cluster's node; empty with NoNode.
+	NodeName string
 
 	restConfig *rest.Config
 	removeDir  bool
@@ -98,6 +128,8 @@ type Cluster struct {
 	state   state
 	stopped bool
 	stopErr error
+	node    *localnode.Node // the node when it runs in this process
+	nodeLog *os.File
 }
 
 // ProcessInfo describes one server of the cluster.
@@ -191,6 +223,9 @@ func checkBinaries(opts Options) error {
 		need["minio"] = opts.Binaries.MinIO
 	}
 	var errs []error
+	if opts.Detach && !opts.NoNode && len(opts.NodeCommand) == 0 {
+		errs = append(errs, errors.New("a detached cluster runs its node as a process of its own: set Options.NodeCommand to a command that calls localcluster.RunNode (hack/localcluster does), or set Options.NoNode"))
+	}
 	for name, path := range need {
 		if path == "" {
 			errs = append(errs, fmt.Errorf("no path for %s in Options.Binaries (use localcluster.Testbin)", name))
@@ -220,6 +255,7 @@ func Open(dir string) (*Cluster, error) {
 		Kubeconfig: s.Kubeconfig,
 		APIServer:  s.APIServer,
 		MinIO:      s.MinIO,
+		NodeName:   s.Node,
 		EnvFile:    filepath.Join(dir, envFile),
 		state:      *s,
 		log:        io.Discard,
@@ -262,6 +298,13 @@ func (c *Cluster) LogTails(lines int) string {
 	for _, p := range procs {
 		fmt.Fprintf(&b, "----- %s (pid %d), last %d lines of %s -----\n%s\n", p.Name, p.PID, lines, p.Log, p.logTail(lines))
 	}
+	c.mu.Lock()
+	inProcess := c.node != nil
+	c.mu.Unlock()
+	if inProcess {
+		log := filepath.Join(c.Dir, logsDir, "node.log")
+		fmt.Fprintf(&b, "----- node (in this process), last %d lines of %s -----\n%s\n", lines, log, tailFile(log, lines))
+	}
 	return b.String()
 }
 
@@ -278,10 +321,20 @@ func (c *Cluster) Stop() error {
 		return c.stopErr
 	}
 	c.stopped = true
+	var errs []error
+	if c.node != nil {
+		// First, while the apiserver still answers: the node stops its
+		// pods' processes.
+		begin := time.Now()
+		if err := c.node.Stop(); err != nil {
+			errs = append(errs, fmt.Errorf("stop the node: %w", err))
+		}
+		c.nodeLog.Close()
+		c.logf("node stopped in %s", time.Since(begin).Round(10*time.Millisecond))
+	}
 	// One at a time, in reverse start order: the apiserver removes its
 	// endpoint lease from etcd as it shuts down and hangs if etcd is already
 	// gone.
-	var errs []error
 	for i := len(c.state.Processes) - 1; i >= 0; i-- {
 		if err := c.stopProcess(c.state.Processes[i]); err != nil {
 			errs = append(errs, err)

@@ -45,6 +45,8 @@ type state struct {
 	Kubeconfig string         `json:"kubeconfig"`
 	Ports      map[string]int `json:"ports"`
 	MinIO      *MinIO         `json:"minio,omitempty"`
+	Node       string         `json:"node,omitempty"` // the node's name, when it has one
+	Workloads  bool           `json:"workloads,omitempty"`
 	Processes  []*process     `json:"processes"`
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -171,11 +172,48 @@ func TestRestartKeepsData(t *testing.T) {
 }
 
 // TestOpenStopsDetachedCluster is the path of `up` then `down`: the cluster
-// is found again from its directory and stopped by its recorded PIDs.
+// is found again from its directory and stopped by its recorded PIDs. The
+// node runs as a process of its own (this test binary, see TestMain), and
+// stopping it stops its pods' processes.
 func TestOpenStopsDetachedCluster(t *testing.T) {
 	dir := t.TempDir()
-	c := StartForTest(t, Options{Dir: dir, Detach: true, NoControllerManager: true})
+	c := StartForTest(t, Options{Dir: dir, Detach: true, NoControllerManager: true, NodeCommand: []string{os.Args[0]}})
 	procs := c.Processes()
+	if n := len(procs); n != 3 || procs[2].Name != "node" {
+		t.Fatalf("processes %+v, want etcd, kube-apiserver and node", procs)
+	}
+	if err := c.CheckNode(t.Context()); err != nil {
+		t.Fatalf("CheckNode: %v", err)
+	}
+	// No controller manager: make the ServiceAccount pods need by hand.
+	kube := kubeClient(t, c)
+	if _, err := kube.CoreV1().ServiceAccounts("default").Create(t.Context(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create ServiceAccount: %v", err)
+	}
+	hostDir := t.TempDir()
+	if _, err := kube.CoreV1().Pods("default").Create(t.Context(), &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "sleeper"},
+		Spec: corev1.PodSpec{
+			NodeName:                     NodeName, // no scheduler without Options.Workloads
+			AutomountServiceAccountToken: new(bool),
+			Volumes:                      []corev1.Volume{{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: hostDir}}}},
+			Containers: []corev1.Container{{
+				Name: "c", Image: "busybox", Command: []string{"sh", "-c", "echo $$$$ > /host/pid; exec sleep 3600"},
+				VolumeMounts: []corev1.VolumeMount{{Name: "host", MountPath: "/host"}},
+			}},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create pod: %v", err)
+	}
+	waitPodRunning(t, kube, "default", "sleeper")
+	pidData, err := os.ReadFile(filepath.Join(hostDir, "pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	podPID, err := strconv.Atoi(strings.TrimSpace(string(pidData)))
+	if err != nil {
+		t.Fatalf("pid file: %q", pidData)
+	}
 
 	if _, err := Start(t.Context(), Options{Binaries: mustTestbin(t), Dir: dir}); err == nil || !strings.Contains(err.Error(), "already running") {
 		t.Fatalf("second Start on a running directory: err = %v, want 'already running'", err)
@@ -200,7 +238,7 @@ func TestOpenStopsDetachedCluster(t *testing.T) {
 	if err := opened.Stop(); err != nil {
 		t.Fatalf("Stop of an opened cluster: %v", err)
 	}
-	assertGone(t, procs)
+	assertGone(t, append(procs, ProcessInfo{Name: "pod sleeper's container", PID: podPID}))
 	for _, p := range opened.Processes() {
 		if p.Running {
 			t.Fatalf("%s (pid %d) still runs", p.Name, p.PID)

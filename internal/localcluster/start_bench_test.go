@@ -6,13 +6,19 @@ import (
 )
 
 // BenchmarkStart measures Start on a fresh directory (new certificates, empty
-// etcd), with MinIO and the controller-manager; Stop is not timed.
+// etcd), with MinIO, the controller-manager and the node; Stop is not timed.
 //
 //	ARK_TESTBIN_DIR=$(hack/build-testbin.sh) go test ./internal/localcluster -run '^$' -bench Start -benchtime 3x
-func BenchmarkStart(b *testing.B) {
+func BenchmarkStart(b *testing.B) { benchmarkStart(b, false) }
+
+// BenchmarkStartNoNode is BenchmarkStart without the node, to see what the
+// node costs.
+func BenchmarkStartNoNode(b *testing.B) { benchmarkStart(b, true) }
+
+func benchmarkStart(b *testing.B, noNode bool) {
 	bins := benchTestbin(b)
 	for b.Loop() {
-		c, err := Start(b.Context(), Options{Binaries: bins, Dir: b.TempDir(), MinIO: true})
+		c, err := Start(b.Context(), Options{Binaries: bins, Dir: b.TempDir(), MinIO: true, NoNode: noNode})
 		if err != nil {
 			b.Fatal(err)
 		}
