@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/archive"
@@ -43,6 +44,9 @@ type BackupReconciler struct {
 	Log       *slog.Logger
 	// Recovery must finish before new backups start.
 	Recovery *Interrupted
+	// Concurrency is how many backups run at once (at least 1): a fleet of
+	// schedules due at the same minute need not queue behind each other.
+	Concurrency int
 }
 
 // Reconcile validates and runs a new backup.
@@ -280,5 +284,6 @@ func uploadLog(ctx context.Context, l *oplog.Log, put func(context.Context, io.R
 
 // SetupWithManager registers the reconciler.
 func (r *BackupReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).Named("backup").For(&arkv1.Backup{}).Complete(r)
+	return ctrl.NewControllerManagedBy(mgr).Named("backup").
+		WithOptions(crcontroller.Options{MaxConcurrentReconciles: max(r.Concurrency, 1)}).For(&arkv1.Backup{}).Complete(r)
 }

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/archive"
@@ -44,6 +45,8 @@ type RestoreReconciler struct {
 	Recovery      *Interrupted
 	// ArchiveLimits bound what a restore accepts from an archive.
 	ArchiveLimits archive.Limits
+	// Concurrency is how many restores run at once (at least 1).
+	Concurrency int
 }
 
 // Reconcile validates and runs a new restore.
@@ -305,7 +308,8 @@ func (r *RestoreReconciler) fail(ctx context.Context, log *slog.Logger, rs *arkv
 
 // SetupWithManager registers the reconciler.
 func (r *RestoreReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).Named("restore").For(&arkv1.Restore{}).Complete(r)
+	return ctrl.NewControllerManagedBy(mgr).Named("restore").
+		WithOptions(crcontroller.Options{MaxConcurrentReconciles: max(r.Concurrency, 1)}).For(&arkv1.Restore{}).Complete(r)
 }
 
 func countResult(r arkv1.RestoreResult) int {

@@ -55,9 +55,11 @@ var DefaultPriorities = []string{
 	"pods",
 }
 
-// DefaultWorkers is how many items of one resource are created at once when
-// Options.Workers is not set.
-const DefaultWorkers = 16
+// DefaultWorkers is how many items of one resource are worked on at once
+// when Options.Workers is not set. It is an upper bound: the server's
+// adaptive write limit (internal/kube/adaptive) decides how many creates are
+// in flight, so it is set high enough not to hold that limit back.
+const DefaultWorkers = 64
 
 // Options are the inputs of one restore.
 type Options struct {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -27,16 +28,24 @@ import (
 	"github.com/heptio/ark/internal/archive"
 	"github.com/heptio/ark/internal/controller"
 	"github.com/heptio/ark/internal/kube"
+	"github.com/heptio/ark/internal/kube/adaptive"
+	"github.com/heptio/ark/internal/metrics"
 	"github.com/heptio/ark/internal/settings"
 )
 
 // Options are the server's flags.
 type Options struct {
-	Namespace         string
-	MetricsAddress    string
-	HealthAddress     string
-	LeaderElect       bool
-	RestoreWorkers    int
+	Namespace      string
+	MetricsAddress string
+	HealthAddress  string
+	LeaderElect    bool
+	RestoreWorkers int
+	// ConcurrentBackups and ConcurrentRestores bound how many run at once.
+	ConcurrentBackups  int
+	ConcurrentRestores int
+	// MaxInflightWrites caps the adaptive limit of write requests in flight
+	// at the API server (internal/kube/adaptive).
+	MaxInflightWrites int
 	BackupPageSize    int64
 	VolumeTimeout     time.Duration
 	MaxArchiveEntry   int64
@@ -71,6 +80,13 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		settings.MinPeriod = opts.MinSyncPeriod
 	}
 	ns := opts.Namespace
+	// Every write the server sends (a restore's creates above all) goes
+	// through one adaptive limit, shared by concurrent restores and backups:
+	// the API server's answers, not a fixed client-side rate, set the pace.
+	cfg = rest.CopyConfig(cfg)
+	limiter := adaptive.New(adaptive.Options{Max: opts.MaxInflightWrites, OnChange: metrics.APIWriteLimit})
+	metrics.APIWriteLimit(limiter.Limit())
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return adaptive.Transport(limiter, rt) })
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  arkv1.NewScheme(),
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddress},
@@ -113,10 +129,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&controller.ConfigReconciler{Client: mgr.GetClient(), Namespace: ns, Settings: current, Log: logger},
 		&controller.BackupReconciler{Client: mgr.GetClient(), Settings: current, Discovery: disco, Dynamic: dyn,
-			PageSize: opts.BackupPageSize, Log: logger, Recovery: recovery},
+			PageSize: opts.BackupPageSize, Log: logger, Recovery: recovery, Concurrency: opts.ConcurrentBackups},
 		&controller.RestoreReconciler{Client: mgr.GetClient(), Settings: current, Discovery: disco, Dynamic: dyn,
 			Workers: opts.RestoreWorkers, VolumeTimeout: opts.VolumeTimeout, Log: logger, Recovery: recovery,
-			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}},
+			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}, Concurrency: opts.ConcurrentRestores},
 		&controller.DownloadRequestReconciler{Client: mgr.GetClient(), Settings: current, Log: logger},
 		&controller.ScheduleReconciler{Client: mgr.GetClient(), Settings: current, Log: logger},
 		&controller.DeleteBackupRequestReconciler{Client: mgr.GetClient(), Settings: current, Log: logger, Recovery: recovery},

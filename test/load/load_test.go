@@ -58,10 +58,7 @@ func TestLoadBenchmark(t *testing.T) {
 	report := "\n" + fmt.Sprintf("%-7s %-28s %-28s %-12s %-28s %-28s %-12s\n", "N",
 		"baseline LIST+tar.gz+upload", "ark backup --wait", "backup RSS", "baseline 16-worker CREATE", "ark restore --wait", "restore RSS") +
 		strings.Join(rows, "\n")
-	t.Log(report)
-	if out := os.Getenv("ARK_LOAD_BENCH_REPORT"); out != "" {
-		_ = os.WriteFile(out, []byte(report+"\n"), 0o644)
-	}
+	appendReport(report, t)
 }
 
 func runOnce(t *testing.T, env *harness.Env, n int) string {
