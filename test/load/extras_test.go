@@ -127,7 +127,7 @@ func TestProtobufVsJSON(t *testing.T) {
 		}, t)
 		took := time.Since(start)
 		rows = append(rows, fmt.Sprintf("| %s | %d | %.1f s (%.0f obj/s) | %.1f s | %.1f s | %.1f s |", contentType, n, took.Seconds(), float64(n)/took.Seconds(),
-			(cpuTime(pids["kube-apiserver"]) - apiBefore).Seconds(), (cpuTime(pids["etcd"]) - etcdBefore).Seconds(), (cpuTime(os.Getpid()) - selfBefore).Seconds()))
+			(cpuTime(pids["kube-apiserver"])-apiBefore).Seconds(), (cpuTime(pids["etcd"])-etcdBefore).Seconds(), (cpuTime(os.Getpid())-selfBefore).Seconds()))
 	}
 	report("creates as JSON and as protobuf",
 		"| content type | N | wall time | kube-apiserver CPU | etcd CPU | client CPU |\n|---|---|---|---|---|---|\n"+strings.Join(rows, "\n"), t)
