@@ -77,9 +77,17 @@ func TestRestoreThrottledAndConcurrent(t *testing.T) {
 	if dispatched < 2*perNamespace {
 		t.Fatalf("the tiny priority level dispatched %v requests, fewer than the restore's %d creates: the server did not run under it", dispatched, 2*perNamespace)
 	}
+	_, metrics, err := httpGet("http://" + env.MetricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := regexp.MustCompile(`(?m)^ark_api_write_concurrency_limit (\S+)$`).FindStringSubmatch(metrics)
+	if limit == nil {
+		t.Fatalf("the server's /metrics has no ark_api_write_concurrency_limit:\n%s", metrics)
+	}
 	t.Logf("throttled restore: %d items; priority level ark-throttled dispatched %v requests, rejected %v (429); "+
-		"other client: median %v before, %v during the restore (%d requests, 0 errors)",
-		r.Status.Progress.ItemsRestored, dispatched, rejected, before.median(), during.median(), during.count)
+		"the server's write limit ended at %s; other client: median %v before, %v during the restore (%d requests, 0 errors)",
+		r.Status.Progress.ItemsRestored, dispatched, rejected, limit[1], before.median(), during.median(), during.count)
 
 	// Several at once, at full speed.
 	if err := cs.FlowcontrolV1().FlowSchemas().Delete(ctx, "ark-throttled", metav1.DeleteOptions{}); err != nil {
