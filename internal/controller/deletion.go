@@ -105,14 +105,11 @@ func (r *DeleteBackupRequestReconciler) Reconcile(ctx context.Context, req ctrl.
 	if name == "" {
 		return r.finish(ctx, log, &dbr, []string{"spec.backupName is empty: name the backup to delete (ark backup delete NAME)"})
 	}
-	if dbr.Labels[arkv1.BackupNameLabel] != name {
+	if dbr.Labels[arkv1.BackupNameLabel] != arkv1.LabelValue(name) {
 		// Requests made with kubectl get the label `ark backup delete` sets,
 		// so both can be found by backup.
 		orig := dbr.DeepCopy()
-		if dbr.Labels == nil {
-			dbr.Labels = map[string]string{}
-		}
-		dbr.Labels[arkv1.BackupNameLabel] = name
+		arkv1.SetBackupNameLabel(&dbr, name)
 		if err := r.Client.Patch(ctx, &dbr, client.MergeFrom(orig)); err != nil {
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}

@@ -57,7 +57,7 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 	if target != "" {
 		obj.SetNamespace(target)
 	}
-	addRestoreLabel(obj, r.labelValue)
+	addRestoreLabel(obj, r.opts.Restore.Name)
 	applyBuiltinActions(t.key, obj, r.spec.NamespaceMapping)
 	if t.key == pvsKey {
 		if obj, err = r.restoreVolume(ctx, obj, what); err != nil {

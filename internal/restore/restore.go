@@ -128,14 +128,13 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 }
 
 type restorer struct {
-	opts       Options
-	spec       arkv1.RestoreSpec
-	log        *slog.Logger
-	workers    int
-	labelValue string
-	selector   labels.Selector
-	nsFilter   *filter.IncludesExcludes
-	resFilter  *filter.IncludesExcludes
+	opts      Options
+	spec      arkv1.RestoreSpec
+	log       *slog.Logger
+	workers   int
+	selector  labels.Selector
+	nsFilter  *filter.IncludesExcludes
+	resFilter *filter.IncludesExcludes
 	// unmatched are the resource names that match nothing in the cluster
 	// or the archive: most likely typos.
 	unmatched []filter.Unmatched
@@ -197,13 +196,12 @@ func newRestorer(opts Options) (*restorer, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &restorer{
-		opts:       opts,
-		spec:       spec,
-		log:        log,
-		workers:    workers,
-		labelValue: restoreLabelValue(opts.Restore.Name),
-		selector:   selector,
-		nsFilter:   filter.New(spec.IncludedNamespaces, spec.ExcludedNamespaces),
+		opts:     opts,
+		spec:     spec,
+		log:      log,
+		workers:  workers,
+		selector: selector,
+		nsFilter: filter.New(spec.IncludedNamespaces, spec.ExcludedNamespaces),
 	}
 	r.resFilter, r.unmatched = filter.Resources(opts.Discovery, slices.Sorted(maps.Keys(opts.Contents.Resources)), spec.IncludedResources, spec.ExcludedResources)
 	r.namespaces.r = r

@@ -135,10 +135,7 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, name strin
 			return fmt.Errorf("reading schedule %q: %w", o.fromSchedule, err)
 		}
 		b.Spec = s.Spec.Template
-		if b.Labels == nil {
-			b.Labels = map[string]string{}
-		}
-		b.Labels[arkv1.ScheduleNameLabel] = s.Name
+		arkv1.SetScheduleName(b, s.Name)
 		if o.output != "" {
 			return output.Object(cmd.OutOrStdout(), o.output, b)
 		}

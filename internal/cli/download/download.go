@@ -23,7 +23,7 @@ import (
 // closes the reader.
 func Open(ctx context.Context, c client.Client, namespace string, kind arkv1.DownloadTargetKind, name string, timeout time.Duration) (io.ReadCloser, error) {
 	dr := &arkv1.DownloadRequest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, GenerateName: name + "-"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, GenerateName: arkv1.GenerateNameBase(name)},
 		Spec:       arkv1.DownloadRequestSpec{Target: arkv1.DownloadTarget{Kind: kind, Name: name}},
 	}
 	if err := c.Create(ctx, dr); err != nil {

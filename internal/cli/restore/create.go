@@ -85,7 +85,7 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, args []str
 		name = args[0]
 	}
 	if name == "" {
-		name = fmt.Sprintf("%s-%s", backupName, time.Now().UTC().Format("20060102150405"))
+		name = arkv1.RestoreName(backupName, time.Now())
 	}
 	mapping, err := flags.Map("--namespace-mappings", o.namespaceMappings, ":")
 	if err != nil {
@@ -100,10 +100,6 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, args []str
 		return err
 	}
 	ns := f.ResolvedNamespace()
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	labels[arkv1.BackupNameLabel] = backupName
 	r := &arkv1.Restore{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
 		Spec: arkv1.RestoreSpec{
@@ -118,6 +114,7 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, args []str
 			IncludeClusterResources: o.includeClusterResources.Value,
 		},
 	}
+	arkv1.SetBackupNameLabel(r, backupName)
 	if o.output != "" {
 		return output.Object(cmd.OutOrStdout(), o.output, r)
 	}
