@@ -46,6 +46,14 @@ func (l Layout) logKey(backup string) string {
 	return l.backupDir(backup) + fileName("", backup, "-logs.gz")
 }
 
+// runMarkerKey is the marker of a backup run under way (see BackupRun):
+// <backup>/ark-run-<id>.json. Ark writes it only; other layouts have none.
+func (l Layout) runMarkerKey(backup, id string) string {
+	return l.backupDir(backup) + runMarkerPrefix + id + runMarkerSuffix
+}
+
+const runMarkerPrefix, runMarkerSuffix = "ark-run-", ".json"
+
 func (l Layout) restoreDir(backup, restore string) string {
 	if l.restoresDir == "" {
 		return l.backupDir(backup)

@@ -29,6 +29,7 @@ import (
 	"github.com/heptio/ark/internal/restore"
 	"github.com/heptio/ark/internal/settings"
 	"github.com/heptio/ark/internal/snapshot"
+	"github.com/heptio/ark/internal/tempfiles"
 )
 
 // RestoreReconciler runs restores in phase New.
@@ -215,11 +216,11 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 		return nil, fmt.Errorf("opening the archive of backup %q: %w", b.Name, err)
 	}
 	defer body.Close()
-	dir, err := os.MkdirTemp("", RestoreTempPattern)
+	dir, held, err := tempfiles.MkdirTemp("", RestoreTempPattern)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir); _ = held.Release() }()
 	verifying := archive.NewVerifyingReader(body)
 	limits := r.ArchiveLimits
 	// A backup that records its archive's digest was written by this Ark,
@@ -272,7 +273,8 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 
 // RestoreTempPattern names the temporary directories restores extract
 // archives into, so a server that starts can remove those a crashed one
-// left behind.
+// left behind (tempfiles.RemoveStale: a live server holds a lock on each of
+// its own).
 const RestoreTempPattern = "ark-restore-*"
 
 // uploadRestoreFiles stores the log and the results with the backup. A

@@ -30,7 +30,9 @@ import (
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/kube/adaptive"
 	"github.com/heptio/ark/internal/metrics"
+	"github.com/heptio/ark/internal/oplog"
 	"github.com/heptio/ark/internal/settings"
+	"github.com/heptio/ark/internal/tempfiles"
 )
 
 // Options are the server's flags.
@@ -87,6 +89,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	limiter := adaptive.New(adaptive.Options{Max: opts.MaxInflightWrites, OnChange: metrics.APIWriteLimit})
 	metrics.APIWriteLimit(limiter.Limit())
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return adaptive.Transport(limiter, rt) })
+	removeStaleTempFiles(logger)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  arkv1.NewScheme(),
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddress},
@@ -122,7 +125,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 
 	current := &settings.Settings{Factory: opts.Factory}
-	recovery := &controller.Interrupted{Client: mgr.GetClient(), Namespace: ns, Log: logger}
+	recovery := &controller.Interrupted{Client: mgr.GetClient(), Namespace: ns, Log: logger, Settings: current}
 	if err := mgr.Add(recovery); err != nil {
 		return err
 	}
@@ -175,3 +178,17 @@ func waitForConfigMessage(ctx context.Context, reader client.Reader, ns string, 
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// removeStaleTempFiles removes the operation logs and restore directories a
+// crashed server left in the temporary directory (an emptyDir that outlives
+// the container in a pod). Those of other live servers sharing the directory
+// are held by them, and left alone.
+func removeStaleTempFiles(logger *slog.Logger) {
+	removed, err := tempfiles.RemoveStale("", controller.RestoreTempPattern, oplog.TempPattern)
+	if len(removed) > 0 {
+		logger.Info("removed temporary files a stopped server left behind", "dir", os.TempDir(), "files", removed)
+	}
+	if err != nil {
+		logger.Warn("could not remove every temporary file a stopped server left behind", "dir", os.TempDir(), "error", err)
+	}
+}

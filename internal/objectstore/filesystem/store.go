@@ -164,6 +164,9 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 			_ = r.Remove(tmpName)
 		}
 	}()
+	// Held until the upload ends, so a server starting meanwhile does not
+	// take the file for a crashed upload's (RemoveStaleUploads).
+	defer holdUpload(r, tmpName).Release()
 
 	if _, err := io.Copy(tmp, contextReader{ctx: ctx, r: body}); err != nil {
 		return s.mapError("put", bucket, key, err)
