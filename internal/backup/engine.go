@@ -135,6 +135,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 	}
 	e.clusterScope = spec.IncludeClusterResources != nil && *spec.IncludeClusterResources ||
 		spec.IncludeClusterResources == nil && e.namespaces.IncludesAll()
+	e.reportFailedGroups()
 	opts.Log.Info("starting backup",
 		"namespaces", filter.Summary(spec.IncludedNamespaces, spec.ExcludedNamespaces),
 		"resources", filter.Summary(spec.IncludedResources, spec.ExcludedResources),
@@ -218,33 +219,6 @@ func (e *engine) backupResource(ctx context.Context, r kube.Resource) error {
 		}
 	}
 	return nil
-}
-
-// listPages pages through a LIST, handing each item to fn, so only one page
-// is ever in memory. A failing LIST is a problem of this resource, not of the
-// backup: the error is recorded and the backup goes on.
-func (e *engine) listPages(ctx context.Context, target dynamic.ResourceInterface, fn func(*unstructured.Unstructured) error) error {
-	opts := metav1.ListOptions{Limit: e.PageSize, LabelSelector: e.selector.String()}
-	for {
-		page, err := target.List(ctx, opts)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			e.problem("error", e.progress.CurrentResource, "", "", fmt.Sprintf("listing failed: %v", err))
-			return nil
-		}
-		e.progress.TotalItems += len(page.Items)
-		for i := range page.Items {
-			if err := fn(&page.Items[i]); err != nil {
-				return err
-			}
-		}
-		if page.GetContinue() == "" {
-			return nil
-		}
-		opts.Continue = page.GetContinue()
-	}
 }
 
 // backupItem runs the item's actions and writes it. Only a failure of the
@@ -386,6 +360,23 @@ func (e *engine) backupNamespaces(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// reportFailedGroups records, for a backup of every resource, each API
+// group the discovery could not read: whatever it serves is missing, and
+// the backup must not say Completed as if nothing were.
+func (e *engine) reportFailedGroups() {
+	if e.resources.Explicit() != nil {
+		return // only named resources were wanted, and all were found
+	}
+	for _, g := range e.Discovery.FailedGroups() {
+		group := g.GroupVersion.String()
+		what := "API group " + group
+		if g.GroupVersion.Empty() {
+			what, group = "some API groups", ""
+		}
+		e.problem("error", group, "", "", fmt.Sprintf("%s could not be discovered, so whatever it serves is not in this backup (%v): repair the API service behind it (kubectl get apiservices) and back up again, or back up named resources only (--include-resources)", what, g.Err))
+	}
 }
 
 // problem counts a warning or error and keeps the first ones for the status.

@@ -98,11 +98,19 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	}
 	if len(problems) > 0 {
 		log.Info("backup failed validation", "errors", problems)
-		metrics.BackupFinished(string(arkv1.BackupPhaseFailedValidation), 0, 0, 0)
-		return ctrl.Result{}, claimStatus(ctx, r.Client, &b, func(b *arkv1.Backup) {
+		err := claimStatus(ctx, r.Client, &b, func(b *arkv1.Backup) {
 			b.Status.Phase = arkv1.BackupPhaseFailedValidation
 			b.Status.ValidationErrors = problems
 		})
+		if apierrors.IsConflict(err) {
+			// Read before another server claimed it (whose files this
+			// validation may have seen): the next event tells.
+			return ctrl.Result{Requeue: true}, nil
+		}
+		if err == nil {
+			metrics.BackupFinished(string(arkv1.BackupPhaseFailedValidation), 0, 0, 0)
+		}
+		return ctrl.Result{}, err
 	}
 	now := metav1.Now()
 	ttl := b.Spec.TTL.Duration
