@@ -97,6 +97,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		LeaderElection:          opts.LeaderElect,
 		LeaderElectionID:        "ark-server.ark.heptio.com",
 		LeaderElectionNamespace: ns,
+		// A server stopped cleanly (SIGTERM: a rollout) hands the lease on at
+		// once instead of making the next one wait out its duration; the
+		// process exits as soon as Run returns, so nothing acts after.
+		LeaderElectionReleaseOnCancel: true,
 		// Ark's objects live in its namespace; it reads nothing else through
 		// the cache (the engines use the dynamic client, paginated).
 		Cache:                   cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},

@@ -65,7 +65,9 @@ missing, and reloads it when it changes.`,
 	fl.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&opts.MetricsAddress, "metrics-address", ":8085", "address of the Prometheus /metrics endpoint (0 disables it)")
 	fl.StringVar(&opts.HealthAddress, "health-address", ":8086", "address of the /healthz and /readyz endpoints")
-	fl.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect a leader, so that of several replicas only one acts")
+	// On by default: two servers acting at once (a scale-up, a rollout, a
+	// partitioned node whose pod still runs) would write the same keys.
+	fl.BoolVar(&opts.LeaderElect, "leader-elect", true, "elect a leader through a Lease in the namespace, so that of several replicas only one acts (--leader-elect=false for a single server run by hand)")
 	// No fixed client-side rate by default: writes go through an adaptive
 	// limit that follows the API server's answers (429s from priority and
 	// fairness, latency), which a fixed rate can only under- or overshoot.
