@@ -80,6 +80,7 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 	case err == nil:
 		r.restored.Add(1)
 		r.log.Debug("restored", "item", what)
+		r.warnOfClusterWideGrant(t.key, obj)
 	case apierrors.IsAlreadyExists(err):
 		r.results.warning(target, "%s already exists, left as it is (never overwritten)", what)
 	case apierrors.IsNotFound(err) && gvr.Version != res.GVR.Version:
