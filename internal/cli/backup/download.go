@@ -42,7 +42,9 @@ func NewDownloadCommand(f *clientcfg.Factory) *cobra.Command {
 				return fmt.Errorf("backup %q: %w", name, err)
 			}
 			defer rc.Close()
-			file, err := os.OpenFile(out, flag, 0o644)
+			// The archive holds every Secret of the backup: private to
+			// the user who downloaded it.
+			file, err := os.OpenFile(out, flag, 0o600)
 			if os.IsExist(err) {
 				return fmt.Errorf("%s already exists: pass --force to overwrite it, or -o another path", out)
 			}

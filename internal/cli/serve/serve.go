@@ -13,6 +13,7 @@ import (
 	"github.com/heptio/ark/internal/cli/clientcfg"
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/kube/adaptive"
+	"github.com/heptio/ark/internal/redact"
 	"github.com/heptio/ark/internal/restore"
 	"github.com/heptio/ark/internal/server"
 	"github.com/heptio/ark/internal/snapshot"
@@ -89,11 +90,13 @@ func newLogger(level, format string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
 	hopts := &slog.HandlerOptions{Level: lv}
+	// Nothing the server logs (its own records, controller-runtime's, the
+	// operations') shows a URL's query string or a credential.
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, hopts)), nil
+		return slog.New(redact.Handler(slog.NewTextHandler(os.Stderr, hopts))), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, hopts)), nil
+		return slog.New(redact.Handler(slog.NewJSONHandler(os.Stderr, hopts))), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
