@@ -11,6 +11,7 @@ import (
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/cli/clientcfg"
 	"github.com/heptio/ark/internal/cli/download"
+	"github.com/heptio/ark/internal/cli/flags"
 )
 
 // NewDownloadCommand is `ark backup download`.
@@ -65,6 +66,7 @@ func NewDownloadCommand(f *clientcfg.Factory) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write (default NAME-data.tar.gz)")
 	cmd.Flags().BoolVar(&force, "force", false, "overwrite the output file if it exists")
-	cmd.Flags().DurationVar(&timeout, "timeout", time.Minute, "how long to wait for the server to answer")
+	timeout = time.Minute
+	cmd.Flags().Var(flags.Duration{D: &timeout}, "timeout", "how long to wait for the server to answer")
 	return cmd
 }

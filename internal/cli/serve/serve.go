@@ -11,6 +11,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/heptio/ark/internal/cli/clientcfg"
+	"github.com/heptio/ark/internal/cli/flags"
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/kube/adaptive"
 	"github.com/heptio/ark/internal/redact"
@@ -77,9 +78,11 @@ missing, and reloads it when it changes.`,
 	fl.IntVar(&opts.ConcurrentBackups, "concurrent-backups", 4, "how many backups run at once")
 	fl.IntVar(&opts.ConcurrentRestores, "concurrent-restores", 2, "how many restores run at once")
 	fl.Int64Var(&opts.BackupPageSize, "backup-page-size", 500, "items per LIST page during a backup")
-	fl.DurationVar(&opts.VolumeTimeout, "volume-timeout", snapshot.DefaultVolumeTimeout, "how long a restore waits for a volume created from a snapshot")
+	opts.VolumeTimeout = snapshot.DefaultVolumeTimeout
+	fl.Var(flags.Duration{D: &opts.VolumeTimeout}, "volume-timeout", "how long a restore waits for a volume created from a snapshot")
 	fl.Int64Var(&opts.MaxArchiveEntry, "max-archive-entry-size", 0, "largest single object a restore accepts from an archive, in bytes (0: the default, 32 MiB)")
-	fl.DurationVar(&opts.MinSyncPeriod, "min-sync-period", time.Minute, "floor of the Config's sync periods (lowered only for tests)")
+	opts.MinSyncPeriod = time.Minute
+	fl.Var(flags.Duration{D: &opts.MinSyncPeriod}, "min-sync-period", "floor of the Config's sync periods (lowered only for tests)")
 	_ = fl.MarkHidden("min-sync-period")
 	return cmd
 }
