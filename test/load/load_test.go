@@ -6,6 +6,11 @@
 //
 //	make load-bench                      # N = 1000, 5000, 20000
 //	ARK_LOAD_BENCH=1000 make load-bench  # choose N
+//
+// With ARK_LOAD_BENCH_PROFILE=DIR, the server serves pprof on loopback and
+// the benchmark saves heap profiles taken when a backup or restore is 90%
+// done (DIR/heap-{backup,restore}-N.pb.gz: go tool pprof -sample_index
+// inuse_space FILE), to see what the server holds per item.
 package load
 
 import (
@@ -15,7 +20,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +44,11 @@ import (
 
 const namespaces = 10
 
+var (
+	profileDir  = os.Getenv("ARK_LOAD_BENCH_PROFILE")
+	profileAddr string
+)
+
 var configmaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 
 func TestLoadBenchmark(t *testing.T) {
@@ -51,7 +64,12 @@ func TestLoadBenchmark(t *testing.T) {
 		}
 		sizes = append(sizes, n)
 	}
-	env := harness.Start(t, harness.Options{ServerArgs: []string{"--log-level", "info"}})
+	serverArgs := []string{"--log-level", "info"}
+	if profileDir != "" {
+		profileAddr = freeLoopbackAddr(t)
+		serverArgs = append(serverArgs, "--profile-address", profileAddr)
+	}
+	env := harness.Start(t, harness.Options{ServerArgs: serverArgs})
 	var rows []string
 	for _, n := range sizes {
 		rows = append(rows, runOnce(t, env, n))
@@ -134,7 +152,7 @@ func runOnce(t *testing.T, env *harness.Env, n int) string {
 	name := fmt.Sprintf("load-%d", n)
 	start = time.Now()
 	env.MustArk("backup", "create", name, "--include-namespaces", strings.Join(nsNames, ","))
-	awaitFinal(t, env, &arkv1.Backup{}, name, string(arkv1.BackupPhaseCompleted))
+	awaitFinal(t, env, &arkv1.Backup{}, name, string(arkv1.BackupPhaseCompleted), n, fmt.Sprintf("heap-backup-%d.pb.gz", n))
 	backupTime := time.Since(start)
 	backupRSS := peakRSS(pid)
 	t.Logf("N=%d: ark backup %.1fs, server peak RSS %s", n, backupTime.Seconds(), mib(backupRSS))
@@ -155,7 +173,7 @@ func runOnce(t *testing.T, env *harness.Env, n int) string {
 	resetPeakRSS(pid)
 	start = time.Now()
 	env.MustArk("restore", "create", name+"-restore", "--from-backup", name)
-	awaitFinal(t, env, &arkv1.Restore{}, name+"-restore", string(arkv1.RestorePhaseCompleted))
+	awaitFinal(t, env, &arkv1.Restore{}, name+"-restore", string(arkv1.RestorePhaseCompleted), n, fmt.Sprintf("heap-restore-%d.pb.gz", n))
 	restoreTime := time.Since(start)
 	restoreRSS := peakRSS(pid)
 	t.Logf("N=%d: ark restore %.1fs, server peak RSS %s", n, restoreTime.Seconds(), mib(restoreRSS))
@@ -180,25 +198,57 @@ func runOnce(t *testing.T, env *harness.Env, n int) string {
 // unless it is want. The CLI's --wait would do the same, but the harness
 // stops a CLI after 10 minutes, and a 100,000-object restore on a loaded
 // machine takes longer.
-func awaitFinal(t *testing.T, env *harness.Env, obj client.Object, name, want string) {
+// With profiling on, it saves a heap profile (as profile) once 90% of the n
+// items are done.
+func awaitFinal(t *testing.T, env *harness.Env, obj client.Object, name, want string, n int, profile string) {
 	t.Helper()
 	final := map[string]bool{"Completed": true, "PartiallyFailed": true, "Failed": true, "FailedValidation": true}
 	phase := ""
+	profiled := profileDir == ""
 	env.Eventually(3*time.Hour, fmt.Sprintf("%T %s to finish", obj, name), func() (bool, error) {
 		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: arkv1.DefaultNamespace, Name: name}, obj); err != nil {
 			return false, client.IgnoreNotFound(err)
 		}
+		done := 0
 		switch o := obj.(type) {
 		case *arkv1.Backup:
-			phase = string(o.Status.Phase)
+			phase, done = string(o.Status.Phase), o.Status.Progress.ItemsBackedUp
 		case *arkv1.Restore:
-			phase = string(o.Status.Phase)
+			phase, done = string(o.Status.Phase), o.Status.Progress.ItemsRestored
+		}
+		if !profiled && done >= n*9/10 {
+			profiled = true
+			saveHeapProfile(t, filepath.Join(profileDir, profile))
 		}
 		return final[phase], nil
 	})
 	if phase != want {
 		t.Fatalf("%s ended %s, want %s: %+v", name, phase, want, obj)
 	}
+}
+
+func freeLoopbackAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// saveHeapProfile fetches the server's heap profile into path.
+func saveHeapProfile(t *testing.T, path string) {
+	resp, err := http.Get("http://" + profileAddr + "/debug/pprof/heap")
+	if err != nil {
+		t.Logf("heap profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.WriteFile(path, data, 0o644)
+	}
+	t.Logf("heap profile %s: %v", path, err)
 }
 
 func parallel(workers, n int, fn func(int) error, t *testing.T) {

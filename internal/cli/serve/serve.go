@@ -67,6 +67,7 @@ missing, and reloads it when it changes.`,
 	fl.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&opts.MetricsAddress, "metrics-address", ":8085", "address of the Prometheus /metrics endpoint (0 disables it)")
 	fl.StringVar(&opts.HealthAddress, "health-address", ":8086", "address of the /healthz and /readyz endpoints")
+	fl.StringVar(&opts.ProfileAddress, "profile-address", "", "address of Go's /debug/pprof endpoints, to diagnose memory or CPU use (empty: off; never expose it outside the pod)")
 	fl.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect a leader, so that of several replicas only one acts")
 	// No fixed client-side rate by default: writes go through an adaptive
 	// limit that follows the API server's answers (429s from priority and
