@@ -301,6 +301,9 @@ type itemRef struct {
 	Resource  schema.GroupResource
 	Namespace string
 	Name      string
+	// boundTo, for a PV pulled in by a claim, is that claim: the PV comes
+	// along only if it is bound to it (volumeBoundTo).
+	boundTo *unstructured.Unstructured
 }
 
 // backupAdditional fetches and backs up an item an action pulled in. It
@@ -333,6 +336,13 @@ func (e *engine) backupAdditional(ctx context.Context, ref itemRef) error {
 		}
 		e.problem("error", ref.Resource.String(), ref.Namespace, ref.Name, fmt.Sprintf("fetching: %v", err))
 		return nil
+	}
+	if claim := ref.boundTo; claim != nil {
+		if ok, why := volumeBoundTo(item, claim); !ok {
+			e.problem("warning", pvcResource.String(), claim.GetNamespace(), claim.GetName(),
+				fmt.Sprintf("the claim names volume %s in spec.volumeName, %s, so the volume is not backed up on this claim's account", ref.Name, why))
+			return nil
+		}
 	}
 	e.progress.TotalItems++
 	return e.backupItem(ctx, r, item)

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	clienttesting "k8s.io/client-go/testing"
@@ -86,7 +87,9 @@ func fixture() []runtime.Object {
 			"volumes": []interface{}{map[string]interface{}{"name": "d", "persistentVolumeClaim": map[string]interface{}{"claimName": "claim"}}},
 		}}),
 		obj("v1", "PersistentVolumeClaim", "a", "claim", nil, map[string]interface{}{"spec": map[string]interface{}{"volumeName": "vol"}}),
-		obj("v1", "PersistentVolume", "", "vol", nil, nil),
+		obj("v1", "PersistentVolume", "", "vol", nil, map[string]interface{}{"spec": map[string]interface{}{
+			"claimRef": map[string]interface{}{"namespace": "a", "name": "claim"},
+		}}),
 		obj("v1", "PersistentVolume", "", "other", nil, nil),
 	}
 }
@@ -214,6 +217,66 @@ func TestVolumesSnapshottedOnce(t *testing.T) {
 	run(t, arkv1.BackupSpec{IncludedNamespaces: []string{"a"}, SnapshotVolumes: &no}, rec, fixture()...)
 	if len(rec.seen) != 0 {
 		t.Fatalf("snapshotVolumes=false, yet %v", rec.seen)
+	}
+}
+
+// A claim's spec.volumeName is written by whoever owns the claim. A tenant
+// of namespace a naming b's volume there must not get b's volume, nor a
+// snapshot of its data, into a backup of namespace a: a volume comes along
+// with a claim only when its claimRef (written by the PV controller) names
+// that claim, UID included.
+func TestClaimCannotPullInAnotherNamespacesVolume(t *testing.T) {
+	claim := func(ns, name, uid, volume string) runtime.Object {
+		o := obj("v1", "PersistentVolumeClaim", ns, name, nil, map[string]interface{}{"spec": map[string]interface{}{"volumeName": volume}})
+		o.SetUID(types.UID(uid))
+		return o
+	}
+	pv := func(name string, claimRef map[string]interface{}) runtime.Object {
+		spec := map[string]interface{}{}
+		if claimRef != nil {
+			spec["claimRef"] = claimRef
+		}
+		return obj("v1", "PersistentVolume", "", name, nil, map[string]interface{}{"spec": spec})
+	}
+	objs := []runtime.Object{
+		obj("v1", "Namespace", "", "a", nil, nil),
+		obj("v1", "Namespace", "", "b", nil, nil),
+		claim("a", "mine", "uid-mine", "pv-a"),
+		pv("pv-a", map[string]interface{}{"namespace": "a", "name": "mine", "uid": "uid-mine"}),
+		claim("b", "data", "uid-b", "pv-b"),
+		pv("pv-b", map[string]interface{}{"namespace": "b", "name": "data", "uid": "uid-b"}),
+		claim("a", "steal", "uid-steal", "pv-b"),
+		// Bound to an earlier claim a/old (another UID) and then Released.
+		claim("a", "old", "uid-new", "pv-released"),
+		pv("pv-released", map[string]interface{}{"namespace": "a", "name": "old", "uid": "uid-gone"}),
+		claim("a", "early", "uid-early", "pv-free"),
+		pv("pv-free", nil),
+	}
+	rec := &recordingSnapshotter{}
+	paths, res := run(t, arkv1.BackupSpec{IncludedNamespaces: []string{"a"}}, rec, objs...)
+	got := sorted(paths)
+	for _, leaked := range []string{"pv-b", "pv-released", "pv-free"} {
+		if strings.Contains(got, "persistentvolumes/cluster/"+leaked+".json") {
+			t.Errorf("%s came into a backup of namespace a: %s", leaked, got)
+		}
+	}
+	if !strings.Contains(got, "persistentvolumes/cluster/pv-a.json") {
+		t.Errorf("pv-a, bound to a/mine, must come along: %s", got)
+	}
+	if strings.Join(rec.seen, ",") != "pv-a:b" {
+		t.Errorf("snapshots taken: %v, want only pv-a", rec.seen)
+	}
+	warned := map[string]string{}
+	for _, p := range res.Problems {
+		warned[p.Namespace+"/"+p.Name] = p.Message
+	}
+	for claim, want := range map[string]string{"a/steal": "bound to claim b/data", "a/old": "earlier claim", "a/early": "bound to no claim"} {
+		if !strings.Contains(warned[claim], want) {
+			t.Errorf("claim %s: warning %q, want one saying %q", claim, warned[claim], want)
+		}
+	}
+	if res.Errors != 0 || res.Warnings != 3 {
+		t.Errorf("errors %d warnings %d (%+v), want 0 and 3", res.Errors, res.Warnings, res.Problems)
 	}
 }
 
