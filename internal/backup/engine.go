@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -260,7 +261,7 @@ func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstruct
 	// restore drops them, so they only cost space.
 	item.SetManagedFields(nil)
 
-	additional, err := e.runActions(ctx, gr, item)
+	additional, err := e.runActionsRecovering(ctx, gr, item)
 	if err != nil {
 		e.problem("error", gr.String(), item.GetNamespace(), item.GetName(), err.Error())
 	}
@@ -290,6 +291,20 @@ func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstruct
 		}
 	}
 	return nil
+}
+
+// runActionsRecovering runs the item's actions and turns a panic (a bug set
+// off by this one object, in an action or a volume provider's SDK) into an
+// error of the item: the backup of everything else goes on, instead of the
+// backup being left InProgress by a recovered reconciler, or the server dying.
+func (e *engine) runActionsRecovering(ctx context.Context, gr schema.GroupResource, item *unstructured.Unstructured) (refs []itemRef, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.Log.Error("panic in a backup item action", "resource", gr.String(), "namespace", item.GetNamespace(), "name", item.GetName(), "panic", p, "stack", string(debug.Stack()))
+			refs, err = nil, fmt.Errorf("internal error (a bug of Ark, please report it with the server's log): %v", p)
+		}
+	}()
+	return e.runActions(ctx, gr, item)
 }
 
 func tracksPullIns(gr schema.GroupResource) bool {

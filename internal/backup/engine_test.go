@@ -206,6 +206,26 @@ func (r *recordingSnapshotter) SnapshotVolume(_ context.Context, pv *unstructure
 	return &arkv1.VolumeBackupInfo{SnapshotID: "snap-" + pv.GetName()}, nil
 }
 
+type panickingSnapshotter struct{}
+
+func (panickingSnapshotter) SnapshotVolume(context.Context, *unstructured.Unstructured, map[string]string) (*arkv1.VolumeBackupInfo, error) {
+	var m map[string]string
+	m["boom"] = "x" // a provider's bug: assignment to entry in nil map
+	return nil, nil
+}
+
+// A panic set off by one item (here in a volume provider) is an error of
+// that item; every other item is backed up.
+func TestPanicIsAnItemError(t *testing.T) {
+	paths, res := run(t, arkv1.BackupSpec{}, panickingSnapshotter{}, fixture()...)
+	if res.Errors != 2 || !strings.Contains(res.Problems[0].Message, "internal error") || !strings.Contains(res.Problems[0].Message, "nil map") {
+		t.Fatalf("errors %d, problems %+v: want one per PV, naming the panic", res.Errors, res.Problems)
+	}
+	if !strings.Contains(sorted(paths), "configmaps/namespaces/b/cm2.json") || res.ResourceCounts["persistentvolumes"] != 2 {
+		t.Fatalf("the other items must be backed up: %s", sorted(paths))
+	}
+}
+
 func TestVolumesSnapshottedOnce(t *testing.T) {
 	rec := &recordingSnapshotter{}
 	_, res := run(t, arkv1.BackupSpec{IncludedNamespaces: []string{"a"}}, rec, fixture()...)
