@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime/debug"
+	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -418,7 +419,27 @@ func (e *engine) problem(severity, resource, namespace, name, msg string) {
 	}
 	if len(e.result.Problems) < maxRecordedProblems {
 		e.result.Problems = append(e.result.Problems, arkv1.Problem{
-			Severity: severity, Resource: resource, Namespace: namespace, Name: name, Message: msg,
+			Severity: severity, Resource: clip(resource), Namespace: clip(namespace), Name: clip(name), Message: clip(msg),
 		})
 	}
+}
+
+// maxProblemField bounds each field of a recorded problem. The problems go
+// into the Backup's status and its metadata file, and some of what they
+// quote is any length a tenant likes: a pod's claimName, an RBAC object's
+// name. Fifty problems quoting a 100 KiB claim name each would make the
+// final status write larger than the API server accepts, and a tenant could
+// keep every cluster backup from being recorded Completed. The log has
+// every problem in full.
+const maxProblemField = 512
+
+func clip(s string) string {
+	if len(s) <= maxProblemField {
+		return s
+	}
+	cut := maxProblemField
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes; the backup log has it whole)", s[:cut], len(s))
 }

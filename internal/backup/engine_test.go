@@ -3,6 +3,7 @@ package backup
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -310,6 +311,36 @@ func TestMissingClaimIsAWarning(t *testing.T) {
 	_, res := run(t, arkv1.BackupSpec{}, nil, objs...)
 	if res.Warnings != 1 || res.Errors != 0 || !strings.Contains(res.Problems[0].Message, "does not exist") {
 		t.Fatalf("want one warning about the missing claim, got %+v", res)
+	}
+}
+
+// A pod's claimName may be any length the API server stores. Pods of one
+// tenant quoting missing claims of 300 KiB names must not make the
+// backup's recorded problems (its status and metadata file) larger than the
+// API server accepts, which would keep every cluster backup from being
+// recorded.
+func TestRecordedProblemsAreBounded(t *testing.T) {
+	objs := []runtime.Object{obj("v1", "Namespace", "", "a", nil, nil)}
+	for i := range 60 {
+		claim := fmt.Sprintf("%03d-%s", i, strings.Repeat("c", 300<<10))
+		objs = append(objs, obj("v1", "Pod", "a", fmt.Sprintf("pod-%d", i), nil, map[string]interface{}{"spec": map[string]interface{}{
+			"volumes": []interface{}{map[string]interface{}{"name": "d", "persistentVolumeClaim": map[string]interface{}{"claimName": claim}}},
+		}}))
+	}
+	_, res := run(t, arkv1.BackupSpec{}, nil, objs...)
+	if res.Warnings != 60 || len(res.Problems) != maxRecordedProblems {
+		t.Fatalf("warnings %d, recorded %d: want 60 and %d", res.Warnings, len(res.Problems), maxRecordedProblems)
+	}
+	data, err := json.Marshal(res.Problems)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > 100<<10 {
+		t.Errorf("recorded problems take %d bytes; they must stay far below the API server's 1.5 MiB request limit", len(data))
+	}
+	p := res.Problems[0]
+	if !strings.HasPrefix(p.Name, "000-ccc") || !strings.Contains(p.Name, fmt.Sprintf("(%d bytes;", 4+300<<10)) {
+		t.Errorf("clipped name %.80q... does not say how long the name was", p.Name)
 	}
 }
 
