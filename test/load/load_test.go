@@ -211,10 +211,17 @@ func awaitFinal(t *testing.T, env *harness.Env, obj client.Object, name, want st
 		}
 		done := 0
 		switch o := obj.(type) {
+		// Progress is nil until the server first reports it.
 		case *arkv1.Backup:
-			phase, done = string(o.Status.Phase), o.Status.Progress.ItemsBackedUp
+			phase = string(o.Status.Phase)
+			if o.Status.Progress != nil {
+				done = o.Status.Progress.ItemsBackedUp
+			}
 		case *arkv1.Restore:
-			phase, done = string(o.Status.Phase), o.Status.Progress.ItemsRestored
+			phase = string(o.Status.Phase)
+			if o.Status.Progress != nil {
+				done = o.Status.Progress.ItemsRestored
+			}
 		}
 		if !profiled && done >= n*9/10 {
 			profiled = true
