@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
+	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -240,7 +242,7 @@ func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstruct
 	// restore drops them, so they only cost space.
 	item.SetManagedFields(nil)
 
-	additional, err := e.runActions(ctx, gr, item)
+	additional, err := e.runActionsRecovering(ctx, gr, item)
 	if err != nil {
 		e.problem("error", gr.String(), item.GetNamespace(), item.GetName(), err.Error())
 	}
@@ -272,6 +274,20 @@ func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstruct
 	return nil
 }
 
+// runActionsRecovering runs the item's actions and turns a panic (a bug set
+// off by this one object, in an action or a volume provider's SDK) into an
+// error of the item: the backup of everything else goes on, instead of the
+// backup being left InProgress by a recovered reconciler, or the server dying.
+func (e *engine) runActionsRecovering(ctx context.Context, gr schema.GroupResource, item *unstructured.Unstructured) (refs []itemRef, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.Log.Error("panic in a backup item action", "resource", gr.String(), "namespace", item.GetNamespace(), "name", item.GetName(), "panic", p, "stack", string(debug.Stack()))
+			refs, err = nil, fmt.Errorf("internal error (a bug of Ark, please report it with the server's log): %v", p)
+		}
+	}()
+	return e.runActions(ctx, gr, item)
+}
+
 func tracksPullIns(gr schema.GroupResource) bool {
 	return gr.Group == "" && (gr.Resource == "persistentvolumeclaims" || gr.Resource == "persistentvolumes")
 }
@@ -281,6 +297,9 @@ type itemRef struct {
 	Resource  schema.GroupResource
 	Namespace string
 	Name      string
+	// boundTo, for a PV pulled in by a claim, is that claim: the PV comes
+	// along only if it is bound to it (volumeBoundTo).
+	boundTo *unstructured.Unstructured
 }
 
 // backupAdditional fetches and backs up an item an action pulled in. It
@@ -313,6 +332,13 @@ func (e *engine) backupAdditional(ctx context.Context, ref itemRef) error {
 		}
 		e.problem("error", ref.Resource.String(), ref.Namespace, ref.Name, fmt.Sprintf("fetching: %v", err))
 		return nil
+	}
+	if claim := ref.boundTo; claim != nil {
+		if ok, why := volumeBoundTo(item, claim); !ok {
+			e.problem("warning", pvcResource.String(), claim.GetNamespace(), claim.GetName(),
+				fmt.Sprintf("the claim names volume %s in spec.volumeName, %s, so the volume is not backed up on this claim's account", ref.Name, why))
+			return nil
+		}
 	}
 	e.progress.TotalItems++
 	return e.backupItem(ctx, r, item)
@@ -390,7 +416,27 @@ func (e *engine) problem(severity, resource, namespace, name, msg string) {
 	}
 	if len(e.result.Problems) < maxRecordedProblems {
 		e.result.Problems = append(e.result.Problems, arkv1.Problem{
-			Severity: severity, Resource: resource, Namespace: namespace, Name: name, Message: msg,
+			Severity: severity, Resource: clip(resource), Namespace: clip(namespace), Name: clip(name), Message: clip(msg),
 		})
 	}
+}
+
+// maxProblemField bounds each field of a recorded problem. The problems go
+// into the Backup's status and its metadata file, and some of what they
+// quote is any length a tenant likes: a pod's claimName, an RBAC object's
+// name. Fifty problems quoting a 100 KiB claim name each would make the
+// final status write larger than the API server accepts, and a tenant could
+// keep every cluster backup from being recorded Completed. The log has
+// every problem in full.
+const maxProblemField = 512
+
+func clip(s string) string {
+	if len(s) <= maxProblemField {
+		return s
+	}
+	cut := maxProblemField
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes; the backup log has it whole)", s[:cut], len(s))
 }

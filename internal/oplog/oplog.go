@@ -12,6 +12,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/heptio/ark/internal/redact"
 	"github.com/heptio/ark/internal/tempfiles"
 )
 
@@ -36,7 +37,9 @@ func New(server slog.Handler) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{path: f.Name(), file: f, held: held, zw: gzip.NewWriter(f)}
-	own := slog.NewTextHandler(lockedWriter{l}, &slog.HandlerOptions{Level: slog.LevelInfo})
+	// The file is uploaded and shown by `ark backup logs`: what the
+	// server's log would redact is redacted here too.
+	own := redact.Handler(slog.NewTextHandler(lockedWriter{l}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	l.Logger = slog.New(tee{own, server})
 	return l, nil
 }

@@ -3,6 +3,7 @@ package restore
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,6 +25,16 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 	if item.Namespace != "" {
 		target = r.targetNamespace(item.Namespace)
 	}
+	// A bug set off by one object (in a transform, or in a volume
+	// provider's SDK) is an error of that object: a panic in a worker
+	// would take the whole server down, with every other restore and
+	// backup it was running.
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("panic while restoring an item", "item", item.String(), "panic", p, "stack", string(debug.Stack()))
+			r.results.error(target, "could not restore %s: internal error (a bug of Ark, please report it with the server's log): %v", item, p)
+		}
+	}()
 	obj, err := r.readItem(item)
 	if err != nil {
 		r.results.error(target, "%v", err)
@@ -80,6 +91,7 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 	case err == nil:
 		r.restored.Add(1)
 		r.log.Debug("restored", "item", what)
+		r.warnOfClusterWideGrant(t.key, obj)
 	case apierrors.IsAlreadyExists(err):
 		r.results.warning(target, "%s already exists, left as it is (never overwritten)", what)
 	case apierrors.IsNotFound(err) && gvr.Version != res.GVR.Version:

@@ -48,9 +48,11 @@ var DefaultPriorities = []string{
 	"storageclasses",
 	"persistentvolumes",
 	"persistentvolumeclaims",
+	// ServiceAccounts before Secrets: the token controller deletes a
+	// ServiceAccount token Secret whose ServiceAccount does not exist.
+	"serviceaccounts",
 	"secrets",
 	"configmaps",
-	"serviceaccounts",
 	"limitranges",
 	"pods",
 }

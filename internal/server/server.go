@@ -40,6 +40,7 @@ type Options struct {
 	Namespace      string
 	MetricsAddress string
 	HealthAddress  string
+	ProfileAddress string // net/http/pprof; "" is off
 	LeaderElect    bool
 	RestoreWorkers int
 	// ConcurrentBackups and ConcurrentRestores bound how many run at once.
@@ -94,6 +95,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		Scheme:                  arkv1.NewScheme(),
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddress},
 		HealthProbeBindAddress:  opts.HealthAddress,
+		PprofBindAddress:        opts.ProfileAddress,
 		LeaderElection:          opts.LeaderElect,
 		LeaderElectionID:        "ark-server.ark.heptio.com",
 		LeaderElectionNamespace: ns,
