@@ -17,12 +17,12 @@ import (
 
 // WaitForContainer waits until the named container of a pod is running,
 // watching that one pod (client-go's UntilWithSync: a list, then a watch
-// that is resumed if the connection drops). It fails when timeout passes
-// first, or when the pod ends or is deleted, saying in what state the pod
-// was. pods is the pods client of the pod's namespace; an empty container
-// means the pod's first.
-func WaitForContainer(ctx context.Context, pods dynamic.ResourceInterface, name, container string, timeout time.Duration) error {
-	waitCtx, cancel := context.WithTimeout(ctx, timeout)
+// that is resumed if the connection drops). It fails when timeout has
+// passed since since, or when the pod ends or is deleted, saying in what
+// state the pod was. pods is the pods client of the pod's namespace; an
+// empty container means the pod's first.
+func WaitForContainer(ctx context.Context, pods dynamic.ResourceInterface, name, container string, since time.Time, timeout time.Duration) error {
+	waitCtx, cancel := context.WithDeadline(ctx, since.Add(timeout))
 	defer cancel()
 	selector := fields.OneTermEqualSelector("metadata.name", name).String()
 	lw := &cache.ListWatch{

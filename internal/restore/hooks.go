@@ -99,7 +99,7 @@ func (h *podHooks) start(ctx context.Context, pods schema.GroupVersionResource, 
 	h.wg.Go(func() {
 		for _, e := range execs {
 			h.attempted.Add(1)
-			err := hooks.WaitForContainer(ctx, client, pod.Name, e.Container, e.WaitTimeout-time.Since(createdAt))
+			err := hooks.WaitForContainer(ctx, client, pod.Name, e.Container, createdAt, e.WaitTimeout)
 			if err != nil {
 				err = &hooks.Failure{Phase: "restore exec", Hook: e, Pod: pod, Container: e.Container, Err: fmt.Errorf("not run: %w", err)}
 			} else {
