@@ -67,7 +67,7 @@ func TestBackupSpecHooksSelectPods(t *testing.T) {
 	}
 
 	for _, p := range []Pod{
-		pod("dev", "db-0", map[string]string{"app": "db"}, nil, "db"), // other namespace
+		pod("dev", "db-0", map[string]string{"app": "db"}, nil, "db"),   // other namespace
 		pod("prod", "web", map[string]string{"app": "web"}, nil, "web"), // other labels
 	} {
 		plan := b.For(p)
