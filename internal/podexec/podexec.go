@@ -16,7 +16,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
-	utilexec "k8s.io/utils/exec"
+	utilexec "k8s.io/client-go/util/exec"
 )
 
 // Executor runs commands in pods with the identity of a rest.Config.
@@ -62,6 +62,8 @@ func (e *Executor) Exec(ctx context.Context, namespace, name, container string, 
 		return err
 	}
 	err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: stdout, Stderr: stderr})
+	// remotecommand reports a non-zero exit as client-go's CodeExitError
+	// ("command terminated with exit code N"); say it in Ark's words.
 	var exit utilexec.CodeExitError
 	if errors.As(err, &exit) {
 		return fmt.Errorf("the command exited with code %d", exit.Code)
