@@ -50,12 +50,18 @@ func TestHooksThroughTheNode(t *testing.T) {
 		"persistentvolume-binder-controller",
 		"persistentvolume-protection-controller",
 		"persistentvolumeclaim-protection-controller")
+	start := time.Now()
+	step := func(what string) {
+		t.Logf("%s: %s since the test started", what, time.Since(start).Round(100*time.Millisecond))
+	}
 	cluster := localcluster.StartForTest(t, localcluster.Options{MinIO: true, Controllers: controllers, Workloads: true})
+	step("cluster with its node ready")
 	env := harness.Start(t, harness.Options{Cluster: cluster, NoConfig: true, NoServer: true})
 	volumeRoot := filepath.Join(t.TempDir(), "restored-volumes")
 	env.ApplyConfig(snapshotConfig(env, volumeRoot))
 	env.StartServer()
 	ctx := context.Background()
+	step("ark built and its server started")
 
 	// --- 1. Annotation and spec hooks around a snapshot. ---
 	const ns, pvName = "hooks-app", "hooks-app-pv"
@@ -88,6 +94,7 @@ func TestHooksThroughTheNode(t *testing.T) {
 		"post.hook.restore.ark.heptio.com/command": `["/bin/sh", "-c", "echo restored > /scratch/restore-annotation-ran"]`,
 	}))
 
+	step("pods of step 1 running")
 	backup1 := &arkv1.Backup{
 		ObjectMeta: metav1.ObjectMeta{Namespace: harness.Namespace, Name: "hooks-snapshot"},
 		Spec: arkv1.BackupSpec{
@@ -153,6 +160,7 @@ func TestHooksThroughTheNode(t *testing.T) {
 	snapshotRequireOutput(t, "backup describe", env.MustArk("backup", "describe", b1.Name),
 		"Hooks:           every-pod", "Hooks run: 3, failed: 0")
 
+	step("backup with annotation and spec hooks checked")
 	// --- 2. Failing hooks: Fail, Continue, and past a timeout. ---
 	const failNS = "hooks-fail"
 	fragileScratch, slowScratch := filepath.Join(t.TempDir(), "fragile"), filepath.Join(t.TempDir(), "slow")
@@ -222,8 +230,10 @@ func TestHooksThroughTheNode(t *testing.T) {
 	hooksLogLine(t, log2, "hook failed", "phase=pre", "pod="+failNS+"/slow", "did not finish within its timeout of 2s")
 	hooksLogLine(t, log2, "hook succeeded", "phase=post", "pod="+failNS+"/fragile")
 
+	step("backup with failing hooks checked")
 	// --- 3. Restore hooks in the restored pods. ---
 	snapshotDisaster(t, env, ns, pvName)
+	step("namespace and volume deleted")
 	initJSON, err := json.Marshal(corev1.Container{
 		Name: "restore-data", Image: "busybox",
 		Command:      sh("echo written by the init container > /data/init-ran"),
@@ -306,6 +316,7 @@ func TestHooksThroughTheNode(t *testing.T) {
 	snapshotRequireOutput(t, "restore log", restoreLog, "exec hook ran", "a failing restore hook", "exited with code 4")
 	snapshotRequireOutput(t, "restore describe", env.MustArk("restore", "describe", rs.Name),
 		"Hooks:      seed-and-check", "Hooks run:  3, failed: 1")
+	step("restore with hooks checked")
 }
 
 // hooksScratchPod is a pod of one idle container with a hostPath volume at
