@@ -21,6 +21,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/archive"
+	"github.com/heptio/ark/internal/hooks"
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/metrics"
 	"github.com/heptio/ark/internal/objectstore"
@@ -42,8 +43,10 @@ type RestoreReconciler struct {
 	Workers int
 	// VolumeTimeout bounds the wait for a volume created from a snapshot.
 	VolumeTimeout time.Duration
-	Log           *slog.Logger
-	Recovery      *Interrupted
+	// PodExec runs restore exec hooks in restored pods (pods/exec).
+	PodExec  hooks.PodExecutor
+	Log      *slog.Logger
+	Recovery *Interrupted
 	// ArchiveLimits bound what a restore accepts from an archive.
 	ArchiveLimits archive.Limits
 	// Concurrency is how many restores run at once (at least 1).
@@ -198,6 +201,7 @@ func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1
 		rs.Status.Warnings, rs.Status.Errors = warnings, errs
 		rs.Status.CompletionTimestamp = &completed
 		rs.Status.Progress = &arkv1.RestoreProgress{TotalItems: result.TotalItems, ItemsRestored: result.ItemsRestored}
+		rs.Status.HookStatus = result.Hooks
 	}); err != nil {
 		return fmt.Errorf("recording the result of restore %s: %w", rs.Name, err)
 	}
@@ -262,6 +266,7 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 		Priorities: env.Config.ResourcePriorities,
 		Workers:    r.Workers,
 		Volumes:    volumes,
+		PodExec:    r.PodExec,
 		Log:        rlog,
 		Progress:   reporter.Update,
 	})

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/heptio/ark/internal/archive"
+	"github.com/heptio/ark/internal/hooks"
 	"github.com/heptio/ark/internal/kube"
 )
 
@@ -70,6 +71,10 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 	}
 	addRestoreLabel(obj, r.opts.Restore.Name)
 	applyBuiltinActions(t.key, obj, r.spec.NamespaceMapping)
+	var execHooks []hooks.Exec
+	if t.key == podsKey {
+		execHooks = r.hooks.prepare(obj, item.Namespace)
+	}
 	if t.key == pvsKey {
 		if obj, err = r.restoreVolume(ctx, obj, what); err != nil {
 			r.results.error(target, "%v", err)
@@ -86,12 +91,15 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 	if target != "" {
 		client = r.opts.Dynamic.Resource(gvr).Namespace(target)
 	}
-	_, err = client.Create(ctx, obj, metav1.CreateOptions{})
+	created, err := client.Create(ctx, obj, metav1.CreateOptions{})
 	switch {
 	case err == nil:
 		r.restored.Add(1)
 		r.log.Debug("restored", "item", what)
 		r.warnOfClusterWideGrant(t.key, obj)
+		r.hooks.start(ctx, gvr, created, execHooks)
+	case apierrors.IsAlreadyExists(err) && len(execHooks) > 0:
+		r.results.warning(target, "%s already exists, left as it is (never overwritten); its restore exec hooks were not run", what)
 	case apierrors.IsAlreadyExists(err):
 		r.results.warning(target, "%s already exists, left as it is (never overwritten)", what)
 	case apierrors.IsNotFound(err) && gvr.Version != res.GVR.Version:

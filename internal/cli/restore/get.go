@@ -152,6 +152,17 @@ func describe(cmd *cobra.Command, c client.Client, ns string, r *arkv1.Restore) 
 		p("Progress:   %d of %d items restored", pr.ItemsRestored, pr.TotalItems)
 	}
 	p("")
+	if len(s.Hooks.Resources) > 0 {
+		var names []string
+		for _, h := range s.Hooks.Resources {
+			names = append(names, h.Name)
+		}
+		p("Hooks:      %s", strings.Join(names, ", "))
+	}
+	if h := st.HookStatus; h != nil {
+		p("Hooks run:  %d, failed: %d (their output is in `ark restore logs %s`)", h.HooksAttempted, h.HooksFailed, r.Name)
+	}
+	p("")
 	p("Warnings:  %d", st.Warnings)
 	p("Errors:    %d", st.Errors)
 	if st.Warnings+st.Errors == 0 || (st.Phase != arkv1.RestorePhaseCompleted && st.Phase != arkv1.RestorePhasePartiallyFailed) {
