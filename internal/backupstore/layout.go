@@ -24,6 +24,7 @@ type Layout struct {
 //	<backup>/<backup>-logs.gz           the backup log
 //	<backup>/restore-<restore>-logs.gz
 //	<backup>/restore-<restore>-results.gz
+//	<backup>/restore-<restore>-plan.gz   the plan of a dry-run restore
 var ArkLayout = Layout{Name: "ark", metadataFile: "ark-backup.json"}
 
 func (l Layout) backupDir(backup string) string { return l.backupsDir + backup + "/" }
@@ -47,4 +48,8 @@ func (l Layout) restoreLogKey(backup, restore string) string {
 
 func (l Layout) restoreResultsKey(backup, restore string) string {
 	return l.restoreDir(backup, restore) + "restore-" + restore + "-results.gz"
+}
+
+func (l Layout) restorePlanKey(backup, restore string) string {
+	return l.restoreDir(backup, restore) + "restore-" + restore + "-plan.gz"
 }
