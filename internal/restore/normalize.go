@@ -35,6 +35,11 @@ func Normalize(resource string, obj *unstructured.Unstructured) {
 	delete(md, "namespace")
 	if labels, ok := md["labels"].(map[string]any); ok {
 		delete(labels, RestoreLabel)
+		if resource == namespacesKey {
+			// The API server sets it to the namespace's name: a namespace
+			// restored under another name has another one.
+			delete(labels, "kubernetes.io/metadata.name")
+		}
 		if len(labels) == 0 {
 			delete(md, "labels")
 		}
