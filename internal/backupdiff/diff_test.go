@@ -42,11 +42,11 @@ func discovery(t *testing.T) *kube.Discovery {
 }
 
 var listKinds = map[schema.GroupVersionResource]string{
-	{Version: "v1", Resource: "configmaps"}:               "ConfigMapList",
-	{Version: "v1", Resource: "secrets"}:                  "SecretList",
-	{Version: "v1", Resource: "services"}:                 "ServiceList",
-	{Version: "v1", Resource: "pods"}:                     "PodList",
-	{Version: "v1", Resource: "namespaces"}:               "NamespaceList",
+	{Version: "v1", Resource: "configmaps"}:                 "ConfigMapList",
+	{Version: "v1", Resource: "secrets"}:                    "SecretList",
+	{Version: "v1", Resource: "services"}:                   "ServiceList",
+	{Version: "v1", Resource: "pods"}:                       "PodList",
+	{Version: "v1", Resource: "namespaces"}:                 "NamespaceList",
 	{Group: "apps", Version: "v1", Resource: "deployments"}: "DeploymentList",
 }
 
