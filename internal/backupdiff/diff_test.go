@@ -24,7 +24,7 @@ import (
 	"github.com/heptio/ark/internal/restore"
 )
 
-func discovery(t *testing.T) *kube.Discovery {
+func discovery(t testing.TB) *kube.Discovery {
 	t.Helper()
 	verbs := metav1.Verbs{"create", "delete", "get", "list", "watch"}
 	ns := func(name, kind string) metav1.APIResource {
@@ -96,7 +96,7 @@ func resourceOf(obj *unstructured.Unstructured) string {
 }
 
 // archiveOf writes the objects, in the order given, into an archive.
-func archiveOf(t *testing.T, objs ...*unstructured.Unstructured) []byte {
+func archiveOf(t testing.TB, objs ...*unstructured.Unstructured) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w, err := archive.NewWriter(&buf)
@@ -118,7 +118,7 @@ func archiveOf(t *testing.T, objs ...*unstructured.Unstructured) []byte {
 	return buf.Bytes()
 }
 
-func scope(t *testing.T, d *kube.Discovery, spec arkv1.RestoreSpec) *restore.Scope {
+func scope(t testing.TB, d *kube.Discovery, spec arkv1.RestoreSpec) *restore.Scope {
 	t.Helper()
 	s, err := restore.NewScope(spec, d, nil)
 	if err != nil {
