@@ -152,6 +152,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		&controller.DeleteBackupRequestReconciler{Client: mgr.GetClient(), Settings: current, Log: logger, Recovery: recovery},
 		&controller.GarbageCollector{Client: mgr.GetClient(), Namespace: ns, Settings: current, Log: logger},
 		&controller.BackupSyncer{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Namespace: ns, Settings: current, Log: logger},
+		&controller.BackupVerifier{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Namespace: ns, Settings: current, Log: logger,
+			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}},
 	}
 	for _, r := range reconcilers {
 		if err := r.SetupWithManager(mgr); err != nil {
