@@ -31,10 +31,16 @@ type RestoreSpec struct {
 	// +optional
 	// +nullable
 	IncludeClusterResources *bool `json:"includeClusterResources,omitempty"`
+	// Cancel asks the server to stop the restore: a New one never starts,
+	// an InProgress one stops creating objects, keeps those it created and
+	// ends Cancelled with the counts of what was and was not restored. Set
+	// by `ark restore cancel`.
+	// +optional
+	Cancel bool `json:"cancel,omitempty"`
 }
 
 // RestorePhase is where a restore is in its life.
-// +kubebuilder:validation:Enum=New;FailedValidation;InProgress;Completed;PartiallyFailed;Failed
+// +kubebuilder:validation:Enum=New;FailedValidation;InProgress;Completed;PartiallyFailed;Failed;Cancelled
 type RestorePhase string
 
 const (
@@ -44,6 +50,9 @@ const (
 	RestorePhaseCompleted        RestorePhase = "Completed"
 	RestorePhasePartiallyFailed  RestorePhase = "PartiallyFailed"
 	RestorePhaseFailed           RestorePhase = "Failed"
+	// RestorePhaseCancelled: spec.cancel stopped the restore; what it had
+	// created stays (status.progress counts it).
+	RestorePhaseCancelled RestorePhase = "Cancelled"
 )
 
 // RestoreStatus is what the server did.
@@ -75,6 +84,11 @@ type RestoreProgress struct {
 	TotalItems int `json:"totalItems,omitempty"`
 	// +optional
 	ItemsRestored int `json:"itemsRestored,omitempty"`
+	// ItemsNotRestored counts, for a cancelled restore, the items of
+	// TotalItems it did not create: those it never reached, and those its
+	// results list as already there or failed.
+	// +optional
+	ItemsNotRestored int `json:"itemsNotRestored,omitempty"`
 	// +optional
 	CurrentResource string `json:"currentResource,omitempty"`
 }

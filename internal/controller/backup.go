@@ -23,12 +23,13 @@ import (
 	"github.com/heptio/ark/internal/metrics"
 	"github.com/heptio/ark/internal/oplog"
 	"github.com/heptio/ark/internal/progress"
+	"github.com/heptio/ark/internal/retention"
 	"github.com/heptio/ark/internal/settings"
 	"github.com/heptio/ark/internal/snapshot"
 )
 
 // DefaultBackupTTL is how long a backup is kept when its spec says nothing.
-const DefaultBackupTTL = 720 * time.Hour
+const DefaultBackupTTL = retention.DefaultTTL
 
 // progressInterval bounds how often a running backup or restore writes its
 // progress into its status (a variable so tests can write it very often).

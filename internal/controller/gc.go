@@ -10,11 +10,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/retention"
 	"github.com/heptio/ark/internal/settings"
 )
 
 // GarbageCollector asks for the deletion of expired backups, every
-// gcSyncPeriod. It deletes nothing itself: it creates a DeleteBackupRequest,
+// gcSyncPeriod: those past their TTL and those their schedule's retention
+// keeps no more, but never the newest Completed backup of a schedule (see
+// internal/retention). It deletes nothing itself: it creates a DeleteBackupRequest,
 // exactly as `ark backup delete` does, so expiry and a user's delete go
 // through the same path (snapshots, files, restores, then the Backup) and
 // leave the same record. It is off in restore-only mode.
@@ -73,9 +76,17 @@ func (g *GarbageCollector) Collect(ctx context.Context, env *settings.Environmen
 			pending[r.Spec.BackupName] = true
 		}
 	}
+	var schedules arkv1.ScheduleList
+	if err := g.Client.List(ctx, &schedules, client.InNamespace(g.Namespace)); err != nil {
+		g.Log.Error("garbage collection could not list schedules; trying again next period", "error", err)
+		return nil
+	}
+	decisions := retention.Evaluate(retention.Input{Now: now, Backups: backups.Items,
+		Policies: retention.Policies(schedules.Items, backups.Items, env.Config)})
 	var requested []string
 	for _, b := range backups.Items {
-		if !expired(&b, now) || pending[b.Name] || !b.DeletionTimestamp.IsZero() {
+		d := decisions[b.Name]
+		if d.Verdict != retention.Delete || pending[b.Name] || !b.DeletionTimestamp.IsZero() {
 			continue
 		}
 		req := arkv1.NewDeleteBackupRequest(b.Namespace, b.Name)
@@ -83,19 +94,8 @@ func (g *GarbageCollector) Collect(ctx context.Context, env *settings.Environmen
 			g.Log.Error("could not request the deletion of an expired backup; trying again next period", "backup", b.Name, "error", err)
 			continue
 		}
-		g.Log.Info("backup expired: requested its deletion", "backup", b.Name,
-			"expiration", b.Status.Expiration.UTC().Format(time.RFC3339), "deleteBackupRequest", req.Name)
+		g.Log.Info("backup expired: requested its deletion", "backup", b.Name, "reason", d.Reason, "deleteBackupRequest", req.Name)
 		requested = append(requested, b.Name)
 	}
 	return requested
-}
-
-// expired reports whether a finished backup is past its expiration. A
-// backup that has not finished is left alone: the deletion would be refused.
-func expired(b *arkv1.Backup, now time.Time) bool {
-	switch b.Status.Phase {
-	case "", arkv1.BackupPhaseNew, arkv1.BackupPhaseInProgress:
-		return false
-	}
-	return b.Status.Expiration != nil && !b.Status.Expiration.Time.After(now)
 }
