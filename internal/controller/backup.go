@@ -48,6 +48,9 @@ type BackupReconciler struct {
 	// Concurrency is how many backups run at once (at least 1): a fleet of
 	// schedules due at the same minute need not queue behind each other.
 	Concurrency int
+
+	// running are the backups this server runs, for cancel requests.
+	running runs
 }
 
 // Reconcile validates and runs a new backup.
@@ -69,10 +72,13 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if !r.Recovery.recovered() {
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
+	log := r.Log.With("backup", b.Namespace+"/"+b.Name)
+	if b.Spec.Cancel {
+		return ctrl.Result{}, r.cancelNew(ctx, log, &b)
+	}
 	if _, err := r.Settings.Config(); errors.Is(err, settings.ErrNoConfig) {
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil // stays New, as the troubleshooting guide says
 	}
-	log := r.Log.With("backup", b.Namespace+"/"+b.Name)
 	env, err := r.Settings.Environment()
 	if err != nil && !settings.IsInvalidConfig(err) {
 		return ctrl.Result{}, r.fail(ctx, log, &b, fmt.Sprintf("object storage is not usable: %v", err))
@@ -116,6 +122,25 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	return ctrl.Result{}, r.run(ctx, log, &b, env)
 }
 
+// cancelNew ends a backup cancelled before it started: nothing was written.
+func (r *BackupReconciler) cancelNew(ctx context.Context, log *slog.Logger, b *arkv1.Backup) error {
+	now := metav1.Now()
+	err := claimStatus(ctx, r.Client, b, func(b *arkv1.Backup) {
+		b.Status.Phase = arkv1.BackupPhaseCancelled
+		b.Status.FailureReason = "cancelled by request before it started; nothing was written"
+		b.Status.CompletionTimestamp = &now
+	})
+	if apierrors.IsConflict(err) {
+		return nil // changed meanwhile: the next event decides again
+	}
+	if err != nil {
+		return fmt.Errorf("marking backup %s Cancelled: %w", b.Name, err)
+	}
+	log.Info("backup cancelled before it started")
+	metrics.BackupFinished(string(arkv1.BackupPhaseCancelled), 0, 0, 0)
+	return nil
+}
+
 func (r *BackupReconciler) validate(b *arkv1.Backup, env *settings.Environment) []string {
 	if env.Config.RestoreOnlyMode {
 		return []string{"the Ark server is in restore-only mode (Config restoreOnlyMode: true), so it creates no backups: set restoreOnlyMode to false in Config default to back up"}
@@ -130,9 +155,13 @@ func (r *BackupReconciler) validate(b *arkv1.Backup, env *settings.Environment) 
 	return problems
 }
 
-// run takes a backup that is InProgress to Completed, PartiallyFailed or
-// Failed. Every outcome is written into the backup's status; the error is
-// only that of writing it.
+// run takes a backup that is InProgress to Completed, PartiallyFailed,
+// Failed or Cancelled. Every outcome is written into the backup's status;
+// the error is only that of writing it.
+//
+// ctx (the reconcile's) writes the status; the work runs under a context
+// of its own that a cancel request ends, so the final status is written
+// whatever stopped the work.
 func (r *BackupReconciler) run(ctx context.Context, log *slog.Logger, b *arkv1.Backup, env *settings.Environment) error {
 	log.Info("backup started")
 	opLog, err := oplog.New(r.Log.Handler())
@@ -142,21 +171,37 @@ func (r *BackupReconciler) run(ctx context.Context, log *slog.Logger, b *arkv1.B
 	defer opLog.Remove()
 	blog := opLog.Logger.With("backup", b.Name)
 
-	if err := env.Store.PingWithRetry(ctx); err != nil {
+	key := client.ObjectKeyFromObject(b)
+	work, stop := r.running.start(ctx, b.UID, func(ctx context.Context) (bool, error) {
+		var current arkv1.Backup
+		err := r.Client.Get(ctx, key, &current)
+		return current.Spec.Cancel, err
+	})
+	defer stop()
+
+	if err := env.Store.PingWithRetry(work); err != nil {
+		if cancelled(work) {
+			return r.cancelled(ctx, log, b, env, nil, nil, 0)
+		}
 		return r.fail(ctx, log, b, fmt.Sprintf("object storage is not usable: %v", err))
 	}
 	files := env.Store.StartBackup(b.Name)
-	result, err := r.writeArchive(ctx, blog, b, env, files)
+	snapshots := r.snapshotter(ctx, log, b, env)
+	result, err := r.writeArchive(work, blog, b, env, files, snapshots)
 	if err != nil {
-		blog.Error("backup failed", "error", err)
-		if derr := files.Discard(ctx); derr != nil {
-			log.Error("could not remove the partial archive of a failed backup", "error", derr)
+		if cancelled(work) {
+			blog.Info("backup cancelled")
+			return r.cancelled(ctx, log, b, env, files, snapshots.Taken(), itemsSoFar(b))
 		}
+		blog.Error("backup failed", "error", err)
+		left := r.discard(ctx, log, env, files, snapshots.Taken(), "failed")
 		// The log stays, so `ark backup logs` says why it failed.
-		if err := uploadLog(ctx, opLog, files.PutLog); err != nil {
+		cleanup, cancel := cleanupContext(ctx)
+		defer cancel()
+		if err := uploadLog(cleanup, opLog, files.PutLog); err != nil {
 			log.Warn("could not upload the log of a failed backup", "error", err)
 		}
-		return r.fail(ctx, log, b, err.Error())
+		return r.fail(ctx, log, b, err.Error(), snapshotsLeft(snapshots.Taken(), left))
 	}
 
 	final := b.DeepCopy()
@@ -179,14 +224,22 @@ func (r *BackupReconciler) run(ctx context.Context, log *slog.Logger, b *arkv1.B
 
 	// The log, then the metadata: the metadata file is written last, so a
 	// backup is only ever seen (by sync, by restores) once all of it is there.
-	if err := uploadLog(ctx, opLog, files.PutLog); err != nil {
-		return r.abandon(ctx, log, b, files, fmt.Sprintf("uploading the backup log: %v", err))
+	if err := uploadLog(work, opLog, files.PutLog); err != nil {
+		if cancelled(work) {
+			return r.cancelled(ctx, log, b, env, files, snapshots.Taken(), result.Archive.Items)
+		}
+		return r.abandon(ctx, log, b, env, files, snapshots.Taken(), fmt.Sprintf("uploading the backup log: %v", err))
 	}
 	final.ManagedFields = nil
 	final.ResourceVersion = ""
-	if err := files.PutMetadata(ctx, final); err != nil {
-		return r.abandon(ctx, log, b, files, fmt.Sprintf("uploading %s: %v", env.Store.MetadataFile(), err))
+	if err := files.PutMetadata(work, final); err != nil {
+		if cancelled(work) {
+			return r.cancelled(ctx, log, b, env, files, snapshots.Taken(), result.Archive.Items)
+		}
+		return r.abandon(ctx, log, b, env, files, snapshots.Taken(), fmt.Sprintf("uploading %s: %v", env.Store.MetadataFile(), err))
 	}
+	// Stored whole: a cancel that comes now is too late, and the backup is
+	// recorded as what it is.
 	if err := patchStatusRetrying(ctx, r.Client, b, func(b *arkv1.Backup) { b.Status = final.Status }); err != nil {
 		return fmt.Errorf("backup %s is stored but its status could not be updated: %w", b.Name, err)
 	}
@@ -196,9 +249,41 @@ func (r *BackupReconciler) run(ctx context.Context, log *slog.Logger, b *arkv1.B
 	return nil
 }
 
+// snapshotter is the engine's VolumeSnapshotter, recording each snapshot
+// in the backup's status as it is taken; nil without a provider.
+func (r *BackupReconciler) snapshotter(ctx context.Context, log *slog.Logger, b *arkv1.Backup, env *settings.Environment) *takenSnapshots {
+	if env.Volumes == nil {
+		return nil
+	}
+	// The progress reporter writes b while the engine runs; the records
+	// are patched onto copies of it as it was at the start.
+	base := b.DeepCopy()
+	return &takenSnapshots{inner: &snapshot.VolumeSnapshotter{Store: env.Volumes}, record: func(taken map[string]*arkv1.VolumeBackupInfo) {
+		// The snapshot exists whatever happens to the run: record it even
+		// when the run's context has ended.
+		if err := patchStatus(context.WithoutCancel(ctx), r.Client, base.DeepCopy(), func(b *arkv1.Backup) { b.Status.VolumeBackups = taken }); err != nil {
+			log.Warn("could not record a volume snapshot in the backup's status; it is deleted if the backup does not complete", "error", err)
+		}
+	}}
+}
+
+// itemsSoFar is the progress a running backup last recorded.
+func itemsSoFar(b *arkv1.Backup) int {
+	if b.Status.Progress == nil {
+		return 0
+	}
+	return b.Status.Progress.ItemsBackedUp
+}
+
+// cleanupContext is for the deletions made after the run's own context
+// ended: not cancelled with it, but bounded.
+func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+}
+
 // writeArchive streams the engine's archive into the bucket through a pipe,
 // so neither memory nor local disk holds the whole backup.
-func (r *BackupReconciler) writeArchive(ctx context.Context, blog *slog.Logger, b *arkv1.Backup, env *settings.Environment, files *backupstore.BackupRun) (*backup.Result, error) {
+func (r *BackupReconciler) writeArchive(ctx context.Context, blog *slog.Logger, b *arkv1.Backup, env *settings.Environment, files *backupstore.BackupRun, snapshots *takenSnapshots) (*backup.Result, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	pr, pw := io.Pipe()
@@ -209,14 +294,17 @@ func (r *BackupReconciler) writeArchive(ctx context.Context, blog *slog.Logger, 
 		uploadDone <- err
 	}()
 
+	// Progress is written with a context the cancel does not end, so the
+	// last count before a cancel is recorded.
+	statusCtx := context.WithoutCancel(ctx)
 	reporter := progress.Start(progressInterval, func(p arkv1.BackupProgress) {
-		_ = patchStatus(ctx, r.Client, b, func(b *arkv1.Backup) { b.Status.Progress = &p })
+		_ = patchStatus(statusCtx, r.Client, b, func(b *arkv1.Backup) { b.Status.Progress = &p })
 	})
 	defer reporter.Stop()
 
 	var volumes backup.VolumeSnapshotter
-	if env.Volumes != nil {
-		volumes = &snapshot.VolumeSnapshotter{Store: env.Volumes}
+	if snapshots != nil {
+		volumes = snapshots
 	}
 	result, err := backup.Run(ctx, backup.Options{
 		// The reporter writes b's status while the engine runs.
@@ -242,22 +330,95 @@ func (r *BackupReconciler) writeArchive(ctx context.Context, blog *slog.Logger, 
 }
 
 // abandon fails a backup whose archive was written but whose other files
-// could not be, removing what this run stored so nothing half-written
-// remains.
-func (r *BackupReconciler) abandon(ctx context.Context, log *slog.Logger, b *arkv1.Backup, files *backupstore.BackupRun, reason string) error {
-	if err := files.Discard(ctx); err != nil {
-		log.Error("could not remove the files of a failed backup", "error", err)
-	}
-	return r.fail(ctx, log, b, reason)
+// could not be, removing what this run stored (its files, its snapshots) so
+// nothing half-written remains.
+func (r *BackupReconciler) abandon(ctx context.Context, log *slog.Logger, b *arkv1.Backup, env *settings.Environment, files *backupstore.BackupRun, taken map[string]*arkv1.VolumeBackupInfo, reason string) error {
+	left := r.discard(ctx, log, env, files, taken, "failed")
+	return r.fail(ctx, log, b, reason, snapshotsLeft(taken, left))
 }
 
-func (r *BackupReconciler) fail(ctx context.Context, log *slog.Logger, b *arkv1.Backup, reason string) error {
+// discard deletes what a run that is not kept wrote: its files, then its
+// volume snapshots. It returns the snapshots it could not delete.
+func (r *BackupReconciler) discard(ctx context.Context, log *slog.Logger, env *settings.Environment, files *backupstore.BackupRun, taken map[string]*arkv1.VolumeBackupInfo, what string) map[string]*arkv1.VolumeBackupInfo {
+	cleanup, cancel := cleanupContext(ctx)
+	defer cancel()
+	if err := files.Discard(cleanup); err != nil {
+		log.Error("could not remove the files of a "+what+" backup", "error", err)
+	}
+	left, err := deleteSnapshots(cleanup, env.Volumes, taken)
+	if err != nil {
+		log.Error("could not delete the volume snapshots of a "+what+" backup; they stay listed in its status for 'ark backup delete'", "error", err, "left", len(left))
+	}
+	return left
+}
+
+// volumeChange is what a run that is not kept did to the snapshots it
+// recorded in the status as it took them: taken, of which left remain.
+type volumeChange struct {
+	taken, left map[string]*arkv1.VolumeBackupInfo
+}
+
+func snapshotsLeft(taken, left map[string]*arkv1.VolumeBackupInfo) *volumeChange {
+	return &volumeChange{taken: taken, left: left}
+}
+
+// cancelled ends a backup whose cancel was requested while it ran: it
+// deletes what the run wrote (files, then volume snapshots) and records
+// Cancelled, saying what was removed and what could not be.
+func (r *BackupReconciler) cancelled(ctx context.Context, log *slog.Logger, b *arkv1.Backup, env *settings.Environment, files *backupstore.BackupRun, taken map[string]*arkv1.VolumeBackupInfo, items int) error {
+	cleanup, cancel := cleanupContext(ctx)
+	defer cancel()
+	var discardErr error
+	if files != nil {
+		discardErr = files.Discard(cleanup)
+	}
+	left, snapErr := deleteSnapshots(cleanup, env.Volumes, taken)
+	reason := cancelReason(b.Name, items, len(taken), discardErr, left, snapErr)
+	log.Info("backup cancelled", "items", items, "snapshotsDeleted", len(taken)-len(left), "reason", reason)
+	now := metav1.Now()
+	b.Status.VolumeBackups = taken // as recorded while it ran
+	if err := patchStatusRetrying(ctx, r.Client, b, func(b *arkv1.Backup) {
+		b.Status.Phase = arkv1.BackupPhaseCancelled
+		b.Status.FailureReason = reason
+		b.Status.CompletionTimestamp = &now
+		b.Status.VolumeBackups = left
+	}); err != nil {
+		return fmt.Errorf("marking backup %s Cancelled: %w", b.Name, err)
+	}
+	metrics.BackupFinished(string(arkv1.BackupPhaseCancelled), ranFor(b.Status.StartTimestamp), 0, 0)
+	return nil
+}
+
+// cancelReason says what a cancel removed and what it could not.
+func cancelReason(name string, items, snapshots int, discardErr error, left map[string]*arkv1.VolumeBackupInfo, snapErr error) string {
+	reason := fmt.Sprintf("cancelled by request after %d items; its files were deleted from object storage", items)
+	if discardErr != nil {
+		reason = fmt.Sprintf("cancelled by request after %d items; some of its files could not be deleted (%v): remove them with 'ark backup delete %s'", items, discardErr, name)
+	}
+	if snapshots > 0 {
+		reason += fmt.Sprintf("; %d of %d volume snapshots deleted", snapshots-len(left), snapshots)
+	}
+	if snapErr != nil {
+		reason += fmt.Sprintf(" (%v: they stay listed in status.volumeBackups; delete them with 'ark backup delete %s')", snapErr, name)
+	}
+	return reason
+}
+
+// fail records a backup as Failed. vc, when set, says which snapshots the
+// status lists (those taken) and should list (those left).
+func (r *BackupReconciler) fail(ctx context.Context, log *slog.Logger, b *arkv1.Backup, reason string, vc ...*volumeChange) error {
 	log.Error("backup failed", "reason", reason)
 	now := metav1.Now()
+	if len(vc) > 0 && vc[0] != nil {
+		b.Status.VolumeBackups = vc[0].taken
+	}
 	if err := patchStatusRetrying(ctx, r.Client, b, func(b *arkv1.Backup) {
 		b.Status.Phase = arkv1.BackupPhaseFailed
 		b.Status.FailureReason = reason
 		b.Status.CompletionTimestamp = &now
+		if len(vc) > 0 && vc[0] != nil {
+			b.Status.VolumeBackups = vc[0].left
+		}
 	}); err != nil {
 		return fmt.Errorf("marking backup %s Failed (%s): %w", b.Name, reason, err)
 	}
@@ -283,8 +444,16 @@ func uploadLog(ctx context.Context, l *oplog.Log, put func(context.Context, io.R
 	return put(ctx, f)
 }
 
-// SetupWithManager registers the reconciler.
+// SetupWithManager registers the reconciler, and beside it the watcher
+// that stops a running backup when its spec.cancel is set (the backup's
+// own worker is busy running it).
 func (r *BackupReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	watcher := &cancelWatcher[*arkv1.Backup]{name: "backup-cancel", client: r.Client, runs: &r.running,
+		newObject: func() *arkv1.Backup { return &arkv1.Backup{} },
+		requested: func(b *arkv1.Backup) bool { return b.Spec.Cancel }}
+	if err := watcher.setup(mgr); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).Named("backup").
 		WithOptions(crcontroller.Options{MaxConcurrentReconciles: max(r.Concurrency, 1)}).For(&arkv1.Backup{}).Complete(r)
 }

@@ -122,7 +122,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 
 	current := &settings.Settings{Factory: opts.Factory}
-	recovery := &controller.Interrupted{Client: mgr.GetClient(), Namespace: ns, Log: logger}
+	recovery := &controller.Interrupted{Client: mgr.GetClient(), Namespace: ns, Log: logger, Factory: opts.Factory}
 	if err := mgr.Add(recovery); err != nil {
 		return err
 	}
