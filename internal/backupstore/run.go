@@ -19,6 +19,10 @@ type BackupRun struct {
 	store   *Store
 	backup  string
 	written []string
+	// sealer encrypts the archive and the log; nil: they are stored plain.
+	sealer Sealer
+	// stored is the digest of the encrypted archive as uploaded.
+	stored *arkv1.ArchiveInfo
 }
 
 // StartBackup begins writing the files of backup.
@@ -33,14 +37,29 @@ func (r *BackupRun) put(ctx context.Context, key string, body io.Reader) error {
 	return r.store.objects.PutObject(ctx, r.store.bucket, key, body)
 }
 
-// PutArchive streams the backup's archive into the bucket.
+// PutArchive streams the backup's archive into the bucket, encrypted when
+// the run encrypts (StoredArchive then says what was stored).
 func (r *BackupRun) PutArchive(ctx context.Context, archive io.Reader) error {
-	return r.put(ctx, r.store.layout.archiveKey(r.backup), archive)
+	body, count, err := r.seal(archive)
+	if err != nil {
+		return err
+	}
+	if err := r.put(ctx, r.store.layout.archiveKey(r.backup), body); err != nil {
+		return err
+	}
+	if count != nil {
+		r.stored = &arkv1.ArchiveInfo{SHA256: count.SHA256(), Size: count.Size()}
+	}
+	return nil
 }
 
-// PutLog stores the backup's gzipped log.
+// PutLog stores the backup's gzipped log, encrypted when the run encrypts.
 func (r *BackupRun) PutLog(ctx context.Context, gzipped io.Reader) error {
-	return r.put(ctx, r.store.layout.logKey(r.backup), gzipped)
+	body, _, err := r.seal(gzipped)
+	if err != nil {
+		return err
+	}
+	return r.put(ctx, r.store.layout.logKey(r.backup), body)
 }
 
 // PutMetadata writes the Backup object as the metadata file. It must come

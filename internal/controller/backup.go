@@ -19,6 +19,7 @@ import (
 	"github.com/heptio/ark/internal/archive"
 	"github.com/heptio/ark/internal/backup"
 	"github.com/heptio/ark/internal/backupstore"
+	"github.com/heptio/ark/internal/encryption"
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/metrics"
 	"github.com/heptio/ark/internal/oplog"
@@ -84,18 +85,30 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, r.fail(ctx, log, &b, fmt.Sprintf("object storage is not usable: %v", err))
 	}
 	problems := []string{}
+	var keys *encryption.Keyring
 	if err != nil {
 		problems = append(problems, err.Error())
 	} else {
-		problems = r.validate(&b, env)
+		problems = r.validate(ctx, &b, env)
+		if keys, err = env.Keys(ctx); err != nil {
+			problems = append(problems, err.Error())
+		}
 	}
 	if len(problems) > 0 {
 		log.Info("backup failed validation", "errors", problems)
-		metrics.BackupFinished(string(arkv1.BackupPhaseFailedValidation), 0, 0, 0)
-		return ctrl.Result{}, claimStatus(ctx, r.Client, &b, func(b *arkv1.Backup) {
+		err := claimStatus(ctx, r.Client, &b, func(b *arkv1.Backup) {
 			b.Status.Phase = arkv1.BackupPhaseFailedValidation
 			b.Status.ValidationErrors = problems
 		})
+		if apierrors.IsConflict(err) {
+			// Changed since it was read (another server ran it): the next
+			// event decides again.
+			return ctrl.Result{Requeue: true}, nil
+		}
+		if err == nil {
+			metrics.BackupFinished(string(arkv1.BackupPhaseFailedValidation), 0, 0, 0)
+		}
+		return ctrl.Result{}, err
 	}
 	now := metav1.Now()
 	ttl := b.Spec.TTL.Duration
@@ -109,6 +122,11 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		b.Status.StartTimestamp = &now
 		b.Status.Expiration = &expiration
 		b.Status.Progress = &arkv1.BackupProgress{}
+		if keys != nil {
+			// Recorded now, so even a failed run's log says its key.
+			e := keys.Encryption()
+			b.Status.Encryption = &e
+		}
 	})
 	if apierrors.IsConflict(err) {
 		// Another server took it, or this one read a stale copy: the next
@@ -119,7 +137,7 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("marking backup %s InProgress: %w", b.Name, err)
 	}
-	return ctrl.Result{}, r.run(ctx, log, &b, env)
+	return ctrl.Result{}, r.run(ctx, log, &b, env, keys)
 }
 
 // cancelNew ends a backup cancelled before it started: nothing was written.
@@ -141,7 +159,7 @@ func (r *BackupReconciler) cancelNew(ctx context.Context, log *slog.Logger, b *a
 	return nil
 }
 
-func (r *BackupReconciler) validate(b *arkv1.Backup, env *settings.Environment) []string {
+func (r *BackupReconciler) validate(ctx context.Context, b *arkv1.Backup, env *settings.Environment) []string {
 	if env.Config.RestoreOnlyMode {
 		return []string{"the Ark server is in restore-only mode (Config restoreOnlyMode: true), so it creates no backups: set restoreOnlyMode to false in Config default to back up"}
 	}
@@ -151,6 +169,14 @@ func (r *BackupReconciler) validate(b *arkv1.Backup, env *settings.Environment) 
 	problems := backup.Validate(b.Spec, r.Discovery)
 	if s := b.Spec.SnapshotVolumes; s != nil && *s && env.Volumes == nil {
 		problems = append(problems, "snapshotVolumes is true but the Config names no persistentVolumeProvider: configure one, or back up with --snapshot-volumes=false")
+	}
+	// Never write over a stored backup (one whose Backup object was deleted
+	// and made again before sync brought it back, or another cluster's):
+	// in a bucket with object lock it must stay as it is, and anywhere it
+	// is someone's backup. An unreachable bucket fails the run instead.
+	if files, err := env.Store.Files(ctx, b.Name); err == nil && files.Metadata {
+		problems = append(problems, fmt.Sprintf("bucket %s already holds a backup named %q (its %s is there), which this one would overwrite: choose another name, or delete the stored one first with 'ark backup delete %s'",
+			env.Store.Bucket(), b.Name, env.Store.MetadataFile(), b.Name))
 	}
 	return problems
 }
@@ -162,7 +188,7 @@ func (r *BackupReconciler) validate(b *arkv1.Backup, env *settings.Environment) 
 // ctx (the reconcile's) writes the status; the work runs under a context
 // of its own that a cancel request ends, so the final status is written
 // whatever stopped the work.
-func (r *BackupReconciler) run(ctx context.Context, log *slog.Logger, b *arkv1.Backup, env *settings.Environment) error {
+func (r *BackupReconciler) run(ctx context.Context, log *slog.Logger, b *arkv1.Backup, env *settings.Environment, keys *encryption.Keyring) error {
 	log.Info("backup started")
 	opLog, err := oplog.New(r.Log.Handler())
 	if err != nil {
@@ -186,6 +212,9 @@ func (r *BackupReconciler) run(ctx context.Context, log *slog.Logger, b *arkv1.B
 		return r.fail(ctx, log, b, fmt.Sprintf("object storage is not usable: %v", err))
 	}
 	files := env.Store.StartBackup(b.Name)
+	if keys != nil {
+		files = env.Store.StartSealedBackup(b.Name, keys)
+	}
 	snapshots := r.snapshotter(ctx, log, b, env)
 	result, err := r.writeArchive(work, blog, b, env, files, snapshots)
 	if err != nil {
@@ -216,6 +245,14 @@ func (r *BackupReconciler) run(ctx context.Context, log *slog.Logger, b *arkv1.B
 	s.Problems = result.Problems
 	s.ResourceCounts = result.ResourceCounts
 	s.Archive = &arkv1.ArchiveInfo{SHA256: result.Archive.SHA256, Size: result.Archive.Size, Items: result.Archive.Items}
+	if enc := files.Encryption(); enc != nil {
+		// The stored object is the ciphertext: its digest checks the file
+		// at rest without the key; the plaintext's checks what decrypts.
+		stored := files.StoredArchive()
+		s.Encryption = enc
+		s.Archive.PlaintextSHA256, s.Archive.PlaintextSize = s.Archive.SHA256, s.Archive.Size
+		s.Archive.SHA256, s.Archive.Size = stored.SHA256, stored.Size
+	}
 	s.Progress = &arkv1.BackupProgress{TotalItems: result.Archive.Items, ItemsBackedUp: result.Archive.Items}
 	if len(result.VolumeBackups) > 0 {
 		s.VolumeBackups = result.VolumeBackups

@@ -21,6 +21,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/archive"
+	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/metrics"
 	"github.com/heptio/ark/internal/objectstore"
@@ -284,38 +285,46 @@ func (r *RestoreReconciler) cancelled(ctx context.Context, log, rlog *slog.Logge
 // the last count before a cancel is recorded. On an error from the engine
 // the result of what it did is returned with it.
 func (r *RestoreReconciler) restore(ctx, statusCtx context.Context, rlog *slog.Logger, rs *arkv1.Restore, b *arkv1.Backup, env *settings.Environment) (*restore.Result, error) {
-	body, err := env.Store.GetArchive(ctx, b.Name)
+	var keys backupstore.Sealer
+	if e := b.Status.Encryption; e != nil {
+		k, err := env.Keys(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("backup %q is encrypted (to %s), and its key could not be read: %w", b.Name, e.Recipient, err)
+		}
+		if k == nil {
+			return nil, fmt.Errorf("backup %q is encrypted (%s, to %s; its key was in Secret %s) and Config %s/%s names no encryption Secret: set encryption.secretName to the Secret holding that key (see docs/encryption.md); nothing was restored",
+				b.Name, e.Format, e.Recipient, e.SecretName, env.Config.Namespace, env.Config.Name)
+		}
+		keys = k
+	}
+	stream, err := env.Store.OpenArchive(ctx, b, keys)
 	if err != nil {
 		return nil, fmt.Errorf("opening the archive of backup %q: %w", b.Name, err)
 	}
-	defer body.Close()
+	defer stream.Close()
 	dir, err := os.MkdirTemp("", RestoreTempPattern)
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	verifying := archive.NewVerifyingReader(body)
 	limits := r.ArchiveLimits
 	// A backup that records its archive's digest was written by this Ark,
 	// whose archives always carry an index: one without is not the same
 	// archive, whatever else it looks like.
 	limits.RequireIndex = b.Status.Archive != nil
-	contents, err := archive.Extract(verifying, dir+"/archive", limits)
+	contents, err := archive.Extract(stream, dir+"/archive", limits)
 	if err != nil {
 		return nil, fmt.Errorf("the archive of backup %q is not usable, nothing was restored: %w", b.Name, err)
 	}
-	// Read to the end so the digest covers the whole object.
-	if _, err := io.Copy(io.Discard, verifying); err != nil {
-		return nil, fmt.Errorf("reading the archive of backup %q: %w", b.Name, err)
-	}
-	if a := b.Status.Archive; a != nil {
-		if err := verifying.Verify(a.SHA256, a.Size); err != nil {
+	if b.Status.Archive != nil {
+		// Verify reads to the end, so the digests cover the whole object.
+		if err := stream.Verify(); err != nil {
 			return nil, fmt.Errorf("the archive of backup %q is not the one the backup wrote, nothing was restored: %w", b.Name, err)
 		}
 	} else {
 		rlog.Warn("the backup records no archive digest (made by an older Ark); only the archive's own index was checked")
 	}
-	rlog.Info("archive verified", "items", contents.Items, "sha256", verifying.SHA256())
+	rlog.Info("archive verified", "items", contents.Items, "sha256", stream.SHA256(), "encrypted", b.Status.Encryption != nil)
 
 	var volumes restore.VolumeRestorer
 	if env.Volumes != nil && (rs.Spec.RestorePVs == nil || *rs.Spec.RestorePVs) {

@@ -121,7 +121,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 
-	current := &settings.Settings{Factory: opts.Factory}
+	current := &settings.Settings{Factory: opts.Factory, Secrets: mgr.GetAPIReader()}
 	recovery := &controller.Interrupted{Client: mgr.GetClient(), Namespace: ns, Log: logger, Factory: opts.Factory}
 	if err := mgr.Add(recovery); err != nil {
 		return err
