@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,12 @@ type GarbageCollector struct {
 	Now func() time.Time
 
 	restoreOnlyLogged atomic.Bool
+
+	// retained remembers the backups found under retention in the bucket
+	// (object lock) and until when, so they are neither requested for
+	// deletion nor looked up again before then.
+	mu       sync.Mutex
+	retained map[string]time.Time
 }
 
 // SetupWithManager adds the collector as a runnable of the manager.
@@ -89,6 +96,9 @@ func (g *GarbageCollector) Collect(ctx context.Context, env *settings.Environmen
 		if d.Verdict != retention.Delete || pending[b.Name] || !b.DeletionTimestamp.IsZero() {
 			continue
 		}
+		if g.underRetention(ctx, env, b.Name, now) {
+			continue
+		}
 		req := arkv1.NewDeleteBackupRequest(b.Namespace, b.Name)
 		if err := g.Client.Create(ctx, req); err != nil {
 			g.Log.Error("could not request the deletion of an expired backup; trying again next period", "backup", b.Name, "error", err)
@@ -98,4 +108,48 @@ func (g *GarbageCollector) Collect(ctx context.Context, env *settings.Environmen
 		requested = append(requested, b.Name)
 	}
 	return requested
+}
+
+// underRetention reports whether the bucket keeps the backup's files under
+// retention (object lock, a retention or immutability policy, a hold): its
+// deletion would be refused, so it is not requested until the retention
+// ends. A failure to tell lets the request go ahead; the deletion checks
+// again and says why it stops.
+func (g *GarbageCollector) underRetention(ctx context.Context, env *settings.Environment, name string, now time.Time) bool {
+	if env.Store == nil {
+		return false
+	}
+	g.mu.Lock()
+	until, known := g.retained[name]
+	g.mu.Unlock()
+	if known && now.Before(until) {
+		return true
+	}
+	r, err := env.Store.Retention(ctx, name)
+	if err != nil {
+		g.Log.Warn("could not read whether an expired backup is under retention in the bucket; requesting its deletion", "backup", name, "error", err)
+		return false
+	}
+	if !r.Holds(now) {
+		g.mu.Lock()
+		delete(g.retained, name)
+		g.mu.Unlock()
+		return false
+	}
+	// A hold has no end date: look again next period.
+	next := r.Until
+	if r.Hold {
+		next = now
+	}
+	g.mu.Lock()
+	if g.retained == nil {
+		g.retained = map[string]time.Time{}
+	}
+	g.retained[name] = next
+	g.mu.Unlock()
+	if !known {
+		g.Log.Info("backup is due for deletion but the bucket keeps it under retention: kept, and asked again once the retention ends",
+			"backup", name, "retainedUntil", r.Until.UTC().Format(time.RFC3339), "mode", r.Mode, "hold", r.Hold)
+	}
+	return true
 }

@@ -235,6 +235,20 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
 	return nil
 }
 
+// ObjectRetention reads key's object lock (retain-until date, mode, legal
+// hold) from its HEAD.
+func (s *Store) ObjectRetention(ctx context.Context, bucket, key string) (objectstore.Retention, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		return objectstore.Retention{}, mapError("read the retention of", bucket, key, err)
+	}
+	r := objectstore.Retention{Mode: string(out.ObjectLockMode), Hold: out.ObjectLockLegalHoldStatus == types.ObjectLockLegalHoldStatusOn}
+	if out.ObjectLockRetainUntilDate != nil {
+		r.Until = *out.ObjectLockRetainUntilDate
+	}
+	return r, nil
+}
+
 // CreateSignedURL presigns a GET of key (SigV4, valid for ttl), through
 // publicUrl when set so the CLI can reach an in-cluster MinIO.
 func (s *Store) CreateSignedURL(ctx context.Context, bucket, key string, ttl time.Duration) (string, error) {
