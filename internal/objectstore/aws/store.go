@@ -122,6 +122,10 @@ func New(cfg map[string]string) (*Store, error) {
 		uploader: manager.NewUploader(client, func(u *manager.Uploader) {
 			u.PartSize = uploadPartSize
 			u.Concurrency = uploadConcurrency
+			// The uploader would abort a failed multipart upload with the
+			// upload's own context, which a cancel has ended, leaving the
+			// parts stored (and billed) for good: PutObject aborts it.
+			u.LeavePartsOnError = true
 		}),
 		kmsKeyID: opts.kmsKeyID,
 	}, nil
@@ -174,10 +178,21 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 		in.SSEKMSKeyId = awssdk.String(s.kmsKeyID)
 	}
 	if _, err := s.uploader.Upload(ctx, in); err != nil {
+		var multi manager.MultiUploadFailure
+		if errors.As(err, &multi) && multi.UploadID() != "" {
+			abortCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+			defer cancel()
+			if _, aerr := s.client.AbortMultipartUpload(abortCtx, &s3.AbortMultipartUploadInput{Bucket: &bucket, Key: &key, UploadId: awssdk.String(multi.UploadID())}); aerr != nil {
+				err = fmt.Errorf("%w (and its parts could not be removed: %v; a bucket lifecycle rule AbortIncompleteMultipartUpload removes them)", err, aerr)
+			}
+		}
 		return mapError("put", bucket, key, err)
 	}
 	return nil
 }
+
+// abortTimeout bounds the removal of a failed upload's parts.
+const abortTimeout = time.Minute
 
 // GetObject opens key for reading.
 func (s *Store) GetObject(ctx context.Context, bucket, key string) (io.ReadCloser, error) {
