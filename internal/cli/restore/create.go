@@ -5,7 +5,6 @@ package restore
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,7 +16,6 @@ import (
 	"github.com/heptio/ark/internal/cli/flags"
 	"github.com/heptio/ark/internal/cli/output"
 	"github.com/heptio/ark/internal/cli/wait"
-	"github.com/heptio/ark/internal/restore"
 )
 
 type createOptions struct {
@@ -120,11 +118,6 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, args []str
 		},
 	}
 	arkv1.SetBackupNameLabel(r, backupName)
-	// The server validates it the same way (with the cluster's discovery
-	// too); failing here loses nothing.
-	if problems := restore.Validate(r.Spec, nil, backupName, nil); len(problems) > 0 {
-		return fmt.Errorf("restore %q is not valid:\n  %s", name, strings.Join(problems, "\n  "))
-	}
 	if o.output != "" {
 		return output.Object(cmd.OutOrStdout(), o.output, r)
 	}
