@@ -129,7 +129,7 @@ func TestBackupErrors(t *testing.T) {
 		env.KillServer()
 		env.StartServer()
 		b := waitPhase(t, env, "crashed", arkv1.BackupPhaseFailed)
-		if !strings.Contains(b.Status.FailureReason, "server stopped while this was in progress") {
+		if !strings.Contains(b.Status.FailureReason, "server stopped while this backup was in progress") {
 			t.Errorf("failure reason: %q", b.Status.FailureReason)
 		}
 		// The restarted server still serves downloads of earlier backups.
