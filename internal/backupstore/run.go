@@ -249,24 +249,3 @@ func (s *Store) OpenRun(ctx context.Context, backup, id string) (run *BackupRun,
 	}
 	return run, nil, nil
 }
-
-// DiscardUnfinished deletes the files of a backup that never finished (a
-// run a crash interrupted): its archive and log. A backup whose metadata is
-// in the bucket is complete, hence not that run's: it is left alone and
-// the error says so.
-func (s *Store) DiscardUnfinished(ctx context.Context, backup string) error {
-	files, err := s.Files(ctx, backup)
-	if err != nil {
-		return err
-	}
-	if files.Metadata {
-		return fmt.Errorf("bucket %s holds a complete backup named %q (its %s is there), which is not this run's: left alone", s.bucket, backup, s.layout.metadataFile)
-	}
-	var errs []error
-	for _, key := range []string{s.layout.archiveKey(backup), s.layout.logKey(backup)} {
-		if err := s.objects.DeleteObject(ctx, s.bucket, key); err != nil {
-			errs = append(errs, fmt.Errorf("deleting %s: %w", key, err))
-		}
-	}
-	return errors.Join(errs...)
-}
