@@ -21,7 +21,9 @@ type BackupRun struct {
 	written []string
 }
 
-// StartBackup begins writing the files of backup.
+// StartBackup begins writing the files of backup, always in Ark's own
+// layout. Callers check ReadOnlyReason first: a location that holds another
+// tool's backups takes no new ones unless the Config allows it.
 func (s *Store) StartBackup(backup string) *BackupRun {
 	return &BackupRun{store: s, backup: backup}
 }
@@ -35,12 +37,12 @@ func (r *BackupRun) put(ctx context.Context, key string, body io.Reader) error {
 
 // PutArchive streams the backup's archive into the bucket.
 func (r *BackupRun) PutArchive(ctx context.Context, archive io.Reader) error {
-	return r.put(ctx, r.store.layout.archiveKey(r.backup), archive)
+	return r.put(ctx, r.store.layouts[0].archiveKey(r.backup), archive)
 }
 
 // PutLog stores the backup's gzipped log.
 func (r *BackupRun) PutLog(ctx context.Context, gzipped io.Reader) error {
-	return r.put(ctx, r.store.layout.logKey(r.backup), gzipped)
+	return r.put(ctx, r.store.layouts[0].logKey(r.backup), gzipped)
 }
 
 // PutMetadata writes the Backup object as the metadata file. It must come
@@ -53,7 +55,7 @@ func (r *BackupRun) PutMetadata(ctx context.Context, b *arkv1.Backup) error {
 	if err != nil {
 		return err
 	}
-	return r.put(ctx, r.store.layout.metadataKey(r.backup), bytes.NewReader(data))
+	return r.put(ctx, r.store.layouts[0].metadataKey(r.backup), bytes.NewReader(data))
 }
 
 // Discard deletes what this run wrote, the metadata first so that nothing

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -76,7 +77,7 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err != nil {
 		problems = append(problems, err.Error())
 	} else {
-		problems = r.validate(&b, env)
+		problems = r.validate(ctx, &b, env)
 	}
 	if len(problems) > 0 {
 		log.Info("backup failed validation", "errors", problems)
@@ -111,9 +112,14 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	return ctrl.Result{}, r.run(ctx, log, &b, env)
 }
 
-func (r *BackupReconciler) validate(b *arkv1.Backup, env *settings.Environment) []string {
+func (r *BackupReconciler) validate(ctx context.Context, b *arkv1.Backup, env *settings.Environment) []string {
 	if env.Config.RestoreOnlyMode {
 		return []string{"the Ark server is in restore-only mode (Config restoreOnlyMode: true), so it creates no backups: set restoreOnlyMode to false in Config default to back up"}
+	}
+	// A storage that cannot be listed now fails the run with the store's
+	// own message (PingWithRetry), not the validation.
+	if reason, err := env.Store.ReadOnlyReason(ctx); err == nil && reason != "" {
+		return []string{readOnlyBackupProblem(reason)}
 	}
 	if err := r.Discovery.Refresh(); err != nil {
 		return []string{err.Error()}
@@ -123,6 +129,13 @@ func (r *BackupReconciler) validate(b *arkv1.Backup, env *settings.Environment) 
 		problems = append(problems, "snapshotVolumes is true but the Config names no persistentVolumeProvider: configure one, or back up with --snapshot-volumes=false")
 	}
 	return problems
+}
+
+// readOnlyBackupProblem is why a backup is refused in a location that holds
+// another tool's backups, and the two ways out.
+func readOnlyBackupProblem(reason string) string {
+	return reason + ". To back up, point backupStorageProvider at a bucket or prefix of Ark's own (its bucket or prefix field), or " +
+		strings.TrimPrefix(backupstore.AllowWritesHint, "to ")
 }
 
 // run takes a backup that is InProgress to Completed, PartiallyFailed or
@@ -139,6 +152,11 @@ func (r *BackupReconciler) run(ctx context.Context, log *slog.Logger, b *arkv1.B
 
 	if err := env.Store.PingWithRetry(ctx); err != nil {
 		return r.fail(ctx, log, b, fmt.Sprintf("object storage is not usable: %v", err))
+	}
+	if reason, err := env.Store.ReadOnlyReason(ctx); err != nil {
+		return r.fail(ctx, log, b, fmt.Sprintf("object storage is not usable: %v", err))
+	} else if reason != "" {
+		return r.fail(ctx, log, b, readOnlyBackupProblem(reason))
 	}
 	files := env.Store.StartBackup(b.Name)
 	result, err := r.writeArchive(ctx, blog, b, env, files)

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/internal/objectstore"
 	"github.com/heptio/ark/internal/settings"
 	"github.com/heptio/ark/internal/snapshot"
@@ -41,8 +42,11 @@ const (
 // for: the request is Processed with an error saying so, and nothing is
 // deleted. So is a backup with snapshots while no persistentVolumeProvider
 // is configured, since deleting its files would lose the only record of
-// snapshots nobody could then delete, and every request while the server is
-// in restore-only mode, which leaves the bucket as it found it.
+// snapshots nobody could then delete, every request while the server is
+// in restore-only mode, which leaves the bucket as it found it, and every
+// request in a location that is read-only for Ark because it holds another
+// tool's backups (unless the Config's allowWritesAlongsideOtherTools says
+// otherwise).
 //
 // Transient failures (object storage unreachable, a throttled cloud API) are
 // retried with exponential backoff; after the last attempt, or at once for
@@ -152,7 +156,7 @@ func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *s
 	switch {
 	case apierrors.IsNotFound(err):
 		inCluster = false
-		stored, serr := env.Store.GetMetadata(ctx, name)
+		stored, serr := env.Store.FindMetadata(ctx, name)
 		if errors.Is(serr, objectstore.ErrNotFound) {
 			return fmt.Sprintf("backup %q not found in namespace %s nor in bucket %s: nothing to delete (check the name with 'ark backup get')", name, ns, env.Store.Bucket()), nil
 		}
@@ -174,6 +178,11 @@ func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *s
 			return fmt.Sprintf("backup %q is %s: a backup that has not finished cannot be deleted, because its files are still being written; nothing was deleted: run 'ark backup delete %s' again once 'ark backup describe %s' shows it finished",
 				name, phase, name, name), nil
 		}
+	}
+	if refused, err := deletionReadOnly(ctx, env, &b); err != nil {
+		return "", []error{err}
+	} else if refused != "" {
+		return refused, nil
 	}
 	if n := len(b.Status.VolumeBackups); n > 0 && env.Volumes == nil {
 		return fmt.Sprintf("backup %q has %d volume snapshot(s) but the Config names no persistentVolumeProvider to delete them with; nothing was deleted: add the persistentVolumeProvider that took them to Config %s, then run 'ark backup delete %s' again",
@@ -215,7 +224,7 @@ func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *s
 		return "", errs
 	}
 
-	if err := env.Store.DeleteBackup(ctx, name); err != nil {
+	if err := env.Store.DeleteBackup(ctx, backupstore.RefOf(&b)); err != nil {
 		errs = append(errs, fmt.Errorf("deleting the backup's files from bucket %s: %w", env.Store.Bucket(), err))
 	} else {
 		log.Info("deleted the backup's files from object storage", "bucket", env.Store.Bucket())
@@ -255,6 +264,30 @@ func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *s
 	}
 	r.deleteOtherRequests(ctx, log, dbr)
 	return "", nil
+}
+
+// deletionReadOnly refuses the deletion of a backup in a location that is
+// read-only for Ark: one written by another tool, or any in a location that
+// holds another tool's backups, unless the Config allows writes there.
+func deletionReadOnly(ctx context.Context, env *settings.Environment, b *arkv1.Backup) (string, error) {
+	if env.Config.BackupStorageProvider.AllowWritesAlongsideOtherTools {
+		return "", nil
+	}
+	why := ""
+	if o := b.Status.Origin; o != nil && o.Layout != arkv1.BackupLayoutArk {
+		why = fmt.Sprintf("backup %q was written by %s, and Ark deletes nothing of another tool's backups", b.Name, o.WrittenBy)
+	} else {
+		reason, err := env.Store.ReadOnlyReason(ctx)
+		if err != nil {
+			return "", fmt.Errorf("checking whether %s is Ark's to write: %w", env.Store.Location(), err)
+		}
+		if reason == "" {
+			return "", nil
+		}
+		why = reason
+	}
+	return fmt.Sprintf("%s; nothing was deleted: %s, then run 'ark backup delete %s' again (or delete it with the tool that wrote it)",
+		why, backupstore.AllowWritesHint, b.Name), nil
 }
 
 // deleteOtherRequests removes the other requests for the same backup, which

@@ -29,7 +29,7 @@ func storeBackup(t *testing.T, s *backupstore.Store, b *arkv1.Backup) {
 	for _, err := range []error{
 		files.PutArchive(ctx, strings.NewReader("data")),
 		files.PutLog(ctx, strings.NewReader("data")),
-		s.PutRestoreLog(ctx, b.Name, "r1", strings.NewReader("data")),
+		s.PutRestoreLog(ctx, backupstore.RefOf(b), "r1", strings.NewReader("data")),
 		files.PutMetadata(ctx, b),
 	} {
 		if err != nil {
@@ -54,7 +54,7 @@ type deletionFixture struct {
 func newDeletionFixture(t *testing.T, cfg arkv1.Config, objs ...client.Object) *deletionFixture {
 	t.Helper()
 	mem := memstore.New("ark")
-	store := backupstore.New(mem, "ark", backupstore.ArkLayout)
+	store := backupstore.New(mem, "ark", backupstore.Options{})
 	c := fake.NewClientBuilder().WithScheme(testScheme()).WithObjects(objs...).
 		WithStatusSubresource(&arkv1.Backup{}, &arkv1.DeleteBackupRequest{}).Build()
 	settings := &settings.Settings{Factory: settings.Factory{

@@ -15,6 +15,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/backupstore"
+	"github.com/heptio/ark/internal/objectstore"
 	"github.com/heptio/ark/internal/settings"
 )
 
@@ -59,12 +60,13 @@ func (r *DownloadRequestReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 }
 
 // target maps a request's target to the file it names. A restore's files
-// belong to its backup.
-func (r *DownloadRequestReconciler) target(ctx context.Context, dr *arkv1.DownloadRequest) (backupstore.DownloadTarget, error) {
+// belong to its backup, and a backup's are where its layout puts them.
+func (r *DownloadRequestReconciler) target(ctx context.Context, dr *arkv1.DownloadRequest, env *settings.Environment) (backupstore.DownloadTarget, error) {
 	t := dr.Spec.Target
 	switch t.Kind {
 	case arkv1.DownloadTargetKindBackupLog, arkv1.DownloadTargetKindBackupContents:
-		return backupstore.DownloadTarget{Kind: t.Kind, Backup: t.Name}, nil
+		ref, err := r.backupRef(ctx, dr.Namespace, t.Name, env)
+		return backupstore.DownloadTarget{Kind: t.Kind, Backup: ref}, err
 	case arkv1.DownloadTargetKindRestoreLog, arkv1.DownloadTargetKindRestoreResults:
 		var restore arkv1.Restore
 		err := r.Client.Get(ctx, types.NamespacedName{Namespace: dr.Namespace, Name: t.Name}, &restore)
@@ -74,9 +76,35 @@ func (r *DownloadRequestReconciler) target(ctx context.Context, dr *arkv1.Downlo
 		if err != nil {
 			return backupstore.DownloadTarget{}, err
 		}
-		return backupstore.DownloadTarget{Kind: t.Kind, Backup: restore.Spec.BackupName, Restore: t.Name}, nil
+		if cm := restore.Status.FilesConfigMap; cm != "" {
+			return backupstore.DownloadTarget{}, fmt.Errorf("restore %q keeps its log and results in the cluster, in ConfigMap %s/%s (its backup's location is read-only for Ark): 'ark restore logs %s' and 'ark restore describe %s' read them there",
+				t.Name, dr.Namespace, cm, t.Name, t.Name)
+		}
+		ref, err := r.backupRef(ctx, dr.Namespace, restore.Spec.BackupName, env)
+		return backupstore.DownloadTarget{Kind: t.Kind, Backup: ref, Restore: t.Name}, err
 	}
 	return backupstore.DownloadTarget{}, fmt.Errorf("unknown download target kind %q: use BackupLog, BackupContents, RestoreLog or RestoreResults", t.Kind)
+}
+
+// backupRef finds where a backup's files are: from its Backup object, else
+// (a backup only the bucket has) from its metadata.
+func (r *DownloadRequestReconciler) backupRef(ctx context.Context, namespace, name string, env *settings.Environment) (backupstore.Ref, error) {
+	var b arkv1.Backup
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &b)
+	if err == nil {
+		return backupstore.RefOf(&b), nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return backupstore.Ref{}, err
+	}
+	stored, err := env.Store.FindMetadata(ctx, name)
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return backupstore.Ref{}, fmt.Errorf("backup %q not found in namespace %s nor in %s: check the name with 'ark backup get'", name, namespace, env.Store.Location())
+	}
+	if err != nil {
+		return backupstore.Ref{}, err
+	}
+	return backupstore.RefOf(stored), nil
 }
 
 func (r *DownloadRequestReconciler) signedURL(ctx context.Context, dr *arkv1.DownloadRequest) (string, error) {
@@ -84,7 +112,7 @@ func (r *DownloadRequestReconciler) signedURL(ctx context.Context, dr *arkv1.Dow
 	if err != nil {
 		return "", err
 	}
-	target, err := r.target(ctx, dr)
+	target, err := r.target(ctx, dr, env)
 	if err != nil {
 		return "", err
 	}

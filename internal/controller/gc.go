@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/internal/settings"
 )
 
@@ -17,7 +18,9 @@ import (
 // gcSyncPeriod. It deletes nothing itself: it creates a DeleteBackupRequest,
 // exactly as `ark backup delete` does, so expiry and a user's delete go
 // through the same path (snapshots, files, restores, then the Backup) and
-// leave the same record. It is off in restore-only mode.
+// leave the same record. It is off in restore-only mode and in a location
+// that holds another tool's backups (read-only for Ark), and never expires a
+// backup another tool wrote.
 type GarbageCollector struct {
 	Client    client.Client
 	Namespace string
@@ -27,6 +30,7 @@ type GarbageCollector struct {
 	Now func() time.Time
 
 	restoreOnlyLogged atomic.Bool
+	readOnlyLogged    atomic.Bool
 }
 
 // SetupWithManager adds the collector as a runnable of the manager.
@@ -53,6 +57,16 @@ func (g *GarbageCollector) Collect(ctx context.Context, env *settings.Environmen
 		return nil
 	}
 	g.restoreOnlyLogged.Store(false)
+	if reason, err := env.Store.ReadOnlyReason(ctx); err != nil {
+		g.Log.Error("garbage collection could not tell whether the location is Ark's to write; trying again next period", "error", err)
+		return nil
+	} else if reason != "" {
+		if !g.readOnlyLogged.Swap(true) {
+			g.Log.Info("expired backups are kept: "+reason, "fix", backupstore.AllowWritesHint)
+		}
+		return nil
+	}
+	g.readOnlyLogged.Store(false)
 	now := time.Now()
 	if g.Now != nil {
 		now = g.Now()
@@ -76,6 +90,11 @@ func (g *GarbageCollector) Collect(ctx context.Context, env *settings.Environmen
 	var requested []string
 	for _, b := range backups.Items {
 		if !expired(&b, now) || pending[b.Name] || !b.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if o := b.Status.Origin; o != nil && o.Layout != arkv1.BackupLayoutArk {
+			// Another tool's backup expires by that tool's rules: Ark
+			// deletes it only when a user asks, even where it may write.
 			continue
 		}
 		req := arkv1.NewDeleteBackupRequest(b.Namespace, b.Name)

@@ -33,11 +33,15 @@ func (f Factory) build(cfg *arkv1.Config) (*Environment, error) {
 	if bsp.Bucket == "" {
 		return nil, fmt.Errorf("backupStorageProvider.bucket is empty: set it to the bucket (or container) backups go to")
 	}
+	if err := backupstore.ValidatePrefix(bsp.Prefix); err != nil {
+		return nil, err
+	}
 	objects, err := newObjectStore(bsp.Name, bsp.Config)
 	if err != nil {
 		return nil, fmt.Errorf("backupStorageProvider %q: %w", bsp.Name, err)
 	}
-	env := &Environment{Config: cfg, Store: backupstore.New(objects, bsp.Bucket, backupstore.ArkLayout)}
+	env := &Environment{Config: cfg, Store: backupstore.New(objects, bsp.Bucket, backupstore.Options{
+		Prefix: bsp.Prefix, AllowWritesAlongsideOtherTools: bsp.AllowWritesAlongsideOtherTools})}
 	if pvp := cfg.PersistentVolumeProvider; pvp != nil && pvp.Name != "" {
 		volumes, err := newBlockStore(pvp.Name, pvp.Config, snapshotproviders.Deps{ObjectStore: objects, Bucket: bsp.Bucket})
 		if err != nil {
