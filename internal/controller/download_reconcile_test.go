@@ -12,7 +12,9 @@ import (
 
 func TestDownloadRequestReconciler(t *testing.T) {
 	e := newReconcilerEnv(t)
+	e.newBackup(t, "b1", arkv1.BackupSpec{})
 	e.newRestore(t, "r1", arkv1.RestoreSpec{BackupName: "b1"})
+	e.newRestore(t, "r-missing", arkv1.RestoreSpec{BackupName: "missing"})
 	r := &DownloadRequestReconciler{Client: e.client, Settings: e.settings, Log: e.log()}
 	cases := []struct {
 		target  arkv1.DownloadTarget
@@ -24,6 +26,10 @@ func TestDownloadRequestReconciler(t *testing.T) {
 		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindRestoreLog, Name: "r1"}, url: "mem://ark/b1/restore-r1-logs.gz"},
 		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindRestoreResults, Name: "r1"}, url: "mem://ark/b1/restore-r1-results.gz"},
 		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindRestoreLog, Name: "nope"}, failure: `restore "nope" not found`},
+		// A backup that is neither in the cluster nor in the bucket has no
+		// files to link to.
+		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindBackupLog, Name: "missing"}, failure: `backup "missing" not found in namespace`},
+		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindRestoreLog, Name: "r-missing"}, failure: `backup "missing" not found in namespace`},
 	}
 	for i, c := range cases {
 		name := "dr" + string(rune('a'+i))

@@ -137,6 +137,7 @@ func (s *BackupSyncer) syncOne(ctx context.Context, log *slog.Logger, env *setti
 	}
 	return true
 }
+
 // deletionRequested returns a DeleteBackupRequest for the backup made since
 // the backup was created (older ones were about an earlier backup of the
 // same name), whatever its phase: a deletion that failed is retried by a new
