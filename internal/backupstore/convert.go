@@ -167,14 +167,10 @@ func convertVeleroBackup(data []byte) (*arkv1.Backup, []string, error) {
 		if b.Annotations == nil {
 			b.Annotations = map[string]string{}
 		}
-		b.Annotations[VeleroOrLabelSelectorsAnnotation] = strings.Join(sels, " OR ")
+		b.Annotations[arkv1.VeleroOrLabelSelectorsAnnotation] = strings.Join(sels, " OR ")
 	}
 	return b, notes, nil
 }
-
-// VeleroOrLabelSelectorsAnnotation records the orLabelSelectors of a Velero
-// backup, which an Ark Backup spec cannot express.
-const VeleroOrLabelSelectorsAnnotation = "ark.heptio.com/velero-or-label-selectors"
 
 func ptrTo[T any](v T) *T { return &v }
 
