@@ -17,7 +17,6 @@ import (
 	"io"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -31,20 +30,24 @@ const (
 	maxResults = 256 << 10
 )
 
-// Name is the ConfigMap of a restore: derived from its name, so writing
-// it twice (a retried status write, a second server) replaces it.
-func Name(restore string) string {
+// GenerateName is the prefix of a restore's ConfigMap name, to which the
+// API server adds a random suffix: a restore deleted and made again under
+// the same name gets a ConfigMap of its own while the old one waits for the
+// garbage collector, and the server, which may create but not update
+// objects outside its own kinds (see docs/rbac.md), never has to replace
+// one.
+func GenerateName(restore string) string {
 	const prefix = "ark-restore-files-"
-	if len(prefix)+len(restore) <= 253 {
-		return prefix + restore
+	if len(restore) <= 200 {
+		return prefix + restore + "-"
 	}
 	sum := sha256.Sum256([]byte(restore))
-	return prefix + hex.EncodeToString(sum[:16])
+	return prefix + restore[:160] + "-" + hex.EncodeToString(sum[:8]) + "-"
 }
 
-// Keep writes the restore's gzipped log and its results into the ConfigMap
-// Name(rs.Name), owned by rs (deleted with it), and returns its name.
-// gzippedLog may be nil (no log).
+// Keep writes the restore's gzipped log and its results into a new
+// ConfigMap owned by rs (deleted with it), and returns its name. gzippedLog
+// may be nil (no log).
 func Keep(ctx context.Context, c client.Client, rs *arkv1.Restore, gzippedLog io.Reader, warnings, errs *arkv1.RestoreResult) (string, error) {
 	data := map[string][]byte{}
 	budget := maxTotal
@@ -64,22 +67,13 @@ func Keep(ctx context.Context, c client.Client, rs *arkv1.Restore, gzippedLog io
 		data[arkv1.RestoreFilesLogKey] = log
 	}
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
-		Namespace: rs.Namespace, Name: Name(rs.Name),
+		Namespace: rs.Namespace, GenerateName: GenerateName(rs.Name),
 		Annotations: map[string]string{"ark.heptio.com/restore-name": rs.Name},
 		OwnerReferences: []metav1.OwnerReference{{APIVersion: arkv1.SchemeGroupVersion.String(), Kind: "Restore",
 			Name: rs.Name, UID: rs.UID}},
 	}, BinaryData: data}
-	err := c.Create(ctx, cm)
-	if apierrors.IsAlreadyExists(err) {
-		var existing corev1.ConfigMap
-		if err := c.Get(ctx, client.ObjectKeyFromObject(cm), &existing); err != nil {
-			return "", err
-		}
-		existing.BinaryData = data
-		err = c.Update(ctx, &existing)
-	}
-	if err != nil {
-		return "", fmt.Errorf("keeping the restore's log and results in ConfigMap %s/%s: %w", cm.Namespace, cm.Name, err)
+	if err := c.Create(ctx, cm); err != nil {
+		return "", fmt.Errorf("keeping the restore's log and results in a ConfigMap of namespace %s: %w", cm.Namespace, err)
 	}
 	return cm.Name, nil
 }

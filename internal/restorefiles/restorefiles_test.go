@@ -62,7 +62,7 @@ func TestKeepAndOpen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if name != "ark-restore-files-r1" {
+	if !strings.HasPrefix(name, "ark-restore-files-r1-") {
 		t.Fatalf("name %q", name)
 	}
 	rs.Status.FilesConfigMap = name
@@ -87,16 +87,19 @@ func TestKeepAndOpen(t *testing.T) {
 		t.Fatalf("results %+v", results)
 	}
 
-	// Written again (a retried status write): replaced, not an error.
-	if _, err := Keep(ctx, c, rs, nil, &warnings, &errs); err != nil {
-		t.Fatal(err)
+	// A restore of the same name made again (the old ConfigMap not yet
+	// collected) gets a ConfigMap of its own.
+	again, err := Keep(ctx, c, rs, nil, &warnings, &errs)
+	if err != nil || again == name {
+		t.Fatalf("second ConfigMap %q, %v", again, err)
 	}
+	rs.Status.FilesConfigMap = again
 	if _, err := Open(ctx, c, rs, arkv1.RestoreFilesLogKey); err == nil || !strings.Contains(err.Error(), "has no restore-log.gz") {
-		t.Fatalf("log of a rewrite without one: %v", err)
+		t.Fatalf("log of a restore that kept none: %v", err)
 	}
 
 	long := strings.Repeat("r", 250)
-	if n := Name(long); len(n) > 253 || !strings.HasPrefix(n, "ark-restore-files-") || n == Name(long+"x") {
+	if n := GenerateName(long); len(n)+5 > 253 || !strings.HasPrefix(n, "ark-restore-files-") || n == GenerateName(long+"x") {
 		t.Fatalf("name of a long restore: %q", n)
 	}
 }
