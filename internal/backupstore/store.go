@@ -84,7 +84,7 @@ func (s *Store) Location() string {
 	if s.root == "" {
 		return "bucket " + s.bucket
 	}
-	return fmt.Sprintf("bucket %s, prefix %q,", s.bucket, strings.TrimSuffix(s.root, "/"))
+	return fmt.Sprintf("bucket %s (prefix %q)", s.bucket, strings.TrimSuffix(s.root, "/"))
 }
 
 // MetadataFile is the name of the metadata file of Ark's own backups, for

@@ -251,3 +251,39 @@ func TestDeletionGivesUpAtOnceOnPermanentFailures(t *testing.T) {
 		t.Fatalf("status %+v, want Processed at once", dbr.Status)
 	}
 }
+
+// A location that holds another tool's backups is read-only: even Ark's own
+// backup there is not deleted, until the Config allows writes; the other
+// tool's files stay either way.
+func TestDeletionInALocationHoldingAnotherToolsBackups(t *testing.T) {
+	b := finishedBackup("b", arkv1.BackupPhaseCompleted)
+	f := newDeletionFixture(t, arkv1.Config{}, b, deletionRequest("del", "b", time.Now()), deletionRequest("del-2", "b", time.Now()))
+	storeBackup(t, f.store, b)
+	if err := f.mem.PutObject(context.Background(), "ark", "backups/v1/velero-backup.json", strings.NewReader("{}")); err != nil {
+		t.Fatal(err)
+	}
+	_, dbr := f.reconcile(t, "del")
+	if len(dbr.Status.Errors) != 1 || !strings.Contains(dbr.Status.Errors[0], "holds backups written by Velero (backups/v1/velero-backup.json)") ||
+		!strings.Contains(dbr.Status.Errors[0], "nothing was deleted") || !strings.Contains(dbr.Status.Errors[0], "allowWritesAlongsideOtherTools: true") {
+		t.Fatalf("status %+v", dbr.Status)
+	}
+	if k := f.mem.Keys("ark", "b/"); len(k) != 4 {
+		t.Fatalf("a refused deletion deleted files: %v left", k)
+	}
+
+	cfg, err := f.r.Settings.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.BackupStorageProvider.AllowWritesAlongsideOtherTools = true
+	f.r.Settings.Set(cfg)
+	if _, dbr := f.reconcile(t, "del-2"); dbr != nil && len(dbr.Status.Errors) != 0 {
+		t.Fatalf("allowed deletion: %+v", dbr.Status)
+	}
+	if k := f.mem.Keys("ark", "b/"); len(k) != 0 {
+		t.Fatalf("files left: %v", k)
+	}
+	if k := f.mem.Keys("ark", "backups/"); len(k) != 1 {
+		t.Fatalf("the other tool's files changed: %v", k)
+	}
+}
