@@ -185,6 +185,18 @@ func TestVeleroLocationIsRestoredFromAndLeftAlone(t *testing.T) {
 		t.Errorf("kept log:\n%s", log)
 	}
 
+	// Every option of a restore applies: a mapping and a selector.
+	copyNS := src + "-copy"
+	e.newRestore(t, "r-copy", arkv1.RestoreSpec{BackupName: "vb", NamespaceMapping: map[string]string{src: copyNS},
+		LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "shop"}}})
+	e.reconcileRestore(t, "r-copy")
+	if rc := e.getRestore(t, "r-copy"); rc.Status.Phase != arkv1.RestorePhaseCompleted || rc.Status.Errors != 0 {
+		t.Fatalf("restore with a mapping: %+v", rc.Status)
+	}
+	if err := e.client.Get(ctx, client.ObjectKey{Namespace: copyNS, Name: "settings"}, &cm); err != nil || cm.Data["color"] != "blue" {
+		t.Fatalf("ConfigMap restored into %s: %+v, %v", copyNS, cm, err)
+	}
+
 	// A backup into the location fails validation naming the fix.
 	e.newBackup(t, "mine", arkv1.BackupSpec{IncludedNamespaces: []string{src}})
 	e.reconcileBackup(t, "mine")
