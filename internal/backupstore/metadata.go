@@ -62,6 +62,9 @@ func (s *Store) GetMetadata(ctx context.Context, ref Ref) (*arkv1.Backup, error)
 		origin.Notes = append(notes, volumeNotes...)
 	}
 	b.Status.Origin = origin
+	if err := makeStorable(b, key); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 
