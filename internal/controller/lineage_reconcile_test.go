@@ -70,7 +70,7 @@ func veleroArchive(t *testing.T, ns string) []byte {
 // Velero does.
 func putVeleroBackup(t *testing.T, m *memstore.Store, prefix, name, ns string) {
 	t.Helper()
-	meta := `{"kind":"Backup","apiVersion":"velero.io/v1","metadata":{"name":"` + name + `","namespace":"velero","labels":{"velero.io/storage-location":"default"}},` +
+	meta := `{"kind":"Backup","apiVersion":"velero.io/v1","metadata":{"name":"` + name + `","namespace":"velero","labels":{"velero.io/storage-location":"default","velero.io/schedule-name":"daily"}},` +
 		`"spec":{"includedNamespaces":["` + ns + `"],"ttl":"1h0m0s","storageLocation":"default"},` +
 		`"status":{"version":1,"formatVersion":"1.1.0","phase":"Completed","expiration":"2020-01-01T00:00:00Z",` +
 		`"startTimestamp":"2019-12-31T23:00:00Z","completionTimestamp":"2019-12-31T23:01:00Z","csiVolumeSnapshotsAttempted":1}}`
@@ -146,6 +146,11 @@ func TestVeleroLocationIsRestoredFromAndLeftAlone(t *testing.T) {
 	}
 	if b.Status.Phase != arkv1.BackupPhaseCompleted || !slices.Equal(b.Spec.IncludedNamespaces, []string{src}) || b.Spec.TTL.Duration != time.Hour {
 		t.Fatalf("synced backup %+v", b)
+	}
+	// Made by Velero's schedule "daily": found as the backups of Ark's.
+	var daily arkv1.BackupList
+	if err := e.client.List(ctx, &daily, client.InNamespace(e.namespace), client.MatchingLabels{arkv1.ScheduleNameLabel: "daily"}); err != nil || len(daily.Items) != 1 {
+		t.Fatalf("backups of schedule daily: %d, %v", len(daily.Items), err)
 	}
 
 	// Restore.
