@@ -19,6 +19,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/objectstore"
+	"github.com/heptio/ark/internal/snapshot/local"
 )
 
 // Options are the Config's settings of a location besides its bucket.
@@ -86,6 +87,13 @@ func (s *Store) Location() string {
 	}
 	return fmt.Sprintf("bucket %s (prefix %q)", s.bucket, strings.TrimSuffix(s.root, "/"))
 }
+
+// LocalSnapshotsPrefix is the key prefix under which the local volume
+// snapshotter keeps its snapshots in this location: local.DefaultPrefix
+// under the location's prefix, so an Ark confined to a prefix (by choice, or
+// by a bucket policy that lets it write there only) writes nothing outside
+// it.
+func (s *Store) LocalSnapshotsPrefix() string { return s.root + local.DefaultPrefix }
 
 // MetadataFile is the name of the metadata file of Ark's own backups, for
 // messages.

@@ -43,7 +43,7 @@ func (f Factory) build(cfg *arkv1.Config) (*Environment, error) {
 	env := &Environment{Config: cfg, Store: backupstore.New(objects, bsp.Bucket, backupstore.Options{
 		Prefix: bsp.Prefix, AllowWritesAlongsideOtherTools: bsp.AllowWritesAlongsideOtherTools})}
 	if pvp := cfg.PersistentVolumeProvider; pvp != nil && pvp.Name != "" {
-		volumes, err := newBlockStore(pvp.Name, pvp.Config, snapshotproviders.Deps{ObjectStore: objects, Bucket: bsp.Bucket})
+		volumes, err := newBlockStore(pvp.Name, pvp.Config, snapshotproviders.Deps{ObjectStore: objects, Bucket: bsp.Bucket, Prefix: env.Store.LocalSnapshotsPrefix()})
 		if err != nil {
 			return nil, fmt.Errorf("persistentVolumeProvider %q: %w", pvp.Name, err)
 		}
