@@ -32,8 +32,10 @@ func (s *Store) SignedURL(ctx context.Context, t DownloadTarget, ttl time.Durati
 		key = l.restoreLogKey(t.Backup.Name, t.Restore)
 	case arkv1.DownloadTargetKindRestoreResults:
 		key = l.restoreResultsKey(t.Backup.Name, t.Restore)
+	case arkv1.DownloadTargetKindRestorePlan:
+		key = l.restorePlanKey(t.Backup.Name, t.Restore)
 	default:
-		return "", fmt.Errorf("unknown download target kind %q: use BackupLog, BackupContents, RestoreLog or RestoreResults", t.Kind)
+		return "", fmt.Errorf("unknown download target kind %q: use BackupLog, BackupContents, RestoreLog, RestoreResults or RestorePlan", t.Kind)
 	}
 	return s.objects.CreateSignedURL(ctx, s.bucket, key, ttl)
 }

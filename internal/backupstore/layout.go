@@ -1,6 +1,8 @@
 package backupstore
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 
 	arkv1 "github.com/heptio/ark/api/v1"
@@ -36,8 +38,13 @@ type Layout struct {
 //	[<prefix>/]<backup>/ark-backup.json            the Backup object, status included; written last
 //	[<prefix>/]<backup>/<backup>.tar.gz            the archive
 //	[<prefix>/]<backup>/<backup>-logs.gz           the backup log
+//	[<prefix>/]<backup>/ark-run-<id>.json          the marker of a run under way (see BackupRun)
 //	[<prefix>/]<backup>/restore-<restore>-logs.gz
 //	[<prefix>/]<backup>/restore-<restore>-results.gz
+//	[<prefix>/]<backup>/restore-<restore>-plan.gz  the plan of a dry-run restore
+//
+// A file name longer than 255 bytes (a backup or restore name of more than
+// 246 characters) is shortened: see fileName.
 var ArkLayout = Layout{Name: arkv1.BackupLayoutArk, WrittenBy: "Ark", metadataFile: "ark-backup.json"}
 
 // VeleroLayout is the layout of Velero 1.x (a BackupStorageLocation with
@@ -84,9 +91,21 @@ func (l Layout) backupDir(backup string) string { return l.root + l.backupsDir +
 
 func (l Layout) metadataKey(backup string) string { return l.backupDir(backup) + l.metadataFile }
 
-func (l Layout) archiveKey(backup string) string { return l.backupDir(backup) + backup + ".tar.gz" }
+func (l Layout) archiveKey(backup string) string {
+	return l.backupDir(backup) + fileName("", backup, ".tar.gz")
+}
 
-func (l Layout) logKey(backup string) string { return l.backupDir(backup) + backup + "-logs.gz" }
+func (l Layout) logKey(backup string) string {
+	return l.backupDir(backup) + fileName("", backup, "-logs.gz")
+}
+
+// runMarkerKey is the marker of a backup run under way (see BackupRun):
+// <backup>/ark-run-<id>.json. Ark writes it only; other layouts have none.
+func (l Layout) runMarkerKey(backup, id string) string {
+	return l.backupDir(backup) + runMarkerPrefix + id + runMarkerSuffix
+}
+
+const runMarkerPrefix, runMarkerSuffix = "ark-run-", ".json"
 
 func (l Layout) volumeSnapshotsKey(backup string) string {
 	return l.backupDir(backup) + backup + "-volumesnapshots.json.gz"
@@ -104,9 +123,33 @@ func (l Layout) restoreDir(backup, restore string) string {
 }
 
 func (l Layout) restoreLogKey(backup, restore string) string {
-	return l.restoreDir(backup, restore) + "restore-" + restore + "-logs.gz"
+	return l.restoreDir(backup, restore) + fileName("restore-", restore, "-logs.gz")
 }
 
 func (l Layout) restoreResultsKey(backup, restore string) string {
-	return l.restoreDir(backup, restore) + "restore-" + restore + "-results.gz"
+	return l.restoreDir(backup, restore) + fileName("restore-", restore, "-results.gz")
+}
+
+// maxFileName is the longest name of one path segment that every store
+// keeps: NAME_MAX of Linux filesystems, which the filesystem store and
+// MinIO (one directory per segment) are bound by.
+const maxFileName = 255
+
+// fileName is prefix+name+suffix, the file name Heptio Ark gave a backup's
+// or restore's file. Names go up to 253 characters, so that can exceed
+// maxFileName; then name is cut and followed by '-' and 16 hex digits of its
+// SHA-256, so the file name stays unique and within the limit. Every name
+// that fits keeps Heptio Ark's file name, so older buckets read the same.
+func fileName(prefix, name, suffix string) string {
+	if len(prefix)+len(name)+len(suffix) <= maxFileName {
+		return prefix + name + suffix
+	}
+	sum := sha256.Sum256([]byte(name))
+	hash := hex.EncodeToString(sum[:])[:16]
+	keep := maxFileName - len(prefix) - len(suffix) - len(hash) - 1
+	return prefix + name[:keep] + "-" + hash + suffix
+}
+
+func (l Layout) restorePlanKey(backup, restore string) string {
+	return l.restoreDir(backup, restore) + fileName("restore-", restore, "-plan.gz")
 }

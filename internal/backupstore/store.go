@@ -99,6 +99,13 @@ func (s *Store) LocalSnapshotsPrefix() string { return s.root + local.DefaultPre
 // messages.
 func (s *Store) MetadataFile() string { return ArkLayout.metadataFile }
 
+// own is Ark's own layout under the location's prefix: the only one new
+// backups, their run markers and recovery's clean-up ever write into.
+func (s *Store) own() Layout { return s.layouts[0] }
+
+// OwnRef is a backup of name in Ark's own layout.
+func OwnRef(name string) Ref { return Ref{Name: name, Layout: arkv1.BackupLayoutArk} }
+
 // Ref is a backup in the bucket: its name and the layout it lies in.
 type Ref struct {
 	Name string
@@ -152,6 +159,26 @@ func (s *Store) GetArchive(ctx context.Context, ref Ref) (io.ReadCloser, error) 
 		return nil, err
 	}
 	return s.objects.GetObject(ctx, s.bucket, l.archiveKey(ref.Name))
+}
+
+// ArchiveLocation names a backup's archive object, for messages that must
+// say which object is damaged or missing.
+func (s *Store) ArchiveLocation(ref Ref) string {
+	l, err := s.layout(ref)
+	if err != nil {
+		return fmt.Sprintf("%s, backup %q in an unknown layout", s.Location(), ref.Name)
+	}
+	return fmt.Sprintf("bucket %s, object %s", s.bucket, l.archiveKey(ref.Name))
+}
+
+// PutRestorePlan stores a dry-run restore's plan, gzipped JSON, as `ark
+// restore describe` reads it.
+func (s *Store) PutRestorePlan(ctx context.Context, backup Ref, restore string, gzipped io.Reader) error {
+	l, err := s.writable(backup)
+	if err != nil {
+		return err
+	}
+	return s.objects.PutObject(ctx, s.bucket, l.restorePlanKey(backup.Name, restore), gzipped)
 }
 
 // PutRestoreLog stores a restore's gzipped log.
@@ -279,17 +306,47 @@ func (s *Store) ListBackups(ctx context.Context) (found, shadowed []Ref, err err
 	return found, shadowed, nil
 }
 
-// BackupFiles says which of a backup's own files are in the bucket.
+// BackupFiles says which files the bucket holds under a backup's name.
 type BackupFiles struct {
 	Metadata, Archive, Log bool
+	// Runs are the IDs of the runs whose marker is there: under way, or
+	// interrupted before they finished (see BackupRun).
+	Runs []string
+	// Other counts any other objects there (restore logs and results).
+	Other int
 }
 
-// Any reports whether any file of the backup is there.
-func (f BackupFiles) Any() bool { return f.Metadata || f.Archive || f.Log }
+// Any reports whether any file is there under the backup's name.
+func (f BackupFiles) Any() bool {
+	return f.Metadata || f.Archive || f.Log || len(f.Runs) > 0 || f.Other > 0
+}
 
 // Complete reports whether the backup is whole: its archive and its
 // metadata, which is written last.
 func (f BackupFiles) Complete() bool { return f.Metadata && f.Archive }
+
+// String lists the files, for messages.
+func (f BackupFiles) String() string {
+	var parts []string
+	for _, p := range []struct {
+		there bool
+		what  string
+	}{{f.Metadata, "its metadata"}, {f.Archive, "its archive"}, {f.Log, "its log"}} {
+		if p.there {
+			parts = append(parts, p.what)
+		}
+	}
+	if n := len(f.Runs); n > 0 {
+		parts = append(parts, fmt.Sprintf("the marker of %d backup run(s) under way or interrupted", n))
+	}
+	if f.Other > 0 {
+		parts = append(parts, fmt.Sprintf("%d other file(s)", f.Other))
+	}
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, ", ")
+}
 
 // backupFiles lists the objects right in a backup's directory. Deeper keys
 // are never a backup's own: at the bucket's root, a backup named "backups"
@@ -328,6 +385,13 @@ func (s *Store) Files(ctx context.Context, ref Ref) (BackupFiles, error) {
 			f.Archive = true
 		case l.logKey(ref.Name):
 			f.Log = true
+		default:
+			name := strings.TrimPrefix(k, l.backupDir(ref.Name))
+			if id, ok := strings.CutPrefix(name, runMarkerPrefix); ok && strings.HasSuffix(id, runMarkerSuffix) && !strings.Contains(id, "/") {
+				f.Runs = append(f.Runs, strings.TrimSuffix(id, runMarkerSuffix))
+				continue
+			}
+			f.Other++
 		}
 	}
 	return f, nil
@@ -392,4 +456,14 @@ func (s *Store) PingWithRetry(ctx context.Context) error {
 		delay *= 2
 	}
 	return err
+}
+
+// RemoveStaleUploads removes what uploads that a crashed server left in the
+// bucket, when the store keeps such things (the filesystem store's
+// temporary files); other stores drop an unfinished upload themselves.
+func (s *Store) RemoveStaleUploads(ctx context.Context) ([]string, error) {
+	if r, ok := s.objects.(objectstore.StaleUploadRemover); ok {
+		return r.RemoveStaleUploads(ctx, s.bucket)
+	}
+	return nil, nil
 }

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -109,14 +111,11 @@ func (r *DeleteBackupRequestReconciler) Reconcile(ctx context.Context, req ctrl.
 	if name == "" {
 		return r.finish(ctx, log, &dbr, []string{"spec.backupName is empty: name the backup to delete (ark backup delete NAME)"})
 	}
-	if dbr.Labels[arkv1.BackupNameLabel] != name {
+	if dbr.Labels[arkv1.BackupNameLabel] != arkv1.LabelValue(name) {
 		// Requests made with kubectl get the label `ark backup delete` sets,
 		// so both can be found by backup.
 		orig := dbr.DeepCopy()
-		if dbr.Labels == nil {
-			dbr.Labels = map[string]string{}
-		}
-		dbr.Labels[arkv1.BackupNameLabel] = name
+		arkv1.SetBackupNameLabel(&dbr, name)
 		if err := r.Client.Patch(ctx, &dbr, client.MergeFrom(orig)); err != nil {
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
@@ -157,13 +156,23 @@ func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *s
 	case apierrors.IsNotFound(err):
 		inCluster = false
 		stored, serr := env.Store.FindMetadata(ctx, name)
-		if errors.Is(serr, objectstore.ErrNotFound) {
-			return fmt.Sprintf("backup %q not found in namespace %s nor in bucket %s: nothing to delete (check the name with 'ark backup get')", name, ns, env.Store.Bucket()), nil
+		switch {
+		case errors.Is(serr, objectstore.ErrNotFound):
+			// No metadata: what is left of a failed backup (its log), or of
+			// a deletion that stopped half way, is deleted all the same.
+			files, ferr := env.Store.Files(ctx, backupstore.OwnRef(name))
+			if ferr != nil {
+				return "", []error{fmt.Errorf("listing the files of backup %q in %s: %w", name, env.Store.Location(), ferr)}
+			}
+			if !files.Any() {
+				return fmt.Sprintf("backup %q not found in namespace %s nor in %s: nothing to delete (check the name with 'ark backup get')", name, ns, env.Store.Location()), nil
+			}
+			b = arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Status: arkv1.BackupStatus{Phase: arkv1.BackupPhaseFailed}}
+		case serr != nil:
+			return "", []error{fmt.Errorf("reading backup %q from %s: %w", name, env.Store.Location(), serr)}
+		default:
+			b = *stored
 		}
-		if serr != nil {
-			return "", []error{fmt.Errorf("reading backup %q from bucket %s: %w", name, env.Store.Bucket(), serr)}
-		}
-		b = *stored
 	case err != nil:
 		return "", []error{fmt.Errorf("reading backup %q: %w", name, err)}
 	}
@@ -224,10 +233,8 @@ func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *s
 		return "", errs
 	}
 
-	if err := env.Store.DeleteBackup(ctx, backupstore.RefOf(&b)); err != nil {
-		errs = append(errs, fmt.Errorf("deleting the backup's files from bucket %s: %w", env.Store.Bucket(), err))
-	} else {
-		log.Info("deleted the backup's files from object storage", "bucket", env.Store.Bucket())
+	if err := deleteOwnFiles(ctx, log, env.Store, &b, inCluster); err != nil {
+		errs = append(errs, fmt.Errorf("deleting the backup's files from %s: %w", env.Store.Location(), err))
 	}
 
 	var restores arkv1.RestoreList
@@ -288,6 +295,55 @@ func deletionReadOnly(ctx context.Context, env *settings.Environment, b *arkv1.B
 	}
 	return fmt.Sprintf("%s; nothing was deleted: %s, then run 'ark backup delete %s' again (or delete it with the tool that wrote it)",
 		why, backupstore.AllowWritesHint, b.Name), nil
+}
+
+// deleteOwnFiles deletes the backup's files from the bucket, but only those
+// that are this backup's: a Backup object made here whose name the bucket
+// gives to another backup (an older one, another cluster's on a shared
+// bucket) must not take that one with it.
+func deleteOwnFiles(ctx context.Context, log *slog.Logger, store *backupstore.Store, b *arkv1.Backup, inCluster bool) error {
+	ref := backupstore.RefOf(b)
+	_, fromStorage := b.Annotations[arkv1.FromStorageAnnotation]
+	if !inCluster || fromStorage || ref.Layout != arkv1.BackupLayoutArk {
+		// The stored backup is the one asked for, by name (another tool's
+		// backups are only ever synced from the bucket, and have no runs).
+		return deleteAllFiles(ctx, log, store, ref)
+	}
+	files, err := store.Files(ctx, ref)
+	if err != nil {
+		return err
+	}
+	var stored *arkv1.Backup
+	if files.Metadata {
+		if stored, err = store.GetMetadata(ctx, ref); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
+			return err
+		}
+	}
+	othersRunning := slices.ContainsFunc(files.Runs, func(id string) bool { return id != string(b.UID) })
+	switch {
+	case stored != nil && (stored.UID == "" || stored.UID == b.UID):
+		return deleteAllFiles(ctx, log, store, ref)
+	case stored == nil && !othersRunning && b.Status.Phase != arkv1.BackupPhaseFailedValidation:
+		// What a failed run left (its log), and no one else's.
+		return deleteAllFiles(ctx, log, store, ref)
+	}
+	run, _, err := store.OpenRun(ctx, b.Name, string(b.UID))
+	if err != nil {
+		return err
+	}
+	if err := run.Discard(ctx); err != nil {
+		return err
+	}
+	log.Info("the bucket's files under this name are another backup's (an older one, or another cluster's): they are left as they are", "files", files.String())
+	return nil
+}
+
+func deleteAllFiles(ctx context.Context, log *slog.Logger, store *backupstore.Store, ref backupstore.Ref) error {
+	if err := store.DeleteBackup(ctx, ref); err != nil {
+		return err
+	}
+	log.Info("deleted the backup's files from object storage", "location", store.Location(), "layout", ref.Layout)
+	return nil
 }
 
 // deleteOtherRequests removes the other requests for the same backup, which

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -61,13 +63,31 @@ func (r *DownloadRequestReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 
 // target maps a request's target to the file it names. A restore's files
 // belong to its backup, and a backup's are where its layout puts them.
+//
+// The target must be a Backup or Restore object of the request's namespace:
+// its name is checked to be an object name first, since it becomes part of
+// a bucket key (a name like "other/other.tar.gz#" or "../x" must not reach a
+// file that is no file of a backup), and a request reaches only the backups
+// and restores the cluster shows in that namespace, whatever the bucket
+// holds besides.
 func (r *DownloadRequestReconciler) target(ctx context.Context, dr *arkv1.DownloadRequest, env *settings.Environment) (backupstore.DownloadTarget, error) {
 	t := dr.Spec.Target
+	if problems := validation.IsDNS1123Subdomain(t.Name); len(problems) > 0 {
+		return backupstore.DownloadTarget{}, fmt.Errorf("spec.target.name %s is not the name of a backup or restore (%s): name one that `ark backup get` or `ark restore get` lists",
+			quoteName(t.Name), strings.Join(problems, "; "))
+	}
 	switch t.Kind {
 	case arkv1.DownloadTargetKindBackupLog, arkv1.DownloadTargetKindBackupContents:
-		ref, err := r.backupRef(ctx, dr.Namespace, t.Name, env)
-		return backupstore.DownloadTarget{Kind: t.Kind, Backup: ref}, err
-	case arkv1.DownloadTargetKindRestoreLog, arkv1.DownloadTargetKindRestoreResults:
+		var backup arkv1.Backup
+		err := r.Client.Get(ctx, types.NamespacedName{Namespace: dr.Namespace, Name: t.Name}, &backup)
+		if apierrors.IsNotFound(err) {
+			return backupstore.DownloadTarget{}, fmt.Errorf("backup %q not found in namespace %s: `ark backup get` lists the backups there", t.Name, dr.Namespace)
+		}
+		if err != nil {
+			return backupstore.DownloadTarget{}, err
+		}
+		return backupstore.DownloadTarget{Kind: t.Kind, Backup: backupstore.RefOf(&backup)}, nil
+	case arkv1.DownloadTargetKindRestoreLog, arkv1.DownloadTargetKindRestoreResults, arkv1.DownloadTargetKindRestorePlan:
 		var restore arkv1.Restore
 		err := r.Client.Get(ctx, types.NamespacedName{Namespace: dr.Namespace, Name: t.Name}, &restore)
 		if apierrors.IsNotFound(err) {
@@ -83,11 +103,21 @@ func (r *DownloadRequestReconciler) target(ctx context.Context, dr *arkv1.Downlo
 		ref, err := r.backupRef(ctx, dr.Namespace, restore.Spec.BackupName, env)
 		return backupstore.DownloadTarget{Kind: t.Kind, Backup: ref, Restore: t.Name}, err
 	}
-	return backupstore.DownloadTarget{}, fmt.Errorf("unknown download target kind %q: use BackupLog, BackupContents, RestoreLog or RestoreResults", t.Kind)
+	return backupstore.DownloadTarget{}, fmt.Errorf("unknown download target kind %q: use BackupLog, BackupContents, RestoreLog, RestoreResults or RestorePlan", t.Kind)
 }
 
-// backupRef finds where a backup's files are: from its Backup object, else
-// (a backup only the bucket has) from its metadata.
+// quoteName quotes a name for a message, cut short when it is longer than
+// any object name, so a hostile request cannot inflate its own status.
+func quoteName(name string) string {
+	const max = validation.DNS1123SubdomainMaxLength
+	if len(name) > max {
+		return fmt.Sprintf("%q... (%d bytes)", name[:max], len(name))
+	}
+	return fmt.Sprintf("%q", name)
+}
+
+// backupRef finds where the files of a restore's backup are: from its
+// Backup object, else (a backup only the bucket has) from its metadata.
 func (r *DownloadRequestReconciler) backupRef(ctx context.Context, namespace, name string, env *settings.Environment) (backupstore.Ref, error) {
 	var b arkv1.Backup
 	err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &b)

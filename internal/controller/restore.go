@@ -17,10 +17,12 @@ import (
 	"k8s.io/client-go/dynamic"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/archive"
 	"github.com/heptio/ark/internal/backupstore"
+	"github.com/heptio/ark/internal/hooks"
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/metrics"
 	"github.com/heptio/ark/internal/objectstore"
@@ -28,8 +30,10 @@ import (
 	"github.com/heptio/ark/internal/progress"
 	"github.com/heptio/ark/internal/restore"
 	"github.com/heptio/ark/internal/restorefiles"
+	"github.com/heptio/ark/internal/restoreplan"
 	"github.com/heptio/ark/internal/settings"
 	"github.com/heptio/ark/internal/snapshot"
+	"github.com/heptio/ark/internal/tempfiles"
 )
 
 // RestoreReconciler runs restores in phase New.
@@ -42,10 +46,14 @@ type RestoreReconciler struct {
 	Workers int
 	// VolumeTimeout bounds the wait for a volume created from a snapshot.
 	VolumeTimeout time.Duration
-	Log           *slog.Logger
-	Recovery      *Interrupted
+	// PodExec runs restore exec hooks in restored pods (pods/exec).
+	PodExec  hooks.PodExecutor
+	Log      *slog.Logger
+	Recovery *Interrupted
 	// ArchiveLimits bound what a restore accepts from an archive.
 	ArchiveLimits archive.Limits
+	// Concurrency is how many restores run at once (at least 1).
+	Concurrency int
 }
 
 // Reconcile validates and runs a new restore.
@@ -191,6 +199,9 @@ func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1
 	if errs > 0 {
 		phase = arkv1.RestorePhasePartiallyFailed
 	}
+	if result.Plan != nil {
+		phase = arkv1.RestorePhasePreviewed
+	}
 	if err := patchStatusRetrying(ctx, r.Client, rs, func(rs *arkv1.Restore) {
 		rs.Status.Phase = phase
 		rs.Status.Warnings, rs.Status.Errors = warnings, errs
@@ -198,6 +209,10 @@ func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1
 		rs.Status.Progress = &arkv1.RestoreProgress{TotalItems: result.TotalItems, ItemsRestored: result.ItemsRestored}
 		rs.Status.UnverifiedArchive = result.UnverifiedArchive
 		rs.Status.FilesConfigMap = filesConfigMap
+		rs.Status.HookStatus = result.Hooks
+		if result.Plan != nil {
+			rs.Status.Plan = &result.Plan.Counts
+		}
 	}); err != nil {
 		return fmt.Errorf("recording the result of restore %s: %w", rs.Name, err)
 	}
@@ -216,11 +231,11 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 		return nil, fmt.Errorf("opening the archive of backup %q: %w", b.Name, err)
 	}
 	defer body.Close()
-	dir, err := os.MkdirTemp("", RestoreTempPattern)
+	dir, held, err := tempfiles.MkdirTemp("", RestoreTempPattern)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir); _ = held.Release() }()
 	verifying := archive.NewVerifyingReader(body)
 	limits := r.ArchiveLimits
 	// A backup that records its archive's digest was written by this Ark,
@@ -252,8 +267,15 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 	}
 	rlog.Info("archive read", "items", contents.Items, "sha256", verifying.SHA256(), "format", contents.Format.Origin, "indexed", contents.Format.Indexed)
 
+	var plan *restoreplan.Spool
+	if rs.Spec.DryRun {
+		if plan, err = restoreplan.NewSpool(dir); err != nil {
+			return nil, err
+		}
+		defer plan.Close()
+	}
 	var volumes restore.VolumeRestorer
-	if env.Volumes != nil && (rs.Spec.RestorePVs == nil || *rs.Spec.RestorePVs) {
+	if env.Volumes != nil && (rs.Spec.RestorePVs == nil || *rs.Spec.RestorePVs) && !rs.Spec.DryRun {
 		volumes = snapshot.NewVolumeRestorer(env.Volumes, r.VolumeTimeout, rlog, r.Dynamic)
 	}
 	reporter := progress.Start(progressInterval, func(p arkv1.RestoreProgress) {
@@ -270,8 +292,11 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 		Priorities: env.Config.ResourcePriorities,
 		Workers:    r.Workers,
 		Volumes:    volumes,
+		PodExec:    r.PodExec,
 		Log:        rlog,
 		Progress:   reporter.Update,
+		DryRun:     rs.Spec.DryRun,
+		Plan:       recorder(plan),
 	})
 	if err != nil {
 		return nil, err
@@ -286,19 +311,25 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 			result.Warnings.Ark = append(result.Warnings.Ark, note)
 		}
 	}
+	if plan != nil {
+		if readOnly := restoreFilesReadOnly(ctx, env, b); readOnly != "" {
+			result.Warnings.Ark = append(result.Warnings.Ark, fmt.Sprintf("the plan of each item was not stored (%s): the counts in the restore's status are all this dry run keeps", readOnly))
+		} else if err := storePlan(ctx, env, rs, b, plan, result.Plan); err != nil {
+			return nil, err
+		}
+	}
 	return &result, nil
 }
 
 // RestoreTempPattern names the temporary directories restores extract
 // archives into, so a server that starts can remove those a crashed one
-// left behind.
+// left behind (tempfiles.RemoveStale: a live server holds a lock on each of
+// its own).
 const RestoreTempPattern = "ark-restore-*"
 
-// storeRestoreFiles stores the log and the results with the backup, or,
-// when the backup's location is read-only for Ark (it holds another tool's
-// backups), in a ConfigMap in the cluster whose name it returns. A failure is
-// logged: the restore itself already happened.
-func (r *RestoreReconciler) storeRestoreFiles(ctx context.Context, log *slog.Logger, env *settings.Environment, rs *arkv1.Restore, b *arkv1.Backup, opLog *oplog.Log, result *restore.Result) string {
+// restoreFilesReadOnly says why a restore of b may write nothing beside
+// the backup in object storage, or "" when it may.
+func restoreFilesReadOnly(ctx context.Context, env *settings.Environment, b *arkv1.Backup) string {
 	readOnly, err := env.Store.ReadOnlyReason(ctx)
 	if err != nil {
 		// Unsure whether the location is Ark's: the cluster is safe.
@@ -307,7 +338,15 @@ func (r *RestoreReconciler) storeRestoreFiles(ctx context.Context, log *slog.Log
 	if readOnly == "" && backupstore.RefOf(b).Layout != arkv1.BackupLayoutArk && !env.Config.BackupStorageProvider.AllowWritesAlongsideOtherTools {
 		readOnly = "the backup was written by another tool"
 	}
-	if readOnly != "" {
+	return readOnly
+}
+
+// storeRestoreFiles stores the log and the results with the backup, or,
+// when the backup's location is read-only for Ark (it holds another tool's
+// backups), in a ConfigMap in the cluster whose name it returns. A failure is
+// logged: the restore itself already happened.
+func (r *RestoreReconciler) storeRestoreFiles(ctx context.Context, log *slog.Logger, env *settings.Environment, rs *arkv1.Restore, b *arkv1.Backup, opLog *oplog.Log, result *restore.Result) string {
+	if readOnly := restoreFilesReadOnly(ctx, env, b); readOnly != "" {
 		log.Info("keeping the restore's log and results in the cluster", "reason", readOnly)
 		var warnings, errs *arkv1.RestoreResult
 		if result != nil {
@@ -365,7 +404,8 @@ func (r *RestoreReconciler) fail(ctx context.Context, log *slog.Logger, rs *arkv
 
 // SetupWithManager registers the reconciler.
 func (r *RestoreReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).Named("restore").For(&arkv1.Restore{}).Complete(r)
+	return ctrl.NewControllerManagedBy(mgr).Named("restore").
+		WithOptions(crcontroller.Options{MaxConcurrentReconciles: max(r.Concurrency, 1)}).For(&arkv1.Restore{}).Complete(r)
 }
 
 func countResult(r arkv1.RestoreResult) int {

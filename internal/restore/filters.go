@@ -26,4 +26,5 @@ const (
 	podsKey       = "pods"
 	jobsKey       = "jobs.batch"
 	servicesKey   = "services"
+	secretsKey    = "secrets"
 )

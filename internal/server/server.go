@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -27,16 +28,28 @@ import (
 	"github.com/heptio/ark/internal/archive"
 	"github.com/heptio/ark/internal/controller"
 	"github.com/heptio/ark/internal/kube"
+	"github.com/heptio/ark/internal/kube/adaptive"
+	"github.com/heptio/ark/internal/metrics"
+	"github.com/heptio/ark/internal/oplog"
+	"github.com/heptio/ark/internal/podexec"
 	"github.com/heptio/ark/internal/settings"
+	"github.com/heptio/ark/internal/tempfiles"
 )
 
 // Options are the server's flags.
 type Options struct {
-	Namespace         string
-	MetricsAddress    string
-	HealthAddress     string
-	LeaderElect       bool
-	RestoreWorkers    int
+	Namespace      string
+	MetricsAddress string
+	HealthAddress  string
+	ProfileAddress string // net/http/pprof; "" is off
+	LeaderElect    bool
+	RestoreWorkers int
+	// ConcurrentBackups and ConcurrentRestores bound how many run at once.
+	ConcurrentBackups  int
+	ConcurrentRestores int
+	// MaxInflightWrites caps the adaptive limit of write requests in flight
+	// at the API server (internal/kube/adaptive).
+	MaxInflightWrites int
 	BackupPageSize    int64
 	VolumeTimeout     time.Duration
 	MaxArchiveEntry   int64
@@ -71,13 +84,26 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		settings.MinPeriod = opts.MinSyncPeriod
 	}
 	ns := opts.Namespace
+	// Every write the server sends (a restore's creates above all) goes
+	// through one adaptive limit, shared by concurrent restores and backups:
+	// the API server's answers, not a fixed client-side rate, set the pace.
+	cfg = rest.CopyConfig(cfg)
+	limiter := adaptive.New(adaptive.Options{Max: opts.MaxInflightWrites, OnChange: metrics.APIWriteLimit})
+	metrics.APIWriteLimit(limiter.Limit())
+	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return adaptive.Transport(limiter, rt) })
+	removeStaleTempFiles(logger)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  arkv1.NewScheme(),
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddress},
 		HealthProbeBindAddress:  opts.HealthAddress,
+		PprofBindAddress:        opts.ProfileAddress,
 		LeaderElection:          opts.LeaderElect,
 		LeaderElectionID:        "ark-server.ark.heptio.com",
 		LeaderElectionNamespace: ns,
+		// A server stopped cleanly (SIGTERM: a rollout) hands the lease on at
+		// once instead of making the next one wait out its duration; the
+		// process exits as soon as Run returns, so nothing acts after.
+		LeaderElectionReleaseOnCancel: true,
 		// Ark's objects live in its namespace; it reads nothing else through
 		// the cache (the engines use the dynamic client, paginated).
 		Cache:                   cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
@@ -104,24 +130,30 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	podExec, err := podexec.New(cfg)
+	if err != nil {
+		return err
+	}
 
 	current := &settings.Settings{Factory: opts.Factory}
-	recovery := &controller.Interrupted{Client: mgr.GetClient(), Namespace: ns, Log: logger}
+	recovery := &controller.Interrupted{Client: mgr.GetClient(), Namespace: ns, Log: logger, Settings: current}
 	if err := mgr.Add(recovery); err != nil {
 		return err
 	}
 	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&controller.ConfigReconciler{Client: mgr.GetClient(), Namespace: ns, Settings: current, Log: logger},
 		&controller.BackupReconciler{Client: mgr.GetClient(), Settings: current, Discovery: disco, Dynamic: dyn,
-			PageSize: opts.BackupPageSize, Log: logger, Recovery: recovery},
+			PageSize: opts.BackupPageSize, PodExec: podExec, Log: logger, Recovery: recovery, Concurrency: opts.ConcurrentBackups},
 		&controller.RestoreReconciler{Client: mgr.GetClient(), Settings: current, Discovery: disco, Dynamic: dyn,
-			Workers: opts.RestoreWorkers, VolumeTimeout: opts.VolumeTimeout, Log: logger, Recovery: recovery,
-			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}},
+			Workers: opts.RestoreWorkers, VolumeTimeout: opts.VolumeTimeout, PodExec: podExec, Log: logger, Recovery: recovery,
+			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}, Concurrency: opts.ConcurrentRestores},
 		&controller.DownloadRequestReconciler{Client: mgr.GetClient(), Settings: current, Log: logger},
 		&controller.ScheduleReconciler{Client: mgr.GetClient(), Settings: current, Log: logger},
 		&controller.DeleteBackupRequestReconciler{Client: mgr.GetClient(), Settings: current, Log: logger, Recovery: recovery},
 		&controller.GarbageCollector{Client: mgr.GetClient(), Namespace: ns, Settings: current, Log: logger},
 		&controller.BackupSyncer{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Namespace: ns, Settings: current, Log: logger},
+		&controller.BackupVerifier{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Namespace: ns, Settings: current, Log: logger,
+			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}},
 	}
 	for _, r := range reconcilers {
 		if err := r.SetupWithManager(mgr); err != nil {
@@ -159,3 +191,17 @@ func waitForConfigMessage(ctx context.Context, reader client.Reader, ns string, 
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// removeStaleTempFiles removes the operation logs and restore directories a
+// crashed server left in the temporary directory (an emptyDir that outlives
+// the container in a pod). Those of other live servers sharing the directory
+// are held by them, and left alone.
+func removeStaleTempFiles(logger *slog.Logger) {
+	removed, err := tempfiles.RemoveStale("", controller.RestoreTempPattern, oplog.TempPattern)
+	if len(removed) > 0 {
+		logger.Info("removed temporary files a stopped server left behind", "dir", os.TempDir(), "files", removed)
+	}
+	if err != nil {
+		logger.Warn("could not remove every temporary file a stopped server left behind", "dir", os.TempDir(), "error", err)
+	}
+}

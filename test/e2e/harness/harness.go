@@ -141,7 +141,7 @@ func Start(t testing.TB, opts Options) *Env {
 	}
 	var err error
 	restConfig := cluster.RESTConfig()
-	restConfig.QPS, restConfig.Burst = 300, 600 // the ark server's defaults, so baselines compare fairly
+	restConfig.QPS = -1 // no client-side limit, as the ark server by default, so baselines compare fairly
 	e.Client, err = client.New(restConfig, client.Options{Scheme: arkv1.NewScheme()})
 	if err != nil {
 		t.Fatal(err)
@@ -268,6 +268,12 @@ func freeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// SetServerArgs replaces Options.ServerArgs for the next StartServer (e.g.
+// a kubeconfig made once the cluster runs).
+func (e *Env) SetServerArgs(args ...string) {
+	e.serverArgs = args
 }
 
 // StartServer runs `ark server` against the cluster, logging to a file that
