@@ -198,6 +198,26 @@ func TestVeleroLocationIsRestoredFromAndLeftAlone(t *testing.T) {
 	if rc := e.getRestore(t, "r-copy"); rc.Status.Phase != arkv1.RestorePhaseCompleted || rc.Status.Errors != 0 {
 		t.Fatalf("restore with a mapping: %+v", rc.Status)
 	}
+
+	// A dry run of it: the counts in the status; the plan of each item has
+	// nowhere to go in a read-only location, and a warning says so.
+	e.newRestore(t, "r-dry", arkv1.RestoreSpec{BackupName: "vb", DryRun: true})
+	e.reconcileRestore(t, "r-dry")
+	dry := e.getRestore(t, "r-dry")
+	if dry.Status.Phase != arkv1.RestorePhasePreviewed || dry.Status.Plan == nil || dry.Status.Plan.Identical+dry.Status.Plan.WouldCreate+dry.Status.Plan.Differs == 0 || dry.Status.FilesConfigMap == "" {
+		t.Fatalf("dry run: %+v", dry.Status)
+	}
+	var dryFiles corev1.ConfigMap
+	if err := e.client.Get(ctx, client.ObjectKey{Namespace: e.namespace, Name: dry.Status.FilesConfigMap}, &dryFiles); err != nil {
+		t.Fatal(err)
+	}
+	dryResults := map[string]arkv1.RestoreResult{}
+	if err := json.Unmarshal([]byte(gunzipped(t, dryFiles.BinaryData[arkv1.RestoreFilesResultsKey])), &dryResults); err != nil {
+		t.Fatal(err)
+	}
+	if w := dryResults["warnings"].Ark; !slices.ContainsFunc(w, func(s string) bool { return strings.Contains(s, "the plan of each item was not stored") }) {
+		t.Errorf("dry-run warnings %+v", w)
+	}
 	if err := e.client.Get(ctx, client.ObjectKey{Namespace: copyNS, Name: "settings"}, &cm); err != nil || cm.Data["color"] != "blue" {
 		t.Fatalf("ConfigMap restored into %s: %+v, %v", copyNS, cm, err)
 	}
@@ -279,6 +299,15 @@ func TestVeleroLocationIsRestoredFromAndLeftAlone(t *testing.T) {
 	}
 	if keys := e.bucket.Keys("ark", "velero/restores/"); !slices.Equal(keys, []string{"velero/restores/r2/restore-r2-logs.gz", "velero/restores/r2/restore-r2-results.gz"}) {
 		t.Fatalf("restore files at %v", keys)
+	}
+	// And a dry run's plan goes there too.
+	e.newRestore(t, "r3", arkv1.RestoreSpec{BackupName: "vb", DryRun: true})
+	e.reconcileRestore(t, "r3")
+	if r3 := e.getRestore(t, "r3"); r3.Status.Phase != arkv1.RestorePhasePreviewed || r3.Status.FilesConfigMap != "" {
+		t.Fatalf("dry run with writes allowed: %+v", r3.Status)
+	}
+	if keys := e.bucket.Keys("ark", "velero/restores/r3/"); !slices.Contains(keys, "velero/restores/r3/restore-r3-plan.gz") {
+		t.Fatalf("dry-run files at %v", keys)
 	}
 	req2 := arkv1.NewDeleteBackupRequest(e.namespace, "vb")
 	if err := e.client.Create(ctx, req2); err != nil {
