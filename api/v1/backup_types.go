@@ -177,6 +177,12 @@ type BackupStatus struct {
 	// full list is in the backup log.
 	// +optional
 	Problems []Problem `json:"problems,omitempty"`
+	// Origin says which tool wrote a backup found in object storage, and
+	// where it lies in the bucket. Unset on a backup this Ark created in
+	// this cluster (Ark's own layout).
+	// +optional
+	// +nullable
+	Origin *BackupOrigin `json:"origin,omitempty"`
 	// HookStatus counts the pre and post hooks run in pods.
 	// +optional
 	// +nullable
@@ -214,6 +220,37 @@ type BackupEncryption struct {
 	// key when the backup was made.
 	// +optional
 	SecretName string `json:"secretName,omitempty"`
+}
+
+// Bucket layouts a backup can be found in.
+const (
+	// BackupLayoutArk is <prefix>/<backup>/ark-backup.json: this Ark, and
+	// Heptio Ark up to v0.9.
+	BackupLayoutArk = "ark"
+	// BackupLayoutArkV010 is <prefix>/backups/<backup>/ark-backup.json:
+	// Heptio Ark v0.10–v0.11.
+	BackupLayoutArkV010 = "ark-v0.10"
+	// BackupLayoutVelero is <prefix>/backups/<backup>/velero-backup.json:
+	// Velero 1.x.
+	BackupLayoutVelero = "velero"
+)
+
+// BackupOrigin is where a backup read from object storage came from.
+type BackupOrigin struct {
+	// Layout is the bucket layout the backup was found in: ark, ark-v0.10
+	// or velero.
+	// +kubebuilder:validation:Enum=ark;ark-v0.10;velero
+	Layout string `json:"layout"`
+	// WrittenBy names the tool that wrote the backup, for people: "Ark",
+	// "Heptio Ark v0.7–v0.9", "Heptio Ark v0.10–v0.11" or "Velero".
+	// +optional
+	WrittenBy string `json:"writtenBy,omitempty"`
+	// Notes say what of the backup Ark does not take over (volume data
+	// Velero kept in CSI snapshots or file-system backups, fields of the
+	// other tool's Backup with no Ark equivalent); every restore of the
+	// backup repeats them as warnings.
+	// +optional
+	Notes []string `json:"notes,omitempty"`
 }
 
 // BackupConditionVerified is the condition type of a backup's verification.
@@ -282,6 +319,7 @@ type VolumeBackupInfo struct {
 // +kubebuilder:printcolumn:name="Errors",type=integer,JSONPath=`.status.errors`
 // +kubebuilder:printcolumn:name="Verified",type=string,JSONPath=`.status.conditions[?(@.type=="Verified")].status`
 // +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.expiration`
+// +kubebuilder:printcolumn:name="Origin",type=string,JSONPath=`.status.origin.writtenBy`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // Backup is a request to back up the cluster, and its result.

@@ -15,6 +15,22 @@ type CloudProviderConfig struct {
 type ObjectStorageProviderConfig struct {
 	CloudProviderConfig `json:",inline"`
 	Bucket              string `json:"bucket"`
+	// Prefix is a directory inside the bucket that holds the backups
+	// ("ark/cluster-a"): Ark's own backups go to <prefix>/<backup>/, and
+	// the backups of Heptio Ark v0.10–v0.11 and Velero are looked for under
+	// <prefix>/backups/ (Velero's storage location prefix). Empty: the
+	// bucket's root.
+	// +optional
+	Prefix string `json:"prefix,omitempty"`
+	// AllowWritesAlongsideOtherTools lets Ark write into a location that
+	// holds another tool's backups (Heptio Ark v0.10–v0.11 or Velero):
+	// new backups, restore logs and results, and the deletion of that
+	// tool's backups with 'ark backup delete'. Off by default, which makes
+	// such a location read-only for Ark: backups against it fail
+	// validation, restore logs and results stay in the cluster, and
+	// deletions are refused.
+	// +optional
+	AllowWritesAlongsideOtherTools bool `json:"allowWritesAlongsideOtherTools,omitempty"`
 }
 
 // +kubebuilder:object:root=true

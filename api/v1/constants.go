@@ -23,4 +23,9 @@ const (
 	// moment later; the backup reconciler must never take it for a new
 	// backup to run, which would overwrite the stored one.
 	FromStorageAnnotation = "ark.heptio.com/from-object-storage"
+
+	// VeleroOrLabelSelectorsAnnotation records, on a Backup synced from a
+	// Velero bucket, the backup's orLabelSelectors, which an Ark Backup spec
+	// cannot express.
+	VeleroOrLabelSelectorsAnnotation = "ark.heptio.com/velero-or-label-selectors"
 )

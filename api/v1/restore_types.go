@@ -168,6 +168,17 @@ type RestoreStatus struct {
 	// +optional
 	// +nullable
 	Progress *RestoreProgress `json:"progress,omitempty"`
+	// UnverifiedArchive is set when the backup's archive has no index
+	// (written by Heptio Ark or Velero), so its items could not be checked
+	// one by one: it says who wrote it and what was checked.
+	// +optional
+	UnverifiedArchive string `json:"unverifiedArchive,omitempty"`
+	// FilesConfigMap names the ConfigMap, in the restore's namespace, that
+	// holds the restore's log and results when its backup's location is
+	// read-only for Ark (it holds another tool's backups). Empty: they are
+	// in object storage with the backup.
+	// +optional
+	FilesConfigMap string `json:"filesConfigMap,omitempty"`
 	// HookStatus counts the exec hooks run in restored pods.
 	// +optional
 	// +nullable
@@ -200,6 +211,14 @@ type RestorePlanSummary struct {
 	// +optional
 	NotChecked int `json:"notChecked,omitempty"`
 }
+
+// Keys of a restore's FilesConfigMap: the gzipped log, and the gzipped
+// results ({"warnings": RestoreResult, "errors": RestoreResult}) as stored in
+// object storage.
+const (
+	RestoreFilesLogKey     = "restore-log.gz"
+	RestoreFilesResultsKey = "restore-results.gz"
+)
 
 // RestoreProgress counts items as the restore runs.
 type RestoreProgress struct {

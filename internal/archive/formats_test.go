@@ -403,3 +403,21 @@ func TestHostileArchivesOfEveryFormat(t *testing.T) {
 		}
 	}
 }
+
+// Heptio Ark v0.10 and Velero end metadata/version with a newline; an
+// archive repacked by hand may not. Both read the same.
+func TestVersionEntryWithOrWithoutNewline(t *testing.T) {
+	item := toolFile("resources/configmaps/namespaces/ns1/settings.json", object("v1", "ConfigMap", "ns1", "settings"))
+	for _, c := range []struct{ content, origin, version string }{
+		{"1\n", OriginArkOrOlder, "1"},
+		{"1", OriginArkOrOlder, "1"},
+		{"1.1.0\n", OriginVelero, "1.1.0"},
+		{"1.1.0", OriginVelero, "1.1.0"},
+		{"1.12.3\r\n", OriginVelero, "1.12.3"},
+	} {
+		_, format, err := readWithFormat(rawArchive(t, toolFile(versionEntry, []byte(c.content)), item), Limits{})
+		if err != nil || format != (Format{Origin: c.origin, Version: c.version}) {
+			t.Errorf("version %q: %+v, %v", c.content, format, err)
+		}
+	}
+}

@@ -12,24 +12,28 @@ import (
 // or a restore's log or results (which belong to the restore's backup).
 type DownloadTarget struct {
 	Kind    arkv1.DownloadTargetKind
-	Backup  string
+	Backup  Ref
 	Restore string
 }
 
 // SignedURL returns a URL from which the target can be downloaded for ttl.
 func (s *Store) SignedURL(ctx context.Context, t DownloadTarget, ttl time.Duration) (string, error) {
+	l, err := s.layout(t.Backup)
+	if err != nil {
+		return "", err
+	}
 	var key string
 	switch t.Kind {
 	case arkv1.DownloadTargetKindBackupLog:
-		key = s.layout.logKey(t.Backup)
+		key = l.logKey(t.Backup.Name)
 	case arkv1.DownloadTargetKindBackupContents:
-		key = s.layout.archiveKey(t.Backup)
+		key = l.archiveKey(t.Backup.Name)
 	case arkv1.DownloadTargetKindRestoreLog:
-		key = s.layout.restoreLogKey(t.Backup, t.Restore)
+		key = l.restoreLogKey(t.Backup.Name, t.Restore)
 	case arkv1.DownloadTargetKindRestoreResults:
-		key = s.layout.restoreResultsKey(t.Backup, t.Restore)
+		key = l.restoreResultsKey(t.Backup.Name, t.Restore)
 	case arkv1.DownloadTargetKindRestorePlan:
-		key = s.layout.restorePlanKey(t.Backup, t.Restore)
+		key = l.restorePlanKey(t.Backup.Name, t.Restore)
 	default:
 		return "", fmt.Errorf("unknown download target kind %q: use BackupLog, BackupContents, RestoreLog, RestoreResults or RestorePlan", t.Kind)
 	}

@@ -18,7 +18,7 @@ func (s *Store) Retention(ctx context.Context, backup string) (objectstore.Reten
 		return objectstore.Retention{}, nil
 	}
 	var out objectstore.Retention
-	for _, key := range []string{s.layout.metadataKey(backup), s.layout.archiveKey(backup), s.layout.logKey(backup)} {
+	for _, key := range []string{s.own().metadataKey(backup), s.own().archiveKey(backup), s.own().logKey(backup)} {
 		r, err := rr.ObjectRetention(ctx, s.bucket, key)
 		if errors.Is(err, objectstore.ErrNotFound) {
 			continue

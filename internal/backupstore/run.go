@@ -36,7 +36,10 @@ type BackupRun struct {
 	stored *arkv1.ArchiveInfo
 }
 
-// StartBackup begins writing the files of backup in the run id.
+// StartBackup begins writing the files of backup in the run id, always in
+// Ark's own layout. Callers check ReadOnlyReason first: a location that
+// holds another tool's backups takes no new ones unless the Config allows
+// it.
 func (s *Store) StartBackup(backup, id string) *BackupRun {
 	return &BackupRun{store: s, backup: backup, id: id}
 }
@@ -75,10 +78,10 @@ func (r *BackupRun) Claim(ctx context.Context, started time.Time) error {
 	if err != nil {
 		return err
 	}
-	if err := r.put(ctx, r.store.layout.runMarkerKey(r.backup, r.id), bytes.NewReader(data)); err != nil {
+	if err := r.put(ctx, r.store.own().runMarkerKey(r.backup, r.id), bytes.NewReader(data)); err != nil {
 		return err
 	}
-	files, err := r.store.Files(ctx, r.backup)
+	files, err := r.store.Files(ctx, OwnRef(r.backup))
 	if err != nil {
 		return err
 	}
@@ -109,7 +112,7 @@ func (r *BackupRun) PutArchive(ctx context.Context, archive io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if err := r.put(ctx, r.store.layout.archiveKey(r.backup), body); err != nil {
+	if err := r.put(ctx, r.store.own().archiveKey(r.backup), body); err != nil {
 		return err
 	}
 	if count != nil {
@@ -124,7 +127,7 @@ func (r *BackupRun) PutLog(ctx context.Context, gzipped io.Reader) error {
 	if err != nil {
 		return err
 	}
-	return r.put(ctx, r.store.layout.logKey(r.backup), body)
+	return r.put(ctx, r.store.own().logKey(r.backup), body)
 }
 
 // PutFailedLog stores the log of a run that failed, after Discard: it stays
@@ -135,7 +138,7 @@ func (r *BackupRun) PutFailedLog(ctx context.Context, gzipped io.Reader) error {
 	if err != nil {
 		return err
 	}
-	return r.store.objects.PutObject(ctx, r.store.bucket, r.store.layout.logKey(r.backup), body)
+	return r.store.objects.PutObject(ctx, r.store.bucket, r.store.own().logKey(r.backup), body)
 }
 
 // PutMetadata writes the Backup object as the metadata file. It must come
@@ -153,14 +156,14 @@ func (r *BackupRun) PutMetadata(ctx context.Context, b *arkv1.Backup) error {
 	if err != nil {
 		return err
 	}
-	return r.put(ctx, r.store.layout.metadataKey(r.backup), bytes.NewReader(data))
+	return r.put(ctx, r.store.own().metadataKey(r.backup), bytes.NewReader(data))
 }
 
 // Finish removes the run's marker once the backup is complete. A marker
 // that stays (this fails, or the server dies first) is harmless: the next
 // server finds the metadata of this run beside it and adopts the backup.
 func (r *BackupRun) Finish(ctx context.Context) error {
-	key := r.store.layout.runMarkerKey(r.backup, r.id)
+	key := r.store.own().runMarkerKey(r.backup, r.id)
 	if err := r.store.objects.DeleteObject(ctx, r.store.bucket, key); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
 		return fmt.Errorf("deleting %s: %w", key, err)
 	}
@@ -174,7 +177,7 @@ func (r *BackupRun) Finish(ctx context.Context) error {
 // deleted stays listed, so Discard can be called again.
 func (r *BackupRun) Discard(ctx context.Context) error {
 	order := slices.Clone(r.written)
-	metadata, marker := r.store.layout.metadataKey(r.backup), r.store.layout.runMarkerKey(r.backup, r.id)
+	metadata, marker := r.store.own().metadataKey(r.backup), r.store.own().runMarkerKey(r.backup, r.id)
 	rank := func(k string) int {
 		switch k {
 		case metadata:
@@ -211,13 +214,13 @@ func (r *BackupRun) Discard(ctx context.Context) error {
 // for Discard or Finish.
 func (s *Store) OpenRun(ctx context.Context, backup, id string) (run *BackupRun, complete *arkv1.Backup, err error) {
 	run = s.StartBackup(backup, id)
-	files, err := s.Files(ctx, backup)
+	files, err := s.Files(ctx, OwnRef(backup))
 	if err != nil {
 		return nil, nil, err
 	}
 	var stored *arkv1.Backup
 	if files.Metadata {
-		md, err := s.GetMetadata(ctx, backup)
+		md, err := s.GetMetadata(ctx, OwnRef(backup))
 		if err != nil && !errors.Is(err, objectstore.ErrNotFound) {
 			return nil, nil, err
 		}
@@ -233,16 +236,16 @@ func (s *Store) OpenRun(ctx context.Context, backup, id string) (run *BackupRun,
 	// log under this name are its own; so does metadata naming the run.
 	othersMetadata := files.Metadata && stored == nil
 	if files.Archive && !othersMetadata {
-		run.written = append(run.written, s.layout.archiveKey(backup))
+		run.written = append(run.written, s.own().archiveKey(backup))
 	}
 	if files.Log && !othersMetadata {
-		run.written = append(run.written, s.layout.logKey(backup))
+		run.written = append(run.written, s.own().logKey(backup))
 	}
 	if stored != nil {
-		run.written = append(run.written, s.layout.metadataKey(backup))
+		run.written = append(run.written, s.own().metadataKey(backup))
 	}
 	if marked {
-		run.written = append(run.written, s.layout.runMarkerKey(backup, id))
+		run.written = append(run.written, s.own().runMarkerKey(backup, id))
 	}
 	if stored != nil && files.Archive {
 		return run, stored, nil

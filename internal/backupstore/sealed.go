@@ -82,7 +82,7 @@ func (s *Store) OpenArchive(ctx context.Context, b *arkv1.Backup, sealer Sealer)
 	if b.Status.Encryption != nil && sealer == nil {
 		return nil, fmt.Errorf("%w (%s, to %s)", ErrNoKey, b.Status.Encryption.Format, b.Status.Encryption.Recipient)
 	}
-	body, err := s.GetArchive(ctx, b.Name)
+	body, err := s.GetArchive(ctx, RefOf(b))
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ func digest(b []byte) string {
 func TestSealedRun(t *testing.T) {
 	ctx := context.Background()
 	mem := memstore.New("ark")
-	s := New(mem, "ark", ArkLayout)
+	s := New(mem, "ark", Options{})
 	id, _, err := encryption.Generate()
 	if err != nil {
 		t.Fatal(err)

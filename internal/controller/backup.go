@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -177,6 +178,11 @@ func (r *BackupReconciler) validate(ctx context.Context, b *arkv1.Backup, env *s
 	if env.Config.RestoreOnlyMode {
 		return []string{"the Ark server is in restore-only mode (Config restoreOnlyMode: true), so it creates no backups: set restoreOnlyMode to false in Config default to back up"}
 	}
+	// A storage that cannot be listed now fails the run with the store's
+	// own message (PingWithRetry), not the validation.
+	if reason, err := env.Store.ReadOnlyReason(ctx); err == nil && reason != "" {
+		return []string{readOnlyBackupProblem(reason)}
+	}
 	if err := r.Discovery.Refresh(); err != nil {
 		return []string{err.Error()}
 	}
@@ -190,17 +196,24 @@ func (r *BackupReconciler) validate(ctx context.Context, b *arkv1.Backup, env *s
 	// stored one must stay as it is anyway.
 	// A bucket that cannot be read fails the backup when it runs, with the
 	// store's own message; the run checks again when it claims the name.
-	if files, err := env.Store.Files(ctx, b.Name); err == nil && files.Any() {
-		problems = append(problems, existingBackupProblem(env.Store.Bucket(), b.Namespace, b.Name, files.String()))
+	if files, err := env.Store.Files(ctx, backupstore.OwnRef(b.Name)); err == nil && files.Any() {
+		problems = append(problems, existingBackupProblem(env.Store.Location(), b.Namespace, b.Name, files.String()))
 	}
 	return problems
 }
 
+// readOnlyBackupProblem is why a backup is refused in a location that holds
+// another tool's backups, and the two ways out.
+func readOnlyBackupProblem(reason string) string {
+	return reason + ". To back up, point backupStorageProvider at a bucket or prefix of Ark's own (its bucket or prefix field), or " +
+		strings.TrimPrefix(backupstore.AllowWritesHint, "to ")
+}
+
 // existingBackupProblem says that the bucket holds files of a backup named
 // name (listed in what) and how to go on.
-func existingBackupProblem(bucket, namespace, name, what string) string {
-	return fmt.Sprintf("bucket %s already holds a backup named %q (%s), made earlier by this cluster or by another one sharing the bucket; it is left as it is: give this backup another name; or, to replace the stored one, delete this Backup object (kubectl -n %s delete backup %s), delete the stored backup with 'ark backup delete %s', and create this backup again",
-		bucket, name, what, namespace, name, name)
+func existingBackupProblem(location, namespace, name, what string) string {
+	return fmt.Sprintf("%s already holds a backup named %q (%s), made earlier by this cluster or by another one sharing the bucket; it is left as it is: give this backup another name; or, to replace the stored one, delete this Backup object (kubectl -n %s delete backup %s), delete the stored backup with 'ark backup delete %s', and create this backup again",
+		location, name, what, namespace, name, name)
 }
 
 // run takes a backup that is InProgress to Completed, PartiallyFailed,
@@ -233,6 +246,11 @@ func (r *BackupReconciler) run(ctx context.Context, log *slog.Logger, b *arkv1.B
 		}
 		return r.fail(ctx, log, b, fmt.Sprintf("object storage is not usable: %v", err))
 	}
+	if reason, err := env.Store.ReadOnlyReason(ctx); err != nil {
+		return r.fail(ctx, log, b, fmt.Sprintf("object storage is not usable: %v", err))
+	} else if reason != "" {
+		return r.fail(ctx, log, b, readOnlyBackupProblem(reason))
+	}
 	files := env.Store.StartBackup(b.Name, string(b.UID))
 	if keys != nil {
 		files = env.Store.StartSealedBackup(b.Name, string(b.UID), keys)
@@ -244,9 +262,9 @@ func (r *BackupReconciler) run(ctx context.Context, log *slog.Logger, b *arkv1.B
 		if exists := (*backupstore.ExistingBackupError)(nil); errors.As(err, &exists) {
 			// Another backup of this name appeared since validation: a
 			// second cluster on the bucket started one at the same time.
-			return r.fail(ctx, log, b, existingBackupProblem(env.Store.Bucket(), b.Namespace, b.Name, exists.Files.String()))
+			return r.fail(ctx, log, b, existingBackupProblem(env.Store.Location(), b.Namespace, b.Name, exists.Files.String()))
 		}
-		return r.fail(ctx, log, b, fmt.Sprintf("writing to bucket %s: %v", env.Store.Bucket(), err))
+		return r.fail(ctx, log, b, fmt.Sprintf("writing to %s: %v", env.Store.Location(), err))
 	}
 	snapshots := r.snapshotter(ctx, log, b, env)
 	result, err := r.writeArchive(work, blog, b, env, files, snapshots)

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/internal/objectstore"
 	"github.com/heptio/ark/internal/snapshot"
 	snapshotproviders "github.com/heptio/ark/internal/snapshot/providers"
@@ -41,7 +42,7 @@ func (e *reconcilerEnv) storeOlderBackup(t *testing.T, name, uid string) string 
 
 func (e *reconcilerEnv) archiveContent(t *testing.T, name string) string {
 	t.Helper()
-	rc, err := e.store().GetArchive(context.Background(), name)
+	rc, err := e.store().GetArchive(context.Background(), backupstore.OwnRef(name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestConcurrentRunsOfOneNameClaimItOnce(t *testing.T) {
 		if won > 1 {
 			t.Fatalf("round %d: both runs claimed %s", round, name)
 		}
-		files, err := store.Files(context.Background(), name)
+		files, err := store.Files(context.Background(), backupstore.OwnRef(name))
 		if err != nil {
 			t.Fatal(err)
 		}

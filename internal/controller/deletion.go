@@ -45,8 +45,11 @@ const (
 // for: the request is Processed with an error saying so, and nothing is
 // deleted. So is a backup with snapshots while no persistentVolumeProvider
 // is configured, since deleting its files would lose the only record of
-// snapshots nobody could then delete, and every request while the server is
-// in restore-only mode, which leaves the bucket as it found it.
+// snapshots nobody could then delete, every request while the server is
+// in restore-only mode, which leaves the bucket as it found it, and every
+// request in a location that is read-only for Ark because it holds another
+// tool's backups (unless the Config's allowWritesAlongsideOtherTools says
+// otherwise).
 //
 // Transient failures (object storage unreachable, a throttled cloud API) are
 // retried with exponential backoff; after the last attempt, or at once for
@@ -153,21 +156,21 @@ func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *s
 	switch {
 	case apierrors.IsNotFound(err):
 		inCluster = false
-		stored, serr := env.Store.GetMetadata(ctx, name)
+		stored, serr := env.Store.FindMetadata(ctx, name)
 		switch {
 		case errors.Is(serr, objectstore.ErrNotFound):
 			// No metadata: what is left of a failed backup (its log), or of
 			// a deletion that stopped half way, is deleted all the same.
-			files, ferr := env.Store.Files(ctx, name)
+			files, ferr := env.Store.Files(ctx, backupstore.OwnRef(name))
 			if ferr != nil {
-				return "", []error{fmt.Errorf("listing the files of backup %q in bucket %s: %w", name, env.Store.Bucket(), ferr)}
+				return "", []error{fmt.Errorf("listing the files of backup %q in %s: %w", name, env.Store.Location(), ferr)}
 			}
 			if !files.Any() {
-				return fmt.Sprintf("backup %q not found in namespace %s nor in bucket %s: nothing to delete (check the name with 'ark backup get')", name, ns, env.Store.Bucket()), nil
+				return fmt.Sprintf("backup %q not found in namespace %s nor in %s: nothing to delete (check the name with 'ark backup get')", name, ns, env.Store.Location()), nil
 			}
 			b = arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Status: arkv1.BackupStatus{Phase: arkv1.BackupPhaseFailed}}
 		case serr != nil:
-			return "", []error{fmt.Errorf("reading backup %q from bucket %s: %w", name, env.Store.Bucket(), serr)}
+			return "", []error{fmt.Errorf("reading backup %q from %s: %w", name, env.Store.Location(), serr)}
 		default:
 			b = *stored
 		}
@@ -185,6 +188,11 @@ func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *s
 			return fmt.Sprintf("backup %q is %s: a backup that has not finished cannot be deleted, because its files are still being written; nothing was deleted: run 'ark backup delete %s' again once 'ark backup describe %s' shows it finished",
 				name, phase, name, name), nil
 		}
+	}
+	if refused, err := deletionReadOnly(ctx, env, &b); err != nil {
+		return "", []error{err}
+	} else if refused != "" {
+		return refused, nil
 	}
 	if n := len(b.Status.VolumeBackups); n > 0 && env.Volumes == nil {
 		return fmt.Sprintf("backup %q has %d volume snapshot(s) but the Config names no persistentVolumeProvider to delete them with; nothing was deleted: add the persistentVolumeProvider that took them to Config %s, then run 'ark backup delete %s' again",
@@ -239,7 +247,7 @@ func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *s
 	}
 
 	if err := deleteOwnFiles(ctx, log, env.Store, &b, inCluster); err != nil {
-		errs = append(errs, fmt.Errorf("deleting the backup's files from bucket %s: %w", env.Store.Bucket(), err))
+		errs = append(errs, fmt.Errorf("deleting the backup's files from %s: %w", env.Store.Location(), err))
 	}
 
 	var restores arkv1.RestoreList
@@ -278,33 +286,59 @@ func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *s
 	return "", nil
 }
 
+// deletionReadOnly refuses the deletion of a backup in a location that is
+// read-only for Ark: one written by another tool, or any in a location that
+// holds another tool's backups, unless the Config allows writes there.
+func deletionReadOnly(ctx context.Context, env *settings.Environment, b *arkv1.Backup) (string, error) {
+	if env.Config.BackupStorageProvider.AllowWritesAlongsideOtherTools {
+		return "", nil
+	}
+	why := ""
+	if o := b.Status.Origin; o != nil && o.Layout != arkv1.BackupLayoutArk {
+		why = fmt.Sprintf("backup %q was written by %s, and Ark deletes nothing of another tool's backups", b.Name, o.WrittenBy)
+	} else {
+		reason, err := env.Store.ReadOnlyReason(ctx)
+		if err != nil {
+			return "", fmt.Errorf("checking whether %s is Ark's to write: %w", env.Store.Location(), err)
+		}
+		if reason == "" {
+			return "", nil
+		}
+		why = reason
+	}
+	return fmt.Sprintf("%s; nothing was deleted: %s, then run 'ark backup delete %s' again (or delete it with the tool that wrote it)",
+		why, backupstore.AllowWritesHint, b.Name), nil
+}
+
 // deleteOwnFiles deletes the backup's files from the bucket, but only those
 // that are this backup's: a Backup object made here whose name the bucket
 // gives to another backup (an older one, another cluster's on a shared
 // bucket) must not take that one with it.
 func deleteOwnFiles(ctx context.Context, log *slog.Logger, store *backupstore.Store, b *arkv1.Backup, inCluster bool) error {
+	ref := backupstore.RefOf(b)
 	_, fromStorage := b.Annotations[arkv1.FromStorageAnnotation]
-	if !inCluster || fromStorage {
-		// The stored backup is the one asked for, by name.
-		return deleteAllFiles(ctx, log, store, b.Name)
+	if !inCluster || fromStorage || ref.Layout != arkv1.BackupLayoutArk {
+		// The stored backup is the one asked for, by name (another tool's
+		// backups are only ever synced from the bucket, and have no runs).
+		return deleteAllFiles(ctx, log, store, ref)
 	}
-	files, err := store.Files(ctx, b.Name)
+	files, err := store.Files(ctx, ref)
 	if err != nil {
 		return err
 	}
 	var stored *arkv1.Backup
 	if files.Metadata {
-		if stored, err = store.GetMetadata(ctx, b.Name); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
+		if stored, err = store.GetMetadata(ctx, ref); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
 			return err
 		}
 	}
 	othersRunning := slices.ContainsFunc(files.Runs, func(id string) bool { return id != string(b.UID) })
 	switch {
 	case stored != nil && (stored.UID == "" || stored.UID == b.UID):
-		return deleteAllFiles(ctx, log, store, b.Name)
+		return deleteAllFiles(ctx, log, store, ref)
 	case stored == nil && !othersRunning && b.Status.Phase != arkv1.BackupPhaseFailedValidation:
 		// What a failed run left (its log), and no one else's.
-		return deleteAllFiles(ctx, log, store, b.Name)
+		return deleteAllFiles(ctx, log, store, ref)
 	}
 	run, _, err := store.OpenRun(ctx, b.Name, string(b.UID))
 	if err != nil {
@@ -317,11 +351,11 @@ func deleteOwnFiles(ctx context.Context, log *slog.Logger, store *backupstore.St
 	return nil
 }
 
-func deleteAllFiles(ctx context.Context, log *slog.Logger, store *backupstore.Store, name string) error {
-	if err := store.DeleteBackup(ctx, name); err != nil {
+func deleteAllFiles(ctx context.Context, log *slog.Logger, store *backupstore.Store, ref backupstore.Ref) error {
+	if err := store.DeleteBackup(ctx, ref); err != nil {
 		return err
 	}
-	log.Info("deleted the backup's files from object storage", "bucket", store.Bucket())
+	log.Info("deleted the backup's files from object storage", "location", store.Location(), "layout", ref.Layout)
 	return nil
 }
 

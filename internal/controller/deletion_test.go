@@ -29,7 +29,7 @@ func storeBackup(t *testing.T, s *backupstore.Store, b *arkv1.Backup) {
 	for _, err := range []error{
 		files.PutArchive(ctx, strings.NewReader("data")),
 		files.PutLog(ctx, strings.NewReader("data")),
-		s.PutRestoreLog(ctx, b.Name, "r1", strings.NewReader("data")),
+		s.PutRestoreLog(ctx, backupstore.RefOf(b), "r1", strings.NewReader("data")),
 		files.PutMetadata(ctx, b),
 	} {
 		if err != nil {
@@ -54,7 +54,7 @@ type deletionFixture struct {
 func newDeletionFixture(t *testing.T, cfg arkv1.Config, objs ...client.Object) *deletionFixture {
 	t.Helper()
 	mem := memstore.New("ark")
-	store := backupstore.New(mem, "ark", backupstore.ArkLayout)
+	store := backupstore.New(mem, "ark", backupstore.Options{})
 	c := fake.NewClientBuilder().WithScheme(testScheme()).WithObjects(objs...).
 		WithStatusSubresource(&arkv1.Backup{}, &arkv1.DeleteBackupRequest{}).Build()
 	settings := &settings.Settings{Factory: settings.Factory{
@@ -249,5 +249,41 @@ func TestDeletionGivesUpAtOnceOnPermanentFailures(t *testing.T) {
 	_, dbr := f.reconcile(t, "del")
 	if dbr.Status.Phase != arkv1.DeleteBackupRequestPhaseProcessed || !strings.Contains(strings.Join(dbr.Status.Errors, "\n"), "not retried") {
 		t.Fatalf("status %+v, want Processed at once", dbr.Status)
+	}
+}
+
+// A location that holds another tool's backups is read-only: even Ark's own
+// backup there is not deleted, until the Config allows writes; the other
+// tool's files stay either way.
+func TestDeletionInALocationHoldingAnotherToolsBackups(t *testing.T) {
+	b := finishedBackup("b", arkv1.BackupPhaseCompleted)
+	f := newDeletionFixture(t, arkv1.Config{}, b, deletionRequest("del", "b", time.Now()), deletionRequest("del-2", "b", time.Now()))
+	storeBackup(t, f.store, b)
+	if err := f.mem.PutObject(context.Background(), "ark", "backups/v1/velero-backup.json", strings.NewReader("{}")); err != nil {
+		t.Fatal(err)
+	}
+	_, dbr := f.reconcile(t, "del")
+	if len(dbr.Status.Errors) != 1 || !strings.Contains(dbr.Status.Errors[0], "holds backups written by Velero (backups/v1/velero-backup.json)") ||
+		!strings.Contains(dbr.Status.Errors[0], "nothing was deleted") || !strings.Contains(dbr.Status.Errors[0], "allowWritesAlongsideOtherTools: true") {
+		t.Fatalf("status %+v", dbr.Status)
+	}
+	if k := f.mem.Keys("ark", "b/"); len(k) != 4 {
+		t.Fatalf("a refused deletion deleted files: %v left", k)
+	}
+
+	cfg, err := f.r.Settings.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.BackupStorageProvider.AllowWritesAlongsideOtherTools = true
+	f.r.Settings.Set(cfg)
+	if _, dbr := f.reconcile(t, "del-2"); dbr != nil && len(dbr.Status.Errors) != 0 {
+		t.Fatalf("allowed deletion: %+v", dbr.Status)
+	}
+	if k := f.mem.Keys("ark", "b/"); len(k) != 0 {
+		t.Fatalf("files left: %v", k)
+	}
+	if k := f.mem.Keys("ark", "backups/"); len(k) != 1 {
+		t.Fatalf("the other tool's files changed: %v", k)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/backupstore"
+	"github.com/heptio/ark/internal/objectstore"
 	"github.com/heptio/ark/internal/settings"
 )
 
@@ -61,7 +62,7 @@ func (r *DownloadRequestReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 }
 
 // target maps a request's target to the file it names. A restore's files
-// belong to its backup.
+// belong to its backup, and a backup's are where its layout puts them.
 //
 // The target must be a Backup or Restore object of the request's namespace:
 // its name is checked to be an object name first, since it becomes part of
@@ -69,7 +70,7 @@ func (r *DownloadRequestReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 // file that is no file of a backup), and a request reaches only the backups
 // and restores the cluster shows in that namespace, whatever the bucket
 // holds besides.
-func (r *DownloadRequestReconciler) target(ctx context.Context, dr *arkv1.DownloadRequest) (backupstore.DownloadTarget, error) {
+func (r *DownloadRequestReconciler) target(ctx context.Context, dr *arkv1.DownloadRequest, env *settings.Environment) (backupstore.DownloadTarget, error) {
 	t := dr.Spec.Target
 	if problems := validation.IsDNS1123Subdomain(t.Name); len(problems) > 0 {
 		return backupstore.DownloadTarget{}, fmt.Errorf("spec.target.name %s is not the name of a backup or restore (%s): name one that `ark backup get` or `ark restore get` lists",
@@ -85,7 +86,7 @@ func (r *DownloadRequestReconciler) target(ctx context.Context, dr *arkv1.Downlo
 		if err != nil {
 			return backupstore.DownloadTarget{}, err
 		}
-		return backupstore.DownloadTarget{Kind: t.Kind, Backup: t.Name}, nil
+		return backupstore.DownloadTarget{Kind: t.Kind, Backup: backupstore.RefOf(&backup)}, nil
 	case arkv1.DownloadTargetKindRestoreLog, arkv1.DownloadTargetKindRestoreResults, arkv1.DownloadTargetKindRestorePlan:
 		var restore arkv1.Restore
 		err := r.Client.Get(ctx, types.NamespacedName{Namespace: dr.Namespace, Name: t.Name}, &restore)
@@ -95,7 +96,12 @@ func (r *DownloadRequestReconciler) target(ctx context.Context, dr *arkv1.Downlo
 		if err != nil {
 			return backupstore.DownloadTarget{}, err
 		}
-		return backupstore.DownloadTarget{Kind: t.Kind, Backup: restore.Spec.BackupName, Restore: t.Name}, nil
+		if cm := restore.Status.FilesConfigMap; cm != "" {
+			return backupstore.DownloadTarget{}, fmt.Errorf("restore %q keeps its log and results in the cluster, in ConfigMap %s/%s (its backup's location is read-only for Ark): 'ark restore logs %s' and 'ark restore describe %s' read them there",
+				t.Name, dr.Namespace, cm, t.Name, t.Name)
+		}
+		ref, err := r.backupRef(ctx, dr.Namespace, restore.Spec.BackupName, env)
+		return backupstore.DownloadTarget{Kind: t.Kind, Backup: ref, Restore: t.Name}, err
 	}
 	return backupstore.DownloadTarget{}, fmt.Errorf("unknown download target kind %q: use BackupLog, BackupContents, RestoreLog, RestoreResults or RestorePlan", t.Kind)
 }
@@ -110,12 +116,33 @@ func quoteName(name string) string {
 	return fmt.Sprintf("%q", name)
 }
 
+// backupRef finds where the files of a restore's backup are: from its
+// Backup object, else (a backup only the bucket has) from its metadata.
+func (r *DownloadRequestReconciler) backupRef(ctx context.Context, namespace, name string, env *settings.Environment) (backupstore.Ref, error) {
+	var b arkv1.Backup
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &b)
+	if err == nil {
+		return backupstore.RefOf(&b), nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return backupstore.Ref{}, err
+	}
+	stored, err := env.Store.FindMetadata(ctx, name)
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return backupstore.Ref{}, fmt.Errorf("backup %q not found in namespace %s nor in %s: check the name with 'ark backup get'", name, namespace, env.Store.Location())
+	}
+	if err != nil {
+		return backupstore.Ref{}, err
+	}
+	return backupstore.RefOf(stored), nil
+}
+
 func (r *DownloadRequestReconciler) signedURL(ctx context.Context, dr *arkv1.DownloadRequest) (string, error) {
 	env, err := r.Settings.Environment()
 	if err != nil {
 		return "", err
 	}
-	target, err := r.target(ctx, dr)
+	target, err := r.target(ctx, dr, env)
 	if err != nil {
 		return "", err
 	}

@@ -14,6 +14,7 @@ func TestDownloadRequestReconciler(t *testing.T) {
 	e := newReconcilerEnv(t)
 	e.newBackup(t, "b1", arkv1.BackupSpec{})
 	e.newRestore(t, "r1", arkv1.RestoreSpec{BackupName: "b1"})
+	e.newRestore(t, "r-missing", arkv1.RestoreSpec{BackupName: "missing"})
 	// A backup of another namespace (another Ark server's, or no one's):
 	// requests in this namespace cannot reach it, even when the bucket
 	// holds its files.
@@ -33,6 +34,10 @@ func TestDownloadRequestReconciler(t *testing.T) {
 		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindRestoreLog, Name: "r1"}, url: "mem://ark/b1/restore-r1-logs.gz"},
 		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindRestoreResults, Name: "r1"}, url: "mem://ark/b1/restore-r1-results.gz"},
 		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindRestoreLog, Name: "nope"}, failure: `restore "nope" not found`},
+		// A backup that is neither in the cluster nor in the bucket has no
+		// files to link to.
+		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindBackupLog, Name: "missing"}, failure: `backup "missing" not found in namespace`},
+		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindRestoreLog, Name: "r-missing"}, failure: `backup "missing" not found in namespace`},
 		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindBackupContents, Name: "theirs"}, failure: `backup "theirs" not found in namespace ` + e.namespace},
 		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindBackupLog, Name: "nope"}, failure: `backup "nope" not found`},
 		// Names become part of bucket keys: one that is no object name is

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/internal/retention"
 	"github.com/heptio/ark/internal/settings"
 )
@@ -21,7 +22,9 @@ import (
 // internal/retention). It deletes nothing itself: it creates a DeleteBackupRequest,
 // exactly as `ark backup delete` does, so expiry and a user's delete go
 // through the same path (snapshots, files, restores, then the Backup) and
-// leave the same record. It is off in restore-only mode.
+// leave the same record. It is off in restore-only mode and in a location
+// that holds another tool's backups (read-only for Ark), and never expires a
+// backup another tool wrote.
 type GarbageCollector struct {
 	Client    client.Client
 	Namespace string
@@ -31,6 +34,7 @@ type GarbageCollector struct {
 	Now func() time.Time
 
 	restoreOnlyLogged atomic.Bool
+	readOnlyLogged    atomic.Bool
 
 	// retained remembers the backups found under retention in the bucket
 	// (object lock) and until when, so they are neither requested for
@@ -63,6 +67,16 @@ func (g *GarbageCollector) Collect(ctx context.Context, env *settings.Environmen
 		return nil
 	}
 	g.restoreOnlyLogged.Store(false)
+	if reason, err := env.Store.ReadOnlyReason(ctx); err != nil {
+		g.Log.Error("garbage collection could not tell whether the location is Ark's to write; trying again next period", "error", err)
+		return nil
+	} else if reason != "" {
+		if !g.readOnlyLogged.Swap(true) {
+			g.Log.Info("expired backups are kept: "+reason, "fix", backupstore.AllowWritesHint)
+		}
+		return nil
+	}
+	g.readOnlyLogged.Store(false)
 	now := time.Now()
 	if g.Now != nil {
 		now = g.Now()
@@ -97,6 +111,11 @@ func (g *GarbageCollector) Collect(ctx context.Context, env *settings.Environmen
 			continue
 		}
 		if g.underRetention(ctx, env, b.Name, now) {
+			continue
+		}
+		if o := b.Status.Origin; o != nil && o.Layout != arkv1.BackupLayoutArk {
+			// Another tool's backup expires by that tool's rules: Ark
+			// deletes it only when a user asks, even where it may write.
 			continue
 		}
 		req := arkv1.NewDeleteBackupRequest(b.Namespace, b.Name)

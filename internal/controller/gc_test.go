@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/backupstore"
+	"github.com/heptio/ark/internal/objectstore/memstore"
 	"github.com/heptio/ark/internal/settings"
 )
 
@@ -38,13 +41,19 @@ func TestGarbageCollectorRequestsDeletionOfExpiredBackups(t *testing.T) {
 		finishedBackup("no-expiration", arkv1.BackupPhaseCompleted),
 		pending, failedBefore,
 	}
+	// Another tool's backup expires by that tool's rules, even where Ark
+	// may write.
+	velero := backup("velero-expired", arkv1.BackupPhaseCompleted, -time.Hour)
+	velero.Status.Origin = &arkv1.BackupOrigin{Layout: arkv1.BackupLayoutVelero, WrittenBy: "Velero"}
+	objs = append(objs, velero)
+	store := backupstore.New(memstore.New("ark"), "ark", backupstore.Options{})
 	newClient := func() client.Client {
 		return fake.NewClientBuilder().WithScheme(testScheme()).WithObjects(objs...).Build()
 	}
 
 	c := newClient()
 	g := &GarbageCollector{Client: c, Namespace: "heptio-ark", Log: discardLog(), Now: func() time.Time { return now }}
-	got := g.Collect(ctx, &settings.Environment{Config: &arkv1.Config{}})
+	got := g.Collect(ctx, &settings.Environment{Config: &arkv1.Config{}, Store: store})
 	sort.Strings(got)
 	if want := []string{"expired", "failed-before", "partly"}; !slices.Equal(got, want) {
 		t.Fatalf("requested deletion of %v, want %v", got, want)
@@ -64,8 +73,27 @@ func TestGarbageCollectorRequestsDeletionOfExpiredBackups(t *testing.T) {
 
 	c = newClient()
 	g = &GarbageCollector{Client: c, Namespace: "heptio-ark", Log: discardLog(), Now: func() time.Time { return now }}
-	if got := g.Collect(ctx, &settings.Environment{Config: &arkv1.Config{RestoreOnlyMode: true}}); len(got) != 0 {
+	if got := g.Collect(ctx, &settings.Environment{Config: &arkv1.Config{RestoreOnlyMode: true}, Store: store}); len(got) != 0 {
 		t.Fatalf("restore-only mode requested deletions: %v", got)
+	}
+
+	// A location that holds another tool's backups is read-only: nothing
+	// expires there, until the Config allows writes.
+	mem := memstore.New("ark")
+	if err := mem.PutObject(ctx, "ark", "backups/v1/velero-backup.json", strings.NewReader("{}")); err != nil {
+		t.Fatal(err)
+	}
+	c = newClient()
+	g = &GarbageCollector{Client: c, Namespace: "heptio-ark", Log: discardLog(), Now: func() time.Time { return now }}
+	shared := backupstore.New(mem, "ark", backupstore.Options{})
+	if got := g.Collect(ctx, &settings.Environment{Config: &arkv1.Config{}, Store: shared}); len(got) != 0 {
+		t.Fatalf("a read-only location had deletions requested: %v", got)
+	}
+	allowed := backupstore.New(mem, "ark", backupstore.Options{AllowWritesAlongsideOtherTools: true})
+	got = g.Collect(ctx, &settings.Environment{Config: &arkv1.Config{}, Store: allowed})
+	sort.Strings(got)
+	if want := []string{"expired", "failed-before", "partly"}; !slices.Equal(got, want) {
+		t.Fatalf("with writes allowed, requested deletion of %v, want %v", got, want)
 	}
 }
 

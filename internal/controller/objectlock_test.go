@@ -124,14 +124,14 @@ func TestGarbageCollectorLeavesLockedBackups(t *testing.T) {
 	free.Status.Expiration = ptrTime(exp)
 	mem := memstore.New("ark")
 	locked := &lockedBucket{Store: mem, retention: map[string]objectstore.Retention{}, now: clock.Now}
-	store := backupstore.New(locked, "ark", backupstore.ArkLayout)
+	store := backupstore.New(locked, "ark", backupstore.Options{})
 	storeBackup(t, store, b)
 	storeBackup(t, store, free)
 	lockAll(locked, "locked/", objectstore.Retention{Until: clock.t.Add(2 * time.Hour), Mode: "GOVERNANCE"})
 	lookups := 0
 	c := fake.NewClientBuilder().WithScheme(testScheme()).WithObjects(b, free).Build()
 	g := &GarbageCollector{Client: c, Namespace: "heptio-ark", Log: discardLog(), Now: clock.Now}
-	env := &settings.Environment{Config: &arkv1.Config{}, Store: backupstore.New(countingRetention{locked, &lookups}, "ark", backupstore.ArkLayout)}
+	env := &settings.Environment{Config: &arkv1.Config{}, Store: backupstore.New(countingRetention{locked, &lookups}, "ark", backupstore.Options{})}
 	if got := g.Collect(ctx, env); strings.Join(got, ",") != "free" {
 		t.Fatalf("requested %v, want only the unlocked backup", got)
 	}

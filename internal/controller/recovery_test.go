@@ -51,7 +51,7 @@ func (e *reconcilerEnv) recovery() *Interrupted {
 }
 
 func (e *reconcilerEnv) store() *backupstore.Store {
-	return backupstore.New(e.bucket, "ark", backupstore.ArkLayout)
+	return backupstore.New(e.bucket, "ark", backupstore.Options{})
 }
 
 // The final status write fails after ark-backup.json is in the bucket: the
@@ -91,7 +91,7 @@ func TestBackupStoredBeforeItsStatusIsNeverLost(t *testing.T) {
 	if _, err := r.Reconcile(context.Background(), e.key("adopted")); err == nil {
 		t.Fatal("want the status write to fail")
 	}
-	stored, err := e.store().GetMetadata(context.Background(), "adopted")
+	stored, err := e.store().GetMetadata(context.Background(), backupstore.OwnRef("adopted"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestRecoveryRemovesOnlyWhatTheInterruptedRunWrote(t *testing.T) {
 	if keys := e.bucket.Keys("ark", "same/"); strings.Join(keys, ",") != "same/ark-backup.json,same/same-logs.gz,same/same.tar.gz" {
 		t.Fatalf("the older backup's files changed: %v", keys)
 	}
-	rc, err := store.GetArchive(ctx, "same")
+	rc, err := store.GetArchive(ctx, backupstore.OwnRef("same"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/heptio/ark/internal/oplog"
 	"github.com/heptio/ark/internal/progress"
 	"github.com/heptio/ark/internal/restore"
+	"github.com/heptio/ark/internal/restorefiles"
 	"github.com/heptio/ark/internal/restoreplan"
 	"github.com/heptio/ark/internal/settings"
 	"github.com/heptio/ark/internal/snapshot"
@@ -185,9 +186,9 @@ func (r *RestoreReconciler) findBackup(ctx context.Context, namespace, name stri
 	if !apierrors.IsNotFound(err) {
 		return nil, err
 	}
-	stored, err := env.Store.GetMetadata(ctx, name)
+	stored, err := env.Store.FindMetadata(ctx, name)
 	if errors.Is(err, objectstore.ErrNotFound) {
-		return nil, fmt.Errorf("backup %q not found in namespace %s nor in bucket %s: check the name with 'ark backup get'", name, namespace, env.Store.Bucket())
+		return nil, fmt.Errorf("backup %q not found in namespace %s nor in %s: check the name with 'ark backup get'", name, namespace, env.Store.Location())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading backup %q from object storage: %w", name, err)
@@ -222,17 +223,17 @@ func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1
 
 	result, err := r.restore(work, ctx, rlog, rs, b, env)
 	if err != nil && cancelled(work) {
-		return r.cancelled(ctx, log, rlog, env, rs, opLog, result)
+		return r.cancelled(ctx, log, rlog, env, rs, b, opLog, result)
 	}
 	if err != nil {
 		rlog.Error("restore failed", "error", err)
-		r.uploadRestoreFiles(ctx, log, env, rs, opLog, nil)
-		return r.fail(ctx, log, rs, err.Error())
+		filesConfigMap := r.storeRestoreFiles(ctx, log, env, rs, b, opLog, nil)
+		return r.fail(ctx, log, rs, err.Error(), filesConfigMap)
 	}
 	completed := metav1.Now()
 	warnings, errs := countResult(result.Warnings), countResult(result.Errors)
 	rlog.Info("restore finished", "items", result.ItemsRestored, "warnings", warnings, "errors", errs)
-	r.uploadRestoreFiles(ctx, log, env, rs, opLog, result)
+	filesConfigMap := r.storeRestoreFiles(ctx, log, env, rs, b, opLog, result)
 	phase := arkv1.RestorePhaseCompleted
 	if errs > 0 {
 		phase = arkv1.RestorePhasePartiallyFailed
@@ -245,6 +246,8 @@ func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1
 		rs.Status.Warnings, rs.Status.Errors = warnings, errs
 		rs.Status.CompletionTimestamp = &completed
 		rs.Status.Progress = &arkv1.RestoreProgress{TotalItems: result.TotalItems, ItemsRestored: result.ItemsRestored}
+		rs.Status.UnverifiedArchive = result.UnverifiedArchive
+		rs.Status.FilesConfigMap = filesConfigMap
 		rs.Status.HookStatus = result.Hooks
 		if result.Plan != nil {
 			rs.Status.Plan = &result.Plan.Counts
@@ -262,7 +265,7 @@ func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1
 // created stays; the log and the results of what it did are stored, and the
 // status counts what was and was not restored. result is nil when the
 // cancel came before the first object was created.
-func (r *RestoreReconciler) cancelled(ctx context.Context, log, rlog *slog.Logger, env *settings.Environment, rs *arkv1.Restore, opLog *oplog.Log, result *restore.Result) error {
+func (r *RestoreReconciler) cancelled(ctx context.Context, log, rlog *slog.Logger, env *settings.Environment, rs *arkv1.Restore, b *arkv1.Backup, opLog *oplog.Log, result *restore.Result) error {
 	if result == nil {
 		result = &restore.Result{}
 	}
@@ -273,11 +276,12 @@ func (r *RestoreReconciler) cancelled(ctx context.Context, log, rlog *slog.Logge
 		reason = "cancelled by request before any object was created"
 	}
 	rlog.Info("restore cancelled", "itemsRestored", result.ItemsRestored, "itemsNotRestored", notRestored, "warnings", warnings, "errors", errs)
-	r.uploadRestoreFiles(ctx, log, env, rs, opLog, result)
+	filesConfigMap := r.storeRestoreFiles(ctx, log, env, rs, b, opLog, result)
 	now := metav1.Now()
 	if err := patchStatusRetrying(ctx, r.Client, rs, func(rs *arkv1.Restore) {
 		rs.Status.Phase = arkv1.RestorePhaseCancelled
 		rs.Status.FailureReason = reason
+		rs.Status.FilesConfigMap = filesConfigMap
 		rs.Status.Warnings, rs.Status.Errors = warnings, errs
 		rs.Status.CompletionTimestamp = &now
 		rs.Status.Progress = &arkv1.RestoreProgress{TotalItems: result.TotalItems, ItemsRestored: result.ItemsRestored, ItemsNotRestored: notRestored}
@@ -328,15 +332,23 @@ func (r *RestoreReconciler) restore(ctx, statusCtx context.Context, rlog *slog.L
 	if err != nil {
 		return nil, fmt.Errorf("the archive of backup %q is not usable, nothing was restored: %w", b.Name, err)
 	}
+	// What could not be checked is said once: in the log here, and in the
+	// restore's status through the engine's result.
+	digestNote := ""
 	if b.Status.Archive != nil {
 		// Verify reads to the end, so the digests cover the whole object.
 		if err := stream.Verify(); err != nil {
 			return nil, fmt.Errorf("the archive of backup %q is not the one the backup wrote, nothing was restored: %w", b.Name, err)
 		}
 	} else {
+		digestNote = "; the backup records no digest of the whole archive either"
+	}
+	if note := contents.Format.Unverified(); note != "" {
+		rlog.Warn("restoring an archive that could not be verified item by item", "note", note+digestNote)
+	} else if digestNote != "" {
 		rlog.Warn("the backup records no archive digest (made by an older Ark); only the archive's own index was checked")
 	}
-	rlog.Info("archive verified", "items", contents.Items, "sha256", stream.SHA256(), "encrypted", b.Status.Encryption != nil)
+	rlog.Info("archive read", "items", contents.Items, "sha256", stream.SHA256(), "encrypted", b.Status.Encryption != nil, "format", contents.Format.Origin, "indexed", contents.Format.Indexed)
 
 	var plan *restoreplan.Spool
 	if rs.Spec.DryRun {
@@ -372,8 +384,20 @@ func (r *RestoreReconciler) restore(ctx, statusCtx context.Context, rlog *slog.L
 	if err != nil {
 		return &result, err
 	}
+	if result.UnverifiedArchive != "" {
+		result.UnverifiedArchive += digestNote
+	}
+	// What the backup holds that Ark does not restore (volume data another
+	// tool kept elsewhere) is a warning of every restore of it.
+	if o := b.Status.Origin; o != nil {
+		for _, note := range o.Notes {
+			result.Warnings.Ark = append(result.Warnings.Ark, note)
+		}
+	}
 	if plan != nil {
-		if err := storePlan(ctx, env, rs, plan, result.Plan); err != nil {
+		if readOnly := restoreFilesReadOnly(ctx, env, b); readOnly != "" {
+			result.Warnings.Ark = append(result.Warnings.Ark, fmt.Sprintf("the plan of each item was not stored (%s): the counts in the restore's status are all this dry run keeps", readOnly))
+		} else if err := storePlan(ctx, env, rs, b, plan, result.Plan); err != nil {
 			return nil, err
 		}
 	}
@@ -386,30 +410,74 @@ func (r *RestoreReconciler) restore(ctx, statusCtx context.Context, rlog *slog.L
 // its own).
 const RestoreTempPattern = "ark-restore-*"
 
-// uploadRestoreFiles stores the log and the results with the backup. A
-// failure is logged: the restore itself already happened.
-func (r *RestoreReconciler) uploadRestoreFiles(ctx context.Context, log *slog.Logger, env *settings.Environment, rs *arkv1.Restore, opLog *oplog.Log, result *restore.Result) {
+// restoreFilesReadOnly says why a restore of b may write nothing beside
+// the backup in object storage, or "" when it may.
+func restoreFilesReadOnly(ctx context.Context, env *settings.Environment, b *arkv1.Backup) string {
+	readOnly, err := env.Store.ReadOnlyReason(ctx)
+	if err != nil {
+		// Unsure whether the location is Ark's: the cluster is safe.
+		readOnly = fmt.Sprintf("could not tell whether %s is Ark's to write (%v)", env.Store.Location(), err)
+	}
+	if readOnly == "" && backupstore.RefOf(b).Layout != arkv1.BackupLayoutArk && !env.Config.BackupStorageProvider.AllowWritesAlongsideOtherTools {
+		readOnly = "the backup was written by another tool"
+	}
+	return readOnly
+}
+
+// storeRestoreFiles stores the log and the results with the backup, or,
+// when the backup's location is read-only for Ark (it holds another tool's
+// backups), in a ConfigMap in the cluster whose name it returns. A failure is
+// logged: the restore itself already happened.
+func (r *RestoreReconciler) storeRestoreFiles(ctx context.Context, log *slog.Logger, env *settings.Environment, rs *arkv1.Restore, b *arkv1.Backup, opLog *oplog.Log, result *restore.Result) string {
+	if readOnly := restoreFilesReadOnly(ctx, env, b); readOnly != "" {
+		log.Info("keeping the restore's log and results in the cluster", "reason", readOnly)
+		var warnings, errs *arkv1.RestoreResult
+		if result != nil {
+			warnings, errs = &result.Warnings, &result.Errors
+		}
+		var body io.Reader
+		f, err := opLog.Open()
+		if err != nil {
+			log.Error("reading the restore log", "error", err)
+		} else {
+			defer f.Close()
+			body = f
+		}
+		name, err := restorefiles.Keep(ctx, r.Client, rs, body, warnings, errs)
+		if err != nil {
+			log.Error("keeping the restore's log and results in the cluster", "error", err)
+			return ""
+		}
+		return name
+	}
+	ref := backupstore.RefOf(b)
 	putLog := func(ctx context.Context, body io.Reader) error {
-		return env.Store.PutRestoreLog(ctx, rs.Spec.BackupName, rs.Name, body)
+		return env.Store.PutRestoreLog(ctx, ref, rs.Name, body)
 	}
 	if err := uploadLog(ctx, opLog, putLog); err != nil {
 		log.Error("uploading the restore log", "error", err)
 	}
 	if result == nil {
-		return
+		return ""
 	}
-	if err := env.Store.PutRestoreResults(ctx, rs.Spec.BackupName, rs.Name, result.Warnings, result.Errors); err != nil {
+	if err := env.Store.PutRestoreResults(ctx, ref, rs.Name, result.Warnings, result.Errors); err != nil {
 		log.Error("uploading the restore results", "error", err)
 	}
+	return ""
 }
 
-func (r *RestoreReconciler) fail(ctx context.Context, log *slog.Logger, rs *arkv1.Restore, reason string) error {
+// fail marks a restore Failed; filesConfigMap is where its log is kept, if
+// in the cluster.
+func (r *RestoreReconciler) fail(ctx context.Context, log *slog.Logger, rs *arkv1.Restore, reason string, filesConfigMap ...string) error {
 	log.Error("restore failed", "reason", reason)
 	now := metav1.Now()
 	if err := patchStatusRetrying(ctx, r.Client, rs, func(rs *arkv1.Restore) {
 		rs.Status.Phase = arkv1.RestorePhaseFailed
 		rs.Status.FailureReason = reason
 		rs.Status.CompletionTimestamp = &now
+		if len(filesConfigMap) > 0 {
+			rs.Status.FilesConfigMap = filesConfigMap[0]
+		}
 	}); err != nil {
 		return fmt.Errorf("marking restore %s Failed (%s): %w", rs.Name, reason, err)
 	}

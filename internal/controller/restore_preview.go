@@ -6,6 +6,7 @@ import (
 	"io"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/internal/restoreplan"
 	"github.com/heptio/ark/internal/settings"
 )
@@ -20,14 +21,15 @@ func recorder(s *restoreplan.Spool) restoreplan.Recorder {
 }
 
 // storePlan uploads a dry run's plan beside the restore's results, streamed
-// from its spool, so `ark restore describe` can show it.
-func storePlan(ctx context.Context, env *settings.Environment, rs *arkv1.Restore, spool *restoreplan.Spool, sum *restoreplan.Summary) error {
+// from its spool, so `ark restore describe` can show it. The caller checks
+// first that the backup's location is Ark's to write (restoreFilesReadOnly).
+func storePlan(ctx context.Context, env *settings.Environment, rs *arkv1.Restore, b *arkv1.Backup, spool *restoreplan.Spool, sum *restoreplan.Summary) error {
 	if sum == nil {
 		return fmt.Errorf("the dry run of restore %s produced no plan", rs.Name)
 	}
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(spool.WriteTo(pw, *sum)) }()
-	if err := env.Store.PutRestorePlan(ctx, rs.Spec.BackupName, rs.Name, pr); err != nil {
+	if err := env.Store.PutRestorePlan(ctx, backupstore.RefOf(b), rs.Name, pr); err != nil {
 		pr.CloseWithError(err)
 		return fmt.Errorf("storing the plan of dry-run restore %s: %w", rs.Name, err)
 	}

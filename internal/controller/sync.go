@@ -8,13 +8,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/internal/settings"
 )
 
 // BackupSyncer gives every backup in the bucket a Backup object, at start-up
 // and every backupSyncPeriod, so a cluster pointed at a bucket (a new one
 // after a disaster, or this one after its namespace was deleted) sees and can
-// restore every backup in it. It only creates: it never deletes or changes a
+// restore every backup in it. It finds backups in every layout the bucket
+// holds (Ark's own, Heptio Ark v0.10's, Velero's: see backupstore), and each
+// Backup it creates records where it came from in status.origin. It only creates: it never deletes or changes a
 // Backup object, and runs in restore-only mode too.
 //
 // It never brings back a backup whose deletion was asked for: one with a
@@ -52,10 +55,14 @@ func (s *BackupSyncer) Start(ctx context.Context) error {
 // Sync creates the missing Backup objects and returns their names.
 func (s *BackupSyncer) Sync(ctx context.Context, env *settings.Environment) []string {
 	log := s.Log.With("bucket", env.Store.Bucket())
-	stored, err := env.Store.ListBackups(ctx)
+	stored, shadowed, err := env.Store.ListBackups(ctx)
 	if err != nil {
 		log.Error("backup sync could not list the bucket; trying again next period", "error", err)
 		return nil
+	}
+	for _, ref := range shadowed {
+		log.Warn("backup sync skips a backup whose name another layout of the bucket already uses: a cluster holds one Backup of a name (rename one of them in the bucket to restore both)",
+			"backup", ref.Name, "layout", ref.Layout)
 	}
 	var backups arkv1.BackupList
 	if err := s.Client.List(ctx, &backups, client.InNamespace(s.Namespace)); err != nil {
@@ -70,10 +77,10 @@ func (s *BackupSyncer) Sync(ctx context.Context, env *settings.Environment) []st
 			log.Warn("could not remove the legacy finalizer", "backup", b.Name, "finalizer", arkv1.LegacyGCFinalizer, "error", err)
 		}
 	}
-	var missing []string
-	for _, name := range stored {
-		if !have[name] {
-			missing = append(missing, name)
+	var missing []backupstore.Ref
+	for _, ref := range stored {
+		if !have[ref.Name] {
+			missing = append(missing, ref)
 		}
 	}
 	if len(missing) == 0 {
@@ -90,9 +97,9 @@ func (s *BackupSyncer) Sync(ctx context.Context, env *settings.Environment) []st
 		return nil
 	}
 	var synced []string
-	for _, name := range missing {
-		if s.syncOne(ctx, log.With("backup", name), env, name, requests.Items) {
-			synced = append(synced, name)
+	for _, ref := range missing {
+		if s.syncOne(ctx, log.With("backup", ref.Name, "layout", ref.Layout), env, ref, requests.Items) {
+			synced = append(synced, ref.Name)
 		}
 	}
 	if len(synced) > 0 {
@@ -101,8 +108,8 @@ func (s *BackupSyncer) Sync(ctx context.Context, env *settings.Environment) []st
 	return synced
 }
 
-func (s *BackupSyncer) syncOne(ctx context.Context, log *slog.Logger, env *settings.Environment, name string, requests []arkv1.DeleteBackupRequest) bool {
-	b, err := env.Store.GetMetadata(ctx, name)
+func (s *BackupSyncer) syncOne(ctx context.Context, log *slog.Logger, env *settings.Environment, ref backupstore.Ref, requests []arkv1.DeleteBackupRequest) bool {
+	b, err := env.Store.GetMetadata(ctx, ref)
 	if err != nil {
 		log.Warn("backup sync could not read the backup's metadata; skipped", "error", err)
 		return false
@@ -111,13 +118,17 @@ func (s *BackupSyncer) syncOne(ctx context.Context, log *slog.Logger, env *setti
 		log.Debug("backup sync skips a backup whose deletion was requested", "deleteBackupRequest", req.Name, "phase", req.Status.Phase)
 		return false
 	}
-	files, err := env.Store.Files(ctx, name)
+	files, err := env.Store.Files(ctx, ref)
 	if err != nil {
 		log.Warn("backup sync could not list the backup's files; skipped", "error", err)
 		return false
 	}
 	if !files.Complete() {
-		log.Warn("backup in the bucket has its metadata but no archive: it is half-deleted or damaged, so it is not synced; remove what is left with 'ark backup delete " + name + "'")
+		if ref.Layout != arkv1.BackupLayoutArk {
+			log.Info("backup in the bucket has no archive (the tool that wrote it failed before writing one): there is nothing to restore, so it is not synced", "writtenBy", b.Status.Origin.WrittenBy, "phase", b.Status.Phase)
+			return false
+		}
+		log.Warn("backup in the bucket has its metadata but no archive: it is half-deleted or damaged, so it is not synced; remove what is left with 'ark backup delete " + ref.Name + "'")
 		return false
 	}
 	if err := createFromStore(ctx, s.Client, s.Namespace, b); err != nil {

@@ -37,7 +37,7 @@ func TestSyncCreatesMissingBackupsButNeverDeletedOnes(t *testing.T) {
 		WithStatusSubresource(&arkv1.Backup{}).Build()
 
 	mem := memstore.New("ark")
-	store := backupstore.New(mem, "ark", backupstore.ArkLayout)
+	store := backupstore.New(mem, "ark", backupstore.Options{})
 	for _, name := range []string{"lost", "present", "deleting", "recreated", "half-deleted"} {
 		storeBackup(t, store, stored(name))
 	}

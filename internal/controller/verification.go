@@ -20,6 +20,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/archive"
+	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/internal/metrics"
 	"github.com/heptio/ark/internal/objectstore"
 	"github.com/heptio/ark/internal/settings"
@@ -105,7 +106,7 @@ func (v *BackupVerifier) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if ctx.Err() != nil {
 		return ctrl.Result{}, nil
 	}
-	object := env.Store.ArchiveLocation(b.Name)
+	object := env.Store.ArchiveLocation(backupstore.RefOf(&b))
 	// The deletion may have begun while the archive was read: what was
 	// found then says nothing of the backup.
 	var current arkv1.Backup
@@ -179,8 +180,8 @@ func (v *BackupVerifier) deletionRequested(ctx context.Context, b *arkv1.Backup)
 // verify reads the archive back and checks it. The error is set only when
 // the store could not be read, which says nothing of the archive.
 func (v *BackupVerifier) verify(ctx context.Context, env *settings.Environment, b *arkv1.Backup) (*verify.Report, error) {
-	object := env.Store.ArchiveLocation(b.Name)
-	body, err := env.Store.GetArchive(ctx, b.Name)
+	object := env.Store.ArchiveLocation(backupstore.RefOf(b))
+	body, err := env.Store.GetArchive(ctx, backupstore.RefOf(b))
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return verify.Missing(object), nil
 	}

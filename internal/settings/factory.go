@@ -33,6 +33,9 @@ func (f Factory) build(cfg *arkv1.Config) (*Environment, error) {
 	if bsp.Bucket == "" {
 		return nil, fmt.Errorf("backupStorageProvider.bucket is empty: set it to the bucket (or container) backups go to")
 	}
+	if err := backupstore.ValidatePrefix(bsp.Prefix); err != nil {
+		return nil, err
+	}
 	if e := cfg.Encryption; e != nil && e.SecretName == "" {
 		return nil, fmt.Errorf("encryption.secretName is empty: name the Secret holding the age keys (see docs/encryption.md), or remove encryption")
 	}
@@ -40,9 +43,10 @@ func (f Factory) build(cfg *arkv1.Config) (*Environment, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backupStorageProvider %q: %w", bsp.Name, err)
 	}
-	env := &Environment{Config: cfg, Store: backupstore.New(objects, bsp.Bucket, backupstore.ArkLayout)}
+	env := &Environment{Config: cfg, Store: backupstore.New(objects, bsp.Bucket, backupstore.Options{
+		Prefix: bsp.Prefix, AllowWritesAlongsideOtherTools: bsp.AllowWritesAlongsideOtherTools})}
 	if pvp := cfg.PersistentVolumeProvider; pvp != nil && pvp.Name != "" {
-		volumes, err := newBlockStore(pvp.Name, pvp.Config, snapshotproviders.Deps{ObjectStore: objects, Bucket: bsp.Bucket})
+		volumes, err := newBlockStore(pvp.Name, pvp.Config, snapshotproviders.Deps{ObjectStore: objects, Bucket: bsp.Bucket, Prefix: env.Store.LocalSnapshotsPrefix()})
 		if err != nil {
 			return nil, fmt.Errorf("persistentVolumeProvider %q: %w", pvp.Name, err)
 		}

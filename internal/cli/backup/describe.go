@@ -64,6 +64,10 @@ func Describe(w io.Writer, b *arkv1.Backup, ns string, retention []string) {
 	p("Name:         %s", b.Name)
 	p("Namespace:    %s", b.Namespace)
 	p("Labels:       %s", labelsString(b.Labels))
+	p("Origin:       %s", describeOrigin(b))
+	for _, n := range originNotes(b) {
+		p("  Note: %s", n)
+	}
 	p("")
 	p("Phase:  %s", output.Or(string(st.Phase), "New"))
 	if s.Cancel && (st.Phase == "" || st.Phase == arkv1.BackupPhaseNew || st.Phase == arkv1.BackupPhaseInProgress) {
@@ -97,6 +101,9 @@ func Describe(w io.Writer, b *arkv1.Backup, ns string, retention []string) {
 	p("  Cluster-scoped:  %s", optionalBool(s.IncludeClusterResources, "auto"))
 	p("")
 	p("Label selector:  %s", selectorString(s))
+	if or := b.Annotations[arkv1.VeleroOrLabelSelectorsAnnotation]; or != "" {
+		p("  (Velero's orLabelSelectors: %s)", or)
+	}
 	p("Snapshot PVs:    %s", optionalBool(s.SnapshotVolumes, "auto"))
 	p("TTL:             %s", s.TTL.Duration)
 	if len(s.Hooks.Resources) > 0 {
@@ -192,6 +199,28 @@ func Describe(w io.Writer, b *arkv1.Backup, ns string, retention []string) {
 		p("    Availability zone:  %s", output.Or(v.AvailabilityZone, "<n/a>"))
 		p("    IOPS:               %s", iops)
 	}
+}
+
+// describeOrigin says who wrote the backup and, for one read from object
+// storage, in which bucket layout.
+func describeOrigin(b *arkv1.Backup) string {
+	o := b.Status.Origin
+	if o == nil {
+		return "Ark (made in this cluster)"
+	}
+	where := map[string]string{
+		arkv1.BackupLayoutArk:     "<prefix>/<backup>/ark-backup.json",
+		arkv1.BackupLayoutArkV010: "<prefix>/backups/<backup>/ark-backup.json",
+		arkv1.BackupLayoutVelero:  "<prefix>/backups/<backup>/velero-backup.json",
+	}[o.Layout]
+	return fmt.Sprintf("%s (read from object storage, %s layout: %s)", Origin(b), o.Layout, where)
+}
+
+func originNotes(b *arkv1.Backup) []string {
+	if b.Status.Origin == nil {
+		return nil
+	}
+	return b.Status.Origin.Notes
 }
 
 func optionalBool(b *bool, unset string) string {

@@ -58,9 +58,9 @@ func NewGetCommand(f *clientcfg.Factory) *cobra.Command {
 				}
 				rows = append(rows, []string{b.Name, output.Or(string(b.Status.Phase), "New"), items,
 					strconv.Itoa(b.Status.Errors), strconv.Itoa(b.Status.Warnings), verifiedColumn(&b),
-					output.Age(b.CreationTimestamp), expires, selectorString(b.Spec)})
+					output.Age(b.CreationTimestamp), expires, selectorString(b.Spec), Origin(&b)})
 			}
-			return output.Table(cmd.OutOrStdout(), []string{"NAME", "STATUS", "ITEMS", "ERRORS", "WARNINGS", "VERIFIED", "AGE", "EXPIRES", "SELECTOR"}, rows)
+			return output.Table(cmd.OutOrStdout(), []string{"NAME", "STATUS", "ITEMS", "ERRORS", "WARNINGS", "VERIFIED", "AGE", "EXPIRES", "SELECTOR", "ORIGIN"}, rows)
 		},
 	}
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "only backups whose labels match")
@@ -76,6 +76,15 @@ func List(cmd *cobra.Command, c client.Client, ns, selector string, names []stri
 		return nil, err
 	}
 	return list, nil
+}
+
+// Origin names the tool that wrote a backup: the one status.origin records
+// for a backup read from object storage, else this Ark, which made it here.
+func Origin(b *arkv1.Backup) string {
+	if o := b.Status.Origin; o != nil && o.WrittenBy != "" {
+		return o.WrittenBy
+	}
+	return "Ark"
 }
 
 func selectorString(s arkv1.BackupSpec) string {

@@ -1,6 +1,8 @@
 // Package download fetches a backup's or restore's file through a
 // DownloadRequest: the server answers with a signed URL (or, for the
-// filesystem store, a file:// URL on the same machine), which this reads.
+// filesystem store, a file:// URL on the same machine), which this reads. A
+// restore whose backup location is read-only for Ark keeps its files in a
+// ConfigMap instead, read from there.
 package download
 
 import (
@@ -20,6 +22,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/redact"
+	"github.com/heptio/ark/internal/restorefiles"
 )
 
 // ErrNotFound means the server made a URL but the file is not in object
@@ -105,4 +108,18 @@ func Gunzip(w io.Writer, r io.Reader) error {
 	defer zr.Close()
 	_, err = io.Copy(w, zr)
 	return err
+}
+
+// OpenRestoreFile opens a restore's log or results (kind RestoreLog or
+// RestoreResults): from the ConfigMap its status names when its backup's
+// location is read-only for Ark, else through a DownloadRequest.
+func OpenRestoreFile(ctx context.Context, c client.Client, rs *arkv1.Restore, kind arkv1.DownloadTargetKind, timeout time.Duration) (io.ReadCloser, error) {
+	if rs.Status.FilesConfigMap != "" {
+		key := arkv1.RestoreFilesLogKey
+		if kind == arkv1.DownloadTargetKindRestoreResults {
+			key = arkv1.RestoreFilesResultsKey
+		}
+		return restorefiles.Open(ctx, c, rs, key)
+	}
+	return Open(ctx, c, rs.Namespace, kind, rs.Name, timeout)
 }

@@ -155,6 +155,15 @@ func describe(cmd *cobra.Command, c client.Client, ns string, r *arkv1.Restore, 
 	p("  Included:  %s", output.List(s.IncludedResources, "*"))
 	p("  Excluded:  %s", output.List(s.ExcludedResources, "<none>"))
 	p("")
+	if st.UnverifiedArchive != "" || st.FilesConfigMap != "" {
+		if st.UnverifiedArchive != "" {
+			p("Archive check:  %s", st.UnverifiedArchive)
+		}
+		if st.FilesConfigMap != "" {
+			p("Log and results:  in ConfigMap %s/%s (the backup's location is read-only for Ark)", r.Namespace, st.FilesConfigMap)
+		}
+		p("")
+	}
 	p("Started:    %s", output.Timestamp(st.StartTimestamp))
 	p("Completed:  %s", output.Timestamp(st.CompletionTimestamp))
 	if pr := st.Progress; pr != nil {
@@ -183,7 +192,7 @@ func describe(cmd *cobra.Command, c client.Client, ns string, r *arkv1.Restore, 
 	if st.Warnings+st.Errors == 0 || (st.Phase != arkv1.RestorePhaseCompleted && st.Phase != arkv1.RestorePhasePartiallyFailed && st.Phase != arkv1.RestorePhaseCancelled) {
 		return
 	}
-	results, err := fetchResults(cmd, c, ns, r.Name)
+	results, err := fetchResults(cmd, c, r)
 	if err != nil {
 		p("  (could not read the results: %v)", err)
 		return
@@ -217,8 +226,8 @@ func describe(cmd *cobra.Command, c client.Client, ns string, r *arkv1.Restore, 
 	}
 }
 
-func fetchResults(cmd *cobra.Command, c client.Client, ns, name string) (map[string]arkv1.RestoreResult, error) {
-	rc, err := download.Open(cmd.Context(), c, ns, arkv1.DownloadTargetKindRestoreResults, name, 30*time.Second)
+func fetchResults(cmd *cobra.Command, c client.Client, r *arkv1.Restore) (map[string]arkv1.RestoreResult, error) {
+	rc, err := download.OpenRestoreFile(cmd.Context(), c, r, arkv1.DownloadTargetKindRestoreResults, 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -237,7 +246,7 @@ func NewLogsCommand(f *clientcfg.Factory) *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:     "logs NAME",
-		Short:   "Print a restore's log (from object storage)",
+		Short:   "Print a restore's log (from object storage, or from the cluster for a restore of another tool's backup)",
 		Example: "  ark restore logs nginx-backup-20260101120000",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -258,7 +267,7 @@ func NewLogsCommand(f *clientcfg.Factory) *cobra.Command {
 			case arkv1.RestorePhaseFailedValidation:
 				return fmt.Errorf("restore %q failed validation and never ran, so it has no log:\n  %s", args[0], strings.Join(r.Status.ValidationErrors, "\n  "))
 			}
-			rc, err := download.Open(cmd.Context(), c, ns, arkv1.DownloadTargetKindRestoreLog, args[0], timeout)
+			rc, err := download.OpenRestoreFile(cmd.Context(), c, &r, arkv1.DownloadTargetKindRestoreLog, timeout)
 			if err != nil {
 				return fmt.Errorf("restore %q log: %w", args[0], err)
 			}

@@ -23,6 +23,8 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/internal/objectstore"
 )
 
@@ -124,6 +126,46 @@ func runSuite(t *testing.T, tg target) {
 		checkList(t, "ListObjects(listing/)", keys, listed(s.ListObjects(ctx, bucket, "listing/")))
 		checkList(t, "ListObjects(listing/t)", keys[4:], listed(s.ListObjects(ctx, bucket, "listing/t")))
 		checkList(t, "ListObjects(listing/nothing/)", nil, listed(s.ListObjects(ctx, bucket, "listing/nothing/")))
+	})
+
+	// The backup store over this provider, under a nested prefix: every
+	// layout of the lineage found, another prefix's left out, and the
+	// location with another tool's backups seen as read-only. The store
+	// builds keys the same way for every provider, so this checks that each
+	// provider's listing gives it what it needs.
+	t.Run("BackupLayoutsUnderAPrefix", func(t *testing.T) {
+		velero := `{"apiVersion":"velero.io/v1","kind":"Backup","metadata":{"name":"v1"},"status":{"phase":"Completed"}}`
+		for k, v := range map[string]string{
+			"lineage/team-a/own/ark-backup.json":              `{"metadata":{"name":"own"},"status":{"phase":"Completed"}}`,
+			"lineage/team-a/own/own.tar.gz":                   "x",
+			"lineage/team-a/backups/old/ark-backup.json":      `{"apiVersion":"ark.heptio.com/v1","kind":"Backup","metadata":{"name":"old"},"status":{"phase":"Completed"}}`,
+			"lineage/team-a/backups/old/old.tar.gz":           "x",
+			"lineage/team-a/backups/v1/velero-backup.json":    velero,
+			"lineage/team-a/backups/v1/v1.tar.gz":             "x",
+			"lineage/team-a/restic/shop/config":               "x",
+			"lineage/team-b/backups/other/velero-backup.json": velero,
+			"lineage/team-ab/elsewhere/ark-backup.json":       `{"metadata":{"name":"elsewhere"}}`,
+		} {
+			putBytes(t, s, bucket, k, []byte(v))
+		}
+		store := backupstore.New(s, bucket, backupstore.Options{Prefix: "lineage/team-a"})
+		found, shadowed, err := store.ListBackups(ctx)
+		want := []backupstore.Ref{{Name: "old", Layout: arkv1.BackupLayoutArkV010}, {Name: "own", Layout: arkv1.BackupLayoutArk}, {Name: "v1", Layout: arkv1.BackupLayoutVelero}}
+		if err != nil || !slices.Equal(found, want) || len(shadowed) != 0 {
+			t.Fatalf("ListBackups = %v, %v, %v; want %v", found, shadowed, err, want)
+		}
+		for _, ref := range found {
+			b, err := store.GetMetadata(ctx, ref)
+			if err != nil || b.Name != ref.Name || b.Status.Origin == nil || b.Status.Origin.Layout != ref.Layout {
+				t.Errorf("GetMetadata(%v) = %+v, %v", ref, b, err)
+			}
+		}
+		if reason, err := store.ReadOnlyReason(ctx); err != nil || !strings.Contains(reason, "lineage/team-a/") {
+			t.Errorf("ReadOnlyReason = %q, %v; want the location read-only, naming another tool's file", reason, err)
+		}
+		if reason, err := backupstore.New(s, bucket, backupstore.Options{Prefix: "lineage/team-ab"}).ReadOnlyReason(ctx); err != nil || reason != "" {
+			t.Errorf("ReadOnlyReason of a prefix of Ark's own = %q, %v", reason, err)
+		}
 	})
 
 	t.Run("ListPaginates", func(t *testing.T) {
