@@ -59,8 +59,11 @@ type Result struct {
 	Archive        archive.Summary
 	ResourceCounts map[string]int
 	VolumeBackups  map[string]*arkv1.VolumeBackupInfo
-	Warnings       int
-	Errors         int
+	// ExcludedItems counts, per resource, the items left out because they
+	// carry the exclusion label.
+	ExcludedItems map[string]int
+	Warnings      int
+	Errors        int
 	// Problems holds the first problems with their reasons.
 	Problems []arkv1.Problem
 }
@@ -70,7 +73,9 @@ type engine struct {
 	out        *archive.Writer
 	namespaces *filter.IncludesExcludes
 	resources  *filter.IncludesExcludes
-	selector   labels.Selector
+	// selectors are the label selector, or the OR terms: an item is backed
+	// up when it matches one of them.
+	selectors []labels.Selector
 	// clusterScope says whether cluster-scoped resources are listed.
 	clusterScope bool
 	// pulledIn tracks items that actions can add a second time (PVCs via
@@ -102,13 +107,9 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 	if len(unmatched) > 0 {
 		return nil, fmt.Errorf("invalid backup spec: %v", unmatched[0].Err)
 	}
-	selector := labels.Everything()
-	if spec.LabelSelector != nil {
-		s, err := metav1.LabelSelectorAsSelector(spec.LabelSelector)
-		if err != nil {
-			return nil, fmt.Errorf("invalid label selector: %w", err)
-		}
-		selector = s
+	selectors, err := selectorsOf(spec)
+	if err != nil {
+		return nil, err
 	}
 	w, err := archive.NewWriter(out)
 	if err != nil {
@@ -119,11 +120,12 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 		out:            w,
 		namespaces:     filter.New(spec.IncludedNamespaces, spec.ExcludedNamespaces),
 		resources:      resources,
-		selector:       selector,
+		selectors:      selectors,
 		pulledIn:       map[string]bool{},
 		seenNamespaces: map[string]bool{},
 		result: Result{
 			ResourceCounts: map[string]int{},
+			ExcludedItems:  map[string]int{},
 			VolumeBackups:  map[string]*arkv1.VolumeBackupInfo{},
 		},
 	}
@@ -132,7 +134,8 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 	opts.Log.Info("starting backup",
 		"namespaces", filter.Summary(spec.IncludedNamespaces, spec.ExcludedNamespaces),
 		"resources", filter.Summary(spec.IncludedResources, spec.ExcludedResources),
-		"selector", selector.String(), "clusterResources", e.clusterScope)
+		"selector", selectorSummary(selectors), "clusterResources", e.clusterScope,
+		"allAPIVersions", spec.IncludeAllAPIVersions)
 
 	for _, r := range orderResources(opts.Discovery.Resources()) {
 		if err := ctx.Err(); err != nil {
@@ -143,6 +146,11 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 		}
 		if err := e.backupResource(ctx, r); err != nil {
 			return nil, err
+		}
+		if e.result.ResourceCounts[r.GroupResource().String()] > 0 {
+			if err := e.backupCRDOf(ctx, r); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := e.backupNamespaces(ctx); err != nil {
@@ -214,11 +222,32 @@ func (e *engine) backupResource(ctx context.Context, r kube.Resource) error {
 	return nil
 }
 
-// listPages pages through a LIST, handing each item to fn, so only one page
-// is ever in memory. A failing LIST is a problem of this resource, not of the
-// backup: the error is recorded and the backup goes on.
+// listPages pages through a LIST per selector, handing each item to fn, so
+// only one page is ever in memory. A failing LIST is a problem of this
+// resource, not of the backup: the error is recorded and the backup goes on.
 func (e *engine) listPages(ctx context.Context, target dynamic.ResourceInterface, fn func(*unstructured.Unstructured) error) error {
-	opts := metav1.ListOptions{Limit: e.PageSize, LabelSelector: e.selector.String()}
+	for i, sel := range e.selectors {
+		err := e.listPagesWith(ctx, target, sel, func(item *unstructured.Unstructured) error {
+			if matchedEarlier(e.selectors, i, labels.Set(item.GetLabels())) {
+				e.progress.TotalItems--
+				return nil // listed, and written, with an earlier OR term
+			}
+			return fn(item)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unselective reports whether no label selector narrows the backup.
+func (e *engine) unselective() bool {
+	return len(e.selectors) == 1 && e.selectors[0].Empty()
+}
+
+func (e *engine) listPagesWith(ctx context.Context, target dynamic.ResourceInterface, sel labels.Selector, fn func(*unstructured.Unstructured) error) error {
+	opts := metav1.ListOptions{Limit: e.PageSize, LabelSelector: sel.String()}
 	for {
 		page, err := target.List(ctx, opts)
 		if err != nil {
@@ -249,9 +278,19 @@ func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstruct
 	key := gr.String() + "/" + item.GetNamespace() + "/" + item.GetName()
 	if tracksPullIns(gr) {
 		if e.pulledIn[key] {
+			e.progress.TotalItems--
 			return nil
 		}
 		e.pulledIn[key] = true
+	}
+	if excludedByLabel(item.GetLabels()) {
+		// Checked after the pull-in record, so a claim met twice (through
+		// its pod, then listed) is counted once.
+		e.result.ExcludedItems[gr.String()]++
+		e.progress.TotalItems--
+		e.Log.Info("not backed up: it carries the label "+arkv1.ExcludeFromBackupLabel+"=true",
+			"resource", gr.String(), "namespace", item.GetNamespace(), "name", item.GetName())
+		return nil
 	}
 	if ns := item.GetNamespace(); ns != "" {
 		e.seenNamespaces[ns] = true
@@ -279,6 +318,11 @@ func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstruct
 		}
 		return fmt.Errorf("writing %s %s/%s to the archive: %w", gr, item.GetNamespace(), item.GetName(), err)
 	}
+	if e.Backup.Spec.IncludeAllAPIVersions {
+		if err := e.writeVersions(ctx, r, item, data); err != nil {
+			return err
+		}
+	}
 	e.result.ResourceCounts[gr.String()]++
 	e.progress.ItemsBackedUp++
 	if e.Progress != nil {
@@ -293,7 +337,7 @@ func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstruct
 }
 
 func tracksPullIns(gr schema.GroupResource) bool {
-	return gr.Group == "" && (gr.Resource == "persistentvolumeclaims" || gr.Resource == "persistentvolumes")
+	return gr == crdResource || gr.Group == "" && (gr.Resource == "persistentvolumeclaims" || gr.Resource == "persistentvolumes")
 }
 
 // itemRef names an item an action wants backed up along with another.
@@ -353,9 +397,9 @@ func (e *engine) backupNamespaces(ctx context.Context) error {
 	for _, ns := range e.namespaces.Explicit() {
 		wanted[ns] = true
 	}
-	if e.namespaces.Explicit() == nil && e.selector.Empty() {
+	if e.namespaces.Explicit() == nil && e.unselective() {
 		// Every namespace (but the excluded ones) is in scope, empty ones too.
-		return e.listPages(ctx, e.Dynamic.Resource(r.GVR), func(item *unstructured.Unstructured) error {
+		return e.listPagesWith(ctx, e.Dynamic.Resource(r.GVR), labels.Everything(), func(item *unstructured.Unstructured) error {
 			if !e.namespaces.ShouldInclude(item.GetName()) {
 				return nil
 			}

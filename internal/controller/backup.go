@@ -27,9 +27,6 @@ import (
 	"github.com/heptio/ark/internal/snapshot"
 )
 
-// DefaultBackupTTL is how long a backup is kept when its spec says nothing.
-const DefaultBackupTTL = 720 * time.Hour
-
 // progressInterval bounds how often a running backup or restore writes its
 // progress into its status (a variable so tests can write it very often).
 var progressInterval = time.Second
@@ -41,7 +38,11 @@ type BackupReconciler struct {
 	Discovery *kube.Discovery
 	Dynamic   dynamic.Interface
 	PageSize  int64
-	Log       *slog.Logger
+	// DefaultTTL is the server's --default-backup-ttl: the TTL of a backup
+	// whose spec sets none, unless the Config's defaultBackupTTL says
+	// otherwise. 0 means settings.DefaultBackupTTL.
+	DefaultTTL time.Duration
+	Log        *slog.Logger
 	// Recovery must finish before new backups start.
 	Recovery *Interrupted
 	// Concurrency is how many backups run at once (at least 1): a fleet of
@@ -93,7 +94,7 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	now := metav1.Now()
 	ttl := b.Spec.TTL.Duration
 	if ttl == 0 {
-		ttl = DefaultBackupTTL
+		ttl = settings.BackupTTL(env.Config, r.DefaultTTL)
 	}
 	expiration := metav1.NewTime(now.Add(ttl))
 	err = claimStatus(ctx, r.Client, &b, func(b *arkv1.Backup) {
@@ -169,6 +170,9 @@ func (r *BackupReconciler) run(ctx context.Context, log *slog.Logger, b *arkv1.B
 	s.Warnings, s.Errors = result.Warnings, result.Errors
 	s.Problems = result.Problems
 	s.ResourceCounts = result.ResourceCounts
+	if len(result.ExcludedItems) > 0 {
+		s.ExcludedItems = result.ExcludedItems
+	}
 	s.Archive = &arkv1.ArchiveInfo{SHA256: result.Archive.SHA256, Size: result.Archive.Size, Items: result.Archive.Items}
 	s.Progress = &arkv1.BackupProgress{TotalItems: result.Archive.Items, ItemsBackedUp: result.Archive.Items}
 	if len(result.VolumeBackups) > 0 {

@@ -49,6 +49,7 @@ type Options struct {
 	BackupPageSize    int64
 	VolumeTimeout     time.Duration
 	MaxArchiveEntry   int64
+	DefaultBackupTTL  time.Duration
 	MinSyncPeriod     time.Duration
 	Factory           settings.Factory
 	Log               *slog.Logger
@@ -129,7 +130,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&controller.ConfigReconciler{Client: mgr.GetClient(), Namespace: ns, Settings: current, Log: logger},
 		&controller.BackupReconciler{Client: mgr.GetClient(), Settings: current, Discovery: disco, Dynamic: dyn,
-			PageSize: opts.BackupPageSize, Log: logger, Recovery: recovery, Concurrency: opts.ConcurrentBackups},
+			PageSize: opts.BackupPageSize, DefaultTTL: opts.DefaultBackupTTL, Log: logger, Recovery: recovery, Concurrency: opts.ConcurrentBackups},
 		&controller.RestoreReconciler{Client: mgr.GetClient(), Settings: current, Discovery: disco, Dynamic: dyn,
 			Workers: opts.RestoreWorkers, VolumeTimeout: opts.VolumeTimeout, Log: logger, Recovery: recovery,
 			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}, Concurrency: opts.ConcurrentRestores},

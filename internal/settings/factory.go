@@ -33,6 +33,9 @@ func (f Factory) build(cfg *arkv1.Config) (*Environment, error) {
 	if bsp.Bucket == "" {
 		return nil, fmt.Errorf("backupStorageProvider.bucket is empty: set it to the bucket (or container) backups go to")
 	}
+	if ttl := cfg.DefaultBackupTTL.Duration; ttl < 0 {
+		return nil, fmt.Errorf("defaultBackupTTL %s is negative: set a positive duration such as 720h, or remove it to use the server's --default-backup-ttl", ttl)
+	}
 	objects, err := newObjectStore(bsp.Name, bsp.Config)
 	if err != nil {
 		return nil, fmt.Errorf("backupStorageProvider %q: %w", bsp.Name, err)

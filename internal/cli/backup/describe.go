@@ -78,7 +78,8 @@ func Describe(w io.Writer, b *arkv1.Backup, ns string) {
 	p("")
 	p("Label selector:  %s", selectorString(s))
 	p("Snapshot PVs:    %s", optionalBool(s.SnapshotVolumes, "auto"))
-	p("TTL:             %s", s.TTL.Duration)
+	p("TTL:             %s", ttlString(s.TTL))
+	p("All API versions:  %t", s.IncludeAllAPIVersions)
 	p("")
 	p("Backup format version:  %d", st.Version)
 	p("Started:     %s", output.Timestamp(st.StartTimestamp))
@@ -104,6 +105,18 @@ func Describe(w io.Writer, b *arkv1.Backup, ns string) {
 		sort.Strings(names)
 		for _, n := range names {
 			p("  %-40s %d", n, st.ResourceCounts[n])
+		}
+	}
+	if len(st.ExcludedItems) > 0 {
+		p("")
+		p("Left out by the label %s=true:", arkv1.ExcludeFromBackupLabel)
+		var names []string
+		for n := range st.ExcludedItems {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			p("  %-40s %d", n, st.ExcludedItems[n])
 		}
 	}
 	p("")

@@ -15,6 +15,7 @@ import (
 	"github.com/heptio/ark/internal/kube/adaptive"
 	"github.com/heptio/ark/internal/restore"
 	"github.com/heptio/ark/internal/server"
+	"github.com/heptio/ark/internal/settings"
 	"github.com/heptio/ark/internal/snapshot"
 )
 
@@ -78,6 +79,7 @@ missing, and reloads it when it changes.`,
 	fl.Int64Var(&opts.BackupPageSize, "backup-page-size", 500, "items per LIST page during a backup")
 	fl.DurationVar(&opts.VolumeTimeout, "volume-timeout", snapshot.DefaultVolumeTimeout, "how long a restore waits for a volume created from a snapshot")
 	fl.Int64Var(&opts.MaxArchiveEntry, "max-archive-entry-size", 0, "largest single object a restore accepts from an archive, in bytes (0: the default, 32 MiB)")
+	fl.DurationVar(&opts.DefaultBackupTTL, "default-backup-ttl", settings.DefaultBackupTTL, "how long a backup whose spec sets no --ttl is kept (the Config's defaultBackupTTL, when set, wins)")
 	fl.DurationVar(&opts.MinSyncPeriod, "min-sync-period", time.Minute, "floor of the Config's sync periods (lowered only for tests)")
 	_ = fl.MarkHidden("min-sync-period")
 	return cmd
