@@ -33,7 +33,10 @@ import (
 
 // RestoreReconciler runs restores in phase New.
 type RestoreReconciler struct {
-	Client    client.Client
+	Client client.Client
+	// Reader reads what the manager does not cache (the resource modifier
+	// ConfigMaps); nil means Client.
+	Reader    client.Reader
 	Settings  *settings.Settings
 	Discovery *kube.Discovery
 	Dynamic   dynamic.Interface
@@ -71,10 +74,11 @@ func (r *RestoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	var problems []string
 	var b *arkv1.Backup
+	var modifiers *restore.Modifiers
 	if err != nil {
 		problems = []string{err.Error()}
 	} else {
-		b, problems = r.validate(ctx, &rs, env)
+		b, modifiers, problems = r.validate(ctx, &rs, env)
 	}
 	if len(problems) > 0 {
 		log.Info("restore failed validation", "errors", problems)
@@ -97,20 +101,25 @@ func (r *RestoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("marking restore %s InProgress: %w", rs.Name, err)
 	}
-	return ctrl.Result{}, r.run(ctx, log, &rs, b, env)
+	return ctrl.Result{}, r.run(ctx, log, &rs, b, modifiers, env)
 }
 
-func (r *RestoreReconciler) validate(ctx context.Context, rs *arkv1.Restore, env *settings.Environment) (*arkv1.Backup, []string) {
+func (r *RestoreReconciler) validate(ctx context.Context, rs *arkv1.Restore, env *settings.Environment) (*arkv1.Backup, *restore.Modifiers, []string) {
+	if rs.Spec.BackupName == "" && rs.Spec.ScheduleName != "" {
+		if problem := r.pickScheduledBackup(ctx, rs); problem != "" {
+			return nil, nil, append(restore.Validate(rs.Spec, nil, "", nil), problem)
+		}
+	}
 	spec := rs.Spec
 	if spec.BackupName == "" {
-		return nil, restore.Validate(spec, nil, "", nil)
+		return nil, nil, restore.Validate(spec, nil, "", nil)
 	}
 	if err := r.Discovery.Refresh(); err != nil {
-		return nil, []string{err.Error()}
+		return nil, nil, []string{err.Error()}
 	}
 	b, err := r.findBackup(ctx, rs.Namespace, spec.BackupName, env)
 	if err != nil {
-		return nil, append(restore.Validate(spec, nil, "", nil), err.Error())
+		return nil, nil, append(restore.Validate(spec, nil, "", nil), err.Error())
 	}
 	// Resource names are checked against the cluster and the backup: the
 	// custom resources of a CRD that only the backup has are restorable.
@@ -139,7 +148,11 @@ func (r *RestoreReconciler) validate(ctx context.Context, rs *arkv1.Restore, env
 		problems = append(problems, fmt.Sprintf("backup %q has %d volume snapshot(s) and %s but the Config names no persistentVolumeProvider to restore them with: add the persistentVolumeProvider that took them to Config %s/%s, or restore the PVs as objects only with --restore-volumes=false",
 			b.Name, len(b.Status.VolumeBackups), setting, env.Config.Namespace, env.Config.Name))
 	}
-	return b, problems
+	if s := spec.ScheduleName; s != "" && b.Labels[arkv1.ScheduleNameLabel] != s {
+		problems = append(problems, fmt.Sprintf("backup %q was not made by schedule %q (its %s label is %q): give either --from-backup or --from-schedule", b.Name, s, arkv1.ScheduleNameLabel, b.Labels[arkv1.ScheduleNameLabel]))
+	}
+	modifiers, more := r.readModifiers(ctx, rs)
+	return b, modifiers, append(problems, more...)
 }
 
 // findBackup reads the Backup object, or, when the cluster does not have it
@@ -169,7 +182,7 @@ func (r *RestoreReconciler) findBackup(ctx context.Context, namespace, name stri
 
 // run takes a restore that is InProgress to Completed, PartiallyFailed or
 // Failed. The error is only that of writing its status.
-func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1.Restore, b *arkv1.Backup, env *settings.Environment) error {
+func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1.Restore, b *arkv1.Backup, modifiers *restore.Modifiers, env *settings.Environment) error {
 	log.Info("restore started", "backup", b.Name)
 	opLog, err := oplog.New(r.Log.Handler())
 	if err != nil {
@@ -178,7 +191,7 @@ func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1
 	defer opLog.Remove()
 	rlog := opLog.Logger.With("restore", rs.Name)
 
-	result, err := r.restore(ctx, rlog, rs, b, env)
+	result, err := r.restore(ctx, rlog, rs, b, modifiers, env)
 	if err != nil {
 		rlog.Error("restore failed", "error", err)
 		r.uploadRestoreFiles(ctx, log, env, rs, opLog, nil)
@@ -197,6 +210,7 @@ func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1
 		rs.Status.Warnings, rs.Status.Errors = warnings, errs
 		rs.Status.CompletionTimestamp = &completed
 		rs.Status.Progress = &arkv1.RestoreProgress{TotalItems: result.TotalItems, ItemsRestored: result.ItemsRestored}
+		rs.Status.ItemsUpdated, rs.Status.ItemsUnchanged = result.ItemsUpdated, result.ItemsUnchanged
 	}); err != nil {
 		return fmt.Errorf("recording the result of restore %s: %w", rs.Name, err)
 	}
@@ -209,7 +223,7 @@ func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1
 // restore downloads the archive into a private temporary directory, checks
 // it against the digest the backup recorded and against its own index, and
 // only then creates anything.
-func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *arkv1.Restore, b *arkv1.Backup, env *settings.Environment) (*restore.Result, error) {
+func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *arkv1.Restore, b *arkv1.Backup, modifiers *restore.Modifiers, env *settings.Environment) (*restore.Result, error) {
 	body, err := env.Store.GetArchive(ctx, b.Name)
 	if err != nil {
 		return nil, fmt.Errorf("opening the archive of backup %q: %w", b.Name, err)
@@ -261,6 +275,7 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 		Priorities: env.Config.ResourcePriorities,
 		Workers:    r.Workers,
 		Volumes:    volumes,
+		Modifiers:  modifiers,
 		Log:        rlog,
 		Progress:   reporter.Update,
 	})

@@ -6,21 +6,31 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
+// actionOptions are the parts of a restore's spec the built-in actions read.
+type actionOptions struct {
+	namespaceMapping  map[string]string
+	preserveNodePorts bool
+}
+
 // applyBuiltinActions makes the changes an object of the given resource needs
 // to be created in another (or an emptied) cluster. The object's metadata has
 // already been reset.
-func applyBuiltinActions(key string, obj *unstructured.Unstructured, namespaceMapping map[string]string) {
+func applyBuiltinActions(key string, obj *unstructured.Unstructured, opts actionOptions) {
 	switch key {
 	case podsKey:
 		preparePod(obj)
 	case jobsKey:
 		prepareJob(obj)
 	case servicesKey:
-		prepareService(obj)
+		prepareService(obj, opts.preserveNodePorts)
 	case pvsKey:
-		preparePersistentVolume(obj, namespaceMapping)
+		preparePersistentVolume(obj, opts.namespaceMapping)
 	case pvcsKey:
 		preparePersistentVolumeClaim(obj)
+	case secretsKey:
+		if isServiceAccountToken(obj) {
+			prepareServiceAccountToken(obj)
+		}
 	}
 }
 
@@ -143,9 +153,11 @@ func prepareJob(obj *unstructured.Unstructured) {
 }
 
 // prepareService drops what the cluster allocates: cluster IPs (they belong
-// to the old cluster's service range and may be taken) and node ports.
-// Headless services keep clusterIP "None", which is their definition.
-func prepareService(obj *unstructured.Unstructured) {
+// to the old cluster's service range and may be taken) and node ports,
+// unless preserveNodePorts asks to keep them (clients outside the cluster
+// know them). Headless services keep clusterIP "None", which is their
+// definition.
+func prepareService(obj *unstructured.Unstructured, preserveNodePorts bool) {
 	spec, ok := obj.Object["spec"].(map[string]any)
 	if !ok {
 		return
@@ -153,6 +165,9 @@ func prepareService(obj *unstructured.Unstructured) {
 	if ip, _ := spec["clusterIP"].(string); ip != "None" {
 		delete(spec, "clusterIP")
 		delete(spec, "clusterIPs")
+	}
+	if preserveNodePorts {
+		return
 	}
 	delete(spec, "healthCheckNodePort")
 	ports, _ := spec["ports"].([]any)

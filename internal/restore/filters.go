@@ -26,4 +26,6 @@ const (
 	podsKey       = "pods"
 	jobsKey       = "jobs.batch"
 	servicesKey   = "services"
+	secretsKey    = "secrets"
+	saKey         = "serviceaccounts"
 )

@@ -46,6 +46,10 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 		r.results.error(target, "could not restore %s: %s", r.describe(obj, item, target), t.copy.unserved)
 		return
 	}
+	if t.key == secretsKey && !t.tokensPass && isServiceAccountToken(obj) {
+		r.tokens.hold(t, res, item)
+		return
+	}
 	if target != "" {
 		if r.namespaces.ensure(ctx, target, item.Namespace) != nil {
 			return // reported once for the whole namespace
@@ -53,12 +57,20 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 	}
 	what := r.describe(obj, item, target)
 
+	var status any
+	if r.restoresStatus(t.key) {
+		status = obj.Object["status"]
+	}
 	resetMetadataAndStatus(obj)
 	if target != "" {
 		obj.SetNamespace(target)
 	}
 	addRestoreLabel(obj, r.labelValue)
-	applyBuiltinActions(t.key, obj, r.spec.NamespaceMapping)
+	applyBuiltinActions(t.key, obj, r.actions)
+	if err := r.opts.Modifiers.Apply(t.key, obj); err != nil {
+		r.results.error(target, "could not restore %s: %v", what, err)
+		return
+	}
 	if t.key == pvsKey {
 		if obj, err = r.restoreVolume(ctx, obj, what); err != nil {
 			r.results.error(target, "%v", err)
@@ -75,13 +87,19 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 	if target != "" {
 		client = r.opts.Dynamic.Resource(gvr).Namespace(target)
 	}
-	_, err = client.Create(ctx, obj, metav1.CreateOptions{})
+	created, err := client.Create(ctx, obj, metav1.CreateOptions{})
 	switch {
 	case err == nil:
 		r.restored.Add(1)
 		r.log.Debug("restored", "item", what)
+		r.restoreStatus(ctx, client, created, status, what, target)
 	case apierrors.IsAlreadyExists(err):
-		r.results.warning(target, "%s already exists, left as it is (never overwritten)", what)
+		switch r.handleExisting(ctx, client, obj, what, target) {
+		case existingUpdated:
+			r.updated.Add(1)
+		case existingUnchanged:
+			r.unchanged.Add(1)
+		}
 	case apierrors.IsNotFound(err) && gvr.Version != res.GVR.Version:
 		r.results.error(target, "could not create %s: this cluster does not serve version %s of %s (it serves %s): %v", what, gvr.Version, t.key, res.GVR.Version, err)
 		return

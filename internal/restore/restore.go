@@ -11,8 +11,9 @@
 // discovery) before the next tier, so custom resources can follow them into
 // an empty cluster.
 //
-// Nothing is ever overwritten: an object that already exists is left as it
-// is and reported as a warning. Other failures are reported per item and the
+// An object that already exists is left as it is and reported as a warning,
+// or, with existingResourcePolicy "update", patched to the backed-up state
+// (existing.go); it is never deleted. Other failures are reported per item and the
 // restore goes on; Run returns an error only when the restore as a whole
 // cannot run (missing inputs, a bad label selector or namespace mapping, or a
 // cancelled context).
@@ -85,6 +86,9 @@ type Options struct {
 	// Volumes creates volumes from snapshots. nil: PVs are restored as
 	// objects only.
 	Volumes VolumeRestorer
+	// Modifiers are the restore's resource modifier rules (read by the
+	// caller from the ConfigMap spec.resourceModifier names); nil: none.
+	Modifiers *Modifiers
 	// Log receives the restore's log; nil discards it.
 	Log *slog.Logger
 	// Progress, when set, is called after every item (never concurrently);
@@ -108,6 +112,10 @@ type Result struct {
 	Warnings, Errors arkv1.RestoreResult
 	ItemsRestored    int
 	TotalItems       int
+	// ItemsUpdated and ItemsUnchanged count the existing objects patched to
+	// the backed-up state, and those found in it (existingResourcePolicy
+	// update).
+	ItemsUpdated, ItemsUnchanged int
 	// UnverifiedArchive is set when the archive has no index (Heptio Ark
 	// and Velero write none), so its items could not be checked one by one:
 	// it says who wrote it and what was checked, for the restore's status.
@@ -136,16 +144,24 @@ type restorer struct {
 	selector   labels.Selector
 	nsFilter   *filter.IncludesExcludes
 	resFilter  *filter.IncludesExcludes
+	// statusFilter selects the resources whose status is restored; nil:
+	// none.
+	statusFilter *filter.IncludesExcludes
 	// unmatched are the resource names that match nothing in the cluster
 	// or the archive: most likely typos.
-	unmatched []filter.Unmatched
+	unmatched       []filter.Unmatched
+	statusUnmatched []filter.Unmatched
+	actions         actionOptions
+	tokens          tokenSecrets
 
 	results    results
 	namespaces namespaceCreator
 	crds       crdSet
 
-	total    atomic.Int64
-	restored atomic.Int64
+	total     atomic.Int64
+	restored  atomic.Int64
+	updated   atomic.Int64
+	unchanged atomic.Int64
 
 	progressMu sync.Mutex
 	current    string
@@ -205,7 +221,12 @@ func newRestorer(opts Options) (*restorer, error) {
 		selector:   selector,
 		nsFilter:   filter.New(spec.IncludedNamespaces, spec.ExcludedNamespaces),
 	}
-	r.resFilter, r.unmatched = filter.Resources(opts.Discovery, slices.Sorted(maps.Keys(opts.Contents.Resources)), spec.IncludedResources, spec.ExcludedResources)
+	known := slices.Sorted(maps.Keys(opts.Contents.Resources))
+	r.resFilter, r.unmatched = filter.Resources(opts.Discovery, known, spec.IncludedResources, spec.ExcludedResources)
+	if rs := spec.RestoreStatus; rs != nil && len(rs.IncludedResources) > 0 {
+		r.statusFilter, r.statusUnmatched = filter.Resources(opts.Discovery, known, rs.IncludedResources, rs.ExcludedResources)
+	}
+	r.actions = actionOptions{namespaceMapping: spec.NamespaceMapping, preserveNodePorts: spec.PreserveNodePorts != nil && *spec.PreserveNodePorts}
 	r.namespaces.r = r
 	r.results.log = log
 	return r, nil
@@ -218,6 +239,9 @@ func (r *restorer) run(ctx context.Context) error {
 	}
 	for _, u := range r.unmatched {
 		r.results.arkWarning("%s resource %q matches nothing in the cluster or the backup, so it has no effect: %v", u.List(), u.Name, u.Err)
+	}
+	for _, u := range r.statusUnmatched {
+		r.results.arkWarning("restoreStatus: %s resource %q matches nothing in the cluster or the backup, so it has no effect: %v", u.List(), u.Name, u.Err)
 	}
 	r.total.Store(int64(p.total))
 	// The caller's logger names the restore already.
@@ -238,7 +262,11 @@ func (r *restorer) run(ctx context.Context) error {
 		if err := r.restoreTier(ctx, t); err != nil {
 			return err
 		}
+		if t.key == saKey {
+			r.restoreTokenSecrets(ctx)
+		}
 	}
+	r.restoreTokenSecrets(ctx) // when the backup has no ServiceAccounts to wait for
 	return nil
 }
 
@@ -347,6 +375,8 @@ func (r *restorer) result() Result {
 		Errors:            errs,
 		ItemsRestored:     int(r.restored.Load()),
 		TotalItems:        int(r.total.Load()),
+		ItemsUpdated:      int(r.updated.Load()),
+		ItemsUnchanged:    int(r.unchanged.Load()),
 		UnverifiedArchive: r.opts.Contents.Format.Unverified(),
 	}
 }

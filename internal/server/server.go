@@ -131,7 +131,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		&controller.ConfigReconciler{Client: mgr.GetClient(), Namespace: ns, Settings: current, Log: logger},
 		&controller.BackupReconciler{Client: mgr.GetClient(), Settings: current, Discovery: disco, Dynamic: dyn,
 			PageSize: opts.BackupPageSize, DefaultTTL: opts.DefaultBackupTTL, Log: logger, Recovery: recovery, Concurrency: opts.ConcurrentBackups},
-		&controller.RestoreReconciler{Client: mgr.GetClient(), Settings: current, Discovery: disco, Dynamic: dyn,
+		&controller.RestoreReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Settings: current, Discovery: disco, Dynamic: dyn,
 			Workers: opts.RestoreWorkers, VolumeTimeout: opts.VolumeTimeout, Log: logger, Recovery: recovery,
 			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}, Concurrency: opts.ConcurrentRestores},
 		&controller.DownloadRequestReconciler{Client: mgr.GetClient(), Settings: current, Log: logger},
