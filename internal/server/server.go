@@ -136,6 +136,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}, Concurrency: opts.ConcurrentRestores},
 		&controller.DownloadRequestReconciler{Client: mgr.GetClient(), Settings: current, Log: logger},
 		&controller.ScheduleReconciler{Client: mgr.GetClient(), Settings: current, Log: logger},
+		&controller.OwnedBackupCleaner{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Settings: current, Log: logger},
 		&controller.DeleteBackupRequestReconciler{Client: mgr.GetClient(), Settings: current, Log: logger, Recovery: recovery},
 		&controller.GarbageCollector{Client: mgr.GetClient(), Namespace: ns, Settings: current, Log: logger},
 		&controller.BackupSyncer{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Namespace: ns, Settings: current, Log: logger},

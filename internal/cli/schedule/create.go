@@ -17,6 +17,8 @@ import (
 
 type createOptions struct {
 	spec     backup.SpecFlags
+	paused   bool
+	owner    bool
 	schedule string
 	labels   []string
 	output   string
@@ -35,7 +37,10 @@ and labelled ark-schedule=<schedule>.
 --schedule takes a 5-field cron expression (minute hour day-of-month month
 day-of-week, in UTC) or a descriptor: @every <duration>, @hourly, @daily,
 @weekly, @monthly, @yearly. Runs missed while the server was down are not
-replayed: when it comes back it makes one backup for the most recent of them.`,
+replayed: when it comes back it makes one backup for the most recent of them.
+
+With --use-owner-references-in-backup the schedule owns its backups:
+deleting it deletes them, with their data (files and snapshots).`,
 		Example: `  # every 6 hours, everything, kept for a week
   ark schedule create full --schedule "0 */6 * * *" --ttl 168h
 
@@ -50,6 +55,8 @@ replayed: when it comes back it makes one backup for the most recent of them.`,
 	o.spec.Bind(cmd)
 	cmd.Flags().StringVar(&o.schedule, "schedule", "", `when to back up: a cron expression such as "0 */6 * * *", or "@every 6h", "@daily" (required)`)
 	cmd.Flags().StringSliceVar(&o.labels, "labels", nil, "labels to put on the Schedule (k1=v1,k2=v2)")
+	cmd.Flags().BoolVar(&o.paused, "paused", false, "create the schedule paused (ark schedule unpause starts it)")
+	cmd.Flags().BoolVar(&o.owner, "use-owner-references-in-backup", false, "make the schedule the owner of its backups: deleting the schedule deletes them, with their data")
 	output.BindFlag(cmd, &o.output, "", "json", "yaml")
 	return cmd
 }
@@ -74,7 +81,7 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, name strin
 	ns := f.ResolvedNamespace()
 	s := &arkv1.Schedule{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
-		Spec:       arkv1.ScheduleSpec{Schedule: o.schedule, Template: spec},
+		Spec:       arkv1.ScheduleSpec{Schedule: o.schedule, Template: spec, Paused: o.paused, UseOwnerReferencesInBackup: o.owner},
 	}
 	// The server validates it the same way; failing here loses nothing.
 	if _, problems := schedule.Validate(s); len(problems) > 0 {
