@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
@@ -109,8 +110,11 @@ func TestScheduleControls(t *testing.T) {
 	if first := times[len(before)]; first.Before(unpausedAt.Add(-time.Second)) {
 		t.Errorf("the first backup after the unpause at %s is for %s: a missed run time was caught up", unpausedAt.UTC(), first)
 	}
-	if s := controlsSchedule(t, env, "sc-fast"); s.Status.LastSkipped == nil || s.Status.PausedSince != nil {
-		t.Errorf("sc-fast status after the unpause: %+v", s.Status)
+	var skippedAfterFirst metav1.Time
+	if s := controlsSchedule(t, env, "sc-fast"); s.Status.LastSkipped == nil || s.Status.PausedSince != nil || times[len(before)].Before(s.Status.LastSkipped.Time) {
+		t.Fatalf("sc-fast status after the unpause: %+v; first backup after it for %s", s.Status, times[len(before)])
+	} else {
+		skippedAfterFirst = *s.Status.LastSkipped
 	}
 
 	// Paused again, then unpaused with --catch-up: one backup for the latest
@@ -130,12 +134,21 @@ func TestScheduleControls(t *testing.T) {
 		times, _ := scheduledBackups(t, env, "sc-fast")
 		return len(times) > len(before), nil
 	})
+	// How late the server sees the unpause decides which run time is the
+	// latest missed one, so what is checked is that the server took the
+	// catch-up path (it says so, and lastSkipped stays as the first unpause
+	// left it) and made exactly one backup, after the unpause, for a run
+	// time it missed, with none for the earlier missed ones.
+	serverLogHas(env, "one catch-up backup for the latest run time missed while paused", time.Minute)
 	times, byTime = scheduledBackups(t, env, "sc-fast")
 	catchUp := times[len(before)]
-	if !catchUp.Before(unpausedAt) || byTime[catchUp].CreationTimestamp.Time.Before(unpausedAt.Add(-time.Second)) ||
-		!catchUp.After(before[len(before)-1].Add(period)) {
+	if c := byTime[catchUp].CreationTimestamp.Time; c.Before(unpausedAt.Add(-time.Second)) || catchUp.After(c) ||
+		catchUp.Sub(before[len(before)-1]) < 3*period {
 		t.Errorf("catch-up backup for run time %s created %s; unpaused at %s, last backup before the pause for %s: want one for a missed run time, made after the unpause",
-			catchUp, byTime[catchUp].CreationTimestamp.UTC(), unpausedAt.UTC(), before[len(before)-1])
+			catchUp, c.UTC(), unpausedAt.UTC(), before[len(before)-1])
+	}
+	if s := controlsSchedule(t, env, "sc-fast"); s.Status.LastSkipped == nil || !s.Status.LastSkipped.Equal(&skippedAfterFirst) {
+		t.Errorf("lastSkipped %v after the catch-up unpause, want it unchanged (%s): the missed runs were skipped", s.Status.LastSkipped, skippedAfterFirst.UTC())
 	}
 	if _, ok := controlsSchedule(t, env, "sc-fast").Annotations[arkv1.CatchUpAnnotation]; ok {
 		t.Errorf("the catch-up annotation stayed after the server acted on it")
