@@ -177,7 +177,9 @@ spec: {size: 3}
 
 	// The target cluster now serves widgets in v1 only: the restore reads
 	// the v1 directory (the preferred v2 is not served).
-	restoreDeleteNamespace(t, env, "bc-app")
+	// (Restored into another namespace: bc-app cannot be deleted here, its
+	// claim keeps the pvc-protection finalizer, whose controller this local
+	// cluster does not run.)
 	crd := &apiextensionsv1.CustomResourceDefinition{ObjectMeta: metav1.ObjectMeta{Name: "widgets.bc.example.com"}}
 	if err := env.Client.Delete(ctx, crd); err != nil {
 		t.Fatal(err)
@@ -192,10 +194,11 @@ spec: {size: 3}
 	})
 	// Only the widgets: the CRD is there, and the namespace's kube-root-ca.crt
 	// would race the root CA publisher.
-	restoreMustComplete(t, env, "bc-versions-restore", "bc-versions", 0, "--include-resources", "widgets.bc.example.com")
+	restoreMustComplete(t, env, "bc-versions-restore", "bc-versions", 0, "--include-resources", "widgets.bc.example.com",
+		"--namespace-mappings", "bc-app:bc-restored")
 	w := &unstructured.Unstructured{}
 	w.SetGroupVersionKind(schema.GroupVersionKind{Group: "bc.example.com", Version: "v1", Kind: "Widget"})
-	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "bc-app", Name: "w1"}, w); err != nil {
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "bc-restored", Name: "w1"}, w); err != nil {
 		t.Fatalf("widget w1 not restored in v1: %v", err)
 	}
 	if size, _, _ := unstructured.NestedInt64(w.Object, "spec", "size"); size != 3 || w.GetLabels()["ark-restore"] != "bc-versions-restore" {
