@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
+	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -52,6 +54,12 @@ type Options struct {
 	Log     *slog.Logger
 	// Progress is called after every item; the caller rate-limits.
 	Progress func(arkv1.BackupProgress)
+	// RecordSnapshot, when set, is called as soon as a volume snapshot is
+	// taken, before the backup goes on, so that a backup that fails later
+	// (or whose server dies) still has a record of every snapshot it took,
+	// and a deletion can remove them. An error fails that volume's item;
+	// the callee deals with the snapshot it could not record.
+	RecordSnapshot func(pv string, info *arkv1.VolumeBackupInfo) error
 }
 
 // Result is what a backup wrote and what went wrong along the way.
@@ -131,6 +139,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 	}
 	e.clusterScope = spec.IncludeClusterResources != nil && *spec.IncludeClusterResources ||
 		spec.IncludeClusterResources == nil && e.namespaces.IncludesAll()
+	e.reportFailedGroups()
 	opts.Log.Info("starting backup",
 		"namespaces", filter.Summary(spec.IncludedNamespaces, spec.ExcludedNamespaces),
 		"resources", filter.Summary(spec.IncludedResources, spec.ExcludedResources),
@@ -222,54 +231,6 @@ func (e *engine) backupResource(ctx context.Context, r kube.Resource) error {
 	return nil
 }
 
-// listPages pages through a LIST per selector, handing each item to fn, so
-// only one page is ever in memory. A failing LIST is a problem of this
-// resource, not of the backup: the error is recorded and the backup goes on.
-func (e *engine) listPages(ctx context.Context, target dynamic.ResourceInterface, fn func(*unstructured.Unstructured) error) error {
-	for i, sel := range e.selectors {
-		err := e.listPagesWith(ctx, target, sel, func(item *unstructured.Unstructured) error {
-			if matchedEarlier(e.selectors, i, labels.Set(item.GetLabels())) {
-				e.progress.TotalItems--
-				return nil // listed, and written, with an earlier OR term
-			}
-			return fn(item)
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// unselective reports whether no label selector narrows the backup.
-func (e *engine) unselective() bool {
-	return len(e.selectors) == 1 && e.selectors[0].Empty()
-}
-
-func (e *engine) listPagesWith(ctx context.Context, target dynamic.ResourceInterface, sel labels.Selector, fn func(*unstructured.Unstructured) error) error {
-	opts := metav1.ListOptions{Limit: e.PageSize, LabelSelector: sel.String()}
-	for {
-		page, err := target.List(ctx, opts)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			e.problem("error", e.progress.CurrentResource, "", "", fmt.Sprintf("listing failed: %v", err))
-			return nil
-		}
-		e.progress.TotalItems += len(page.Items)
-		for i := range page.Items {
-			if err := fn(&page.Items[i]); err != nil {
-				return err
-			}
-		}
-		if page.GetContinue() == "" {
-			return nil
-		}
-		opts.Continue = page.GetContinue()
-	}
-}
-
 // backupItem runs the item's actions and writes it. Only a failure of the
 // archive stream itself (the upload died) is returned; everything else,
 // including an item the archive refuses, is recorded as a problem.
@@ -299,7 +260,7 @@ func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstruct
 	// restore drops them, so they only cost space.
 	item.SetManagedFields(nil)
 
-	additional, err := e.runActions(ctx, gr, item)
+	additional, err := e.runActionsRecovering(ctx, gr, item)
 	if err != nil {
 		e.problem("error", gr.String(), item.GetNamespace(), item.GetName(), err.Error())
 	}
@@ -336,6 +297,20 @@ func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstruct
 	return nil
 }
 
+// runActionsRecovering runs the item's actions and turns a panic (a bug set
+// off by this one object, in an action or a volume provider's SDK) into an
+// error of the item: the backup of everything else goes on, instead of the
+// backup being left InProgress by a recovered reconciler, or the server dying.
+func (e *engine) runActionsRecovering(ctx context.Context, gr schema.GroupResource, item *unstructured.Unstructured) (refs []itemRef, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.Log.Error("panic in a backup item action", "resource", gr.String(), "namespace", item.GetNamespace(), "name", item.GetName(), "panic", p, "stack", string(debug.Stack()))
+			refs, err = nil, fmt.Errorf("internal error (a bug of Ark, please report it with the server's log): %v", p)
+		}
+	}()
+	return e.runActions(ctx, gr, item)
+}
+
 func tracksPullIns(gr schema.GroupResource) bool {
 	return gr == crdResource || gr.Group == "" && (gr.Resource == "persistentvolumeclaims" || gr.Resource == "persistentvolumes")
 }
@@ -345,6 +320,9 @@ type itemRef struct {
 	Resource  schema.GroupResource
 	Namespace string
 	Name      string
+	// boundTo, for a PV pulled in by a claim, is that claim: the PV comes
+	// along only if it is bound to it (volumeBoundTo).
+	boundTo *unstructured.Unstructured
 }
 
 // backupAdditional fetches and backs up an item an action pulled in. It
@@ -377,6 +355,13 @@ func (e *engine) backupAdditional(ctx context.Context, ref itemRef) error {
 		}
 		e.problem("error", ref.Resource.String(), ref.Namespace, ref.Name, fmt.Sprintf("fetching: %v", err))
 		return nil
+	}
+	if claim := ref.boundTo; claim != nil {
+		if ok, why := volumeBoundTo(item, claim); !ok {
+			e.problem("warning", pvcResource.String(), claim.GetNamespace(), claim.GetName(),
+				fmt.Sprintf("the claim names volume %s in spec.volumeName, %s, so the volume is not backed up on this claim's account", ref.Name, why))
+			return nil
+		}
 	}
 	e.progress.TotalItems++
 	return e.backupItem(ctx, r, item)
@@ -426,6 +411,23 @@ func (e *engine) backupNamespaces(ctx context.Context) error {
 	return nil
 }
 
+// reportFailedGroups records, for a backup of every resource, each API
+// group the discovery could not read: whatever it serves is missing, and
+// the backup must not say Completed as if nothing were.
+func (e *engine) reportFailedGroups() {
+	if e.resources.Explicit() != nil {
+		return // only named resources were wanted, and all were found
+	}
+	for _, g := range e.Discovery.FailedGroups() {
+		group := g.GroupVersion.String()
+		what := "API group " + group
+		if g.GroupVersion.Empty() {
+			what, group = "some API groups", ""
+		}
+		e.problem("error", group, "", "", fmt.Sprintf("%s could not be discovered, so whatever it serves is not in this backup (%v): repair the API service behind it (kubectl get apiservices) and back up again, or back up named resources only (--include-resources)", what, g.Err))
+	}
+}
+
 // problem counts a warning or error and keeps the first ones for the status.
 func (e *engine) problem(severity, resource, namespace, name, msg string) {
 	if severity == "error" {
@@ -437,7 +439,27 @@ func (e *engine) problem(severity, resource, namespace, name, msg string) {
 	}
 	if len(e.result.Problems) < maxRecordedProblems {
 		e.result.Problems = append(e.result.Problems, arkv1.Problem{
-			Severity: severity, Resource: resource, Namespace: namespace, Name: name, Message: msg,
+			Severity: severity, Resource: clip(resource), Namespace: clip(namespace), Name: clip(name), Message: clip(msg),
 		})
 	}
+}
+
+// maxProblemField bounds each field of a recorded problem. The problems go
+// into the Backup's status and its metadata file, and some of what they
+// quote is any length a tenant likes: a pod's claimName, an RBAC object's
+// name. Fifty problems quoting a 100 KiB claim name each would make the
+// final status write larger than the API server accepts, and a tenant could
+// keep every cluster backup from being recorded Completed. The log has
+// every problem in full.
+const maxProblemField = 512
+
+func clip(s string) string {
+	if len(s) <= maxProblemField {
+		return s
+	}
+	cut := maxProblemField
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes; the backup log has it whole)", s[:cut], len(s))
 }

@@ -150,10 +150,13 @@ func (r *OwnedBackupCleaner) Reconcile(ctx context.Context, req ownedBackupGone)
 	}
 	r.forget(req)
 	var requests arkv1.DeleteBackupRequestList
-	if err := r.Client.List(ctx, &requests, client.InNamespace(req.Namespace), client.MatchingLabels{arkv1.BackupNameLabel: req.Backup}); err != nil {
+	if err := r.Client.List(ctx, &requests, client.InNamespace(req.Namespace), client.MatchingLabels{arkv1.BackupNameLabel: arkv1.LabelValue(req.Backup)}); err != nil {
 		return ctrl.Result{}, err
 	}
 	for _, d := range requests.Items {
+		if d.Spec.BackupName != req.Backup {
+			continue // a shortened label another backup's name shares
+		}
 		if d.Status.Phase != arkv1.DeleteBackupRequestPhaseProcessed {
 			log.Info("the schedule owning the backup was deleted; a deletion request for it is already under way", "deleteBackupRequest", d.Name)
 			return ctrl.Result{}, nil

@@ -29,6 +29,7 @@ import (
 	"github.com/heptio/ark/internal/restore"
 	"github.com/heptio/ark/internal/settings"
 	"github.com/heptio/ark/internal/snapshot"
+	"github.com/heptio/ark/internal/tempfiles"
 )
 
 // RestoreReconciler runs restores in phase New.
@@ -148,8 +149,8 @@ func (r *RestoreReconciler) validate(ctx context.Context, rs *arkv1.Restore, env
 		problems = append(problems, fmt.Sprintf("backup %q has %d volume snapshot(s) and %s but the Config names no persistentVolumeProvider to restore them with: add the persistentVolumeProvider that took them to Config %s/%s, or restore the PVs as objects only with --restore-volumes=false",
 			b.Name, len(b.Status.VolumeBackups), setting, env.Config.Namespace, env.Config.Name))
 	}
-	if s := spec.ScheduleName; s != "" && b.Labels[arkv1.ScheduleNameLabel] != s {
-		problems = append(problems, fmt.Sprintf("backup %q was not made by schedule %q (its %s label is %q): give either --from-backup or --from-schedule", b.Name, s, arkv1.ScheduleNameLabel, b.Labels[arkv1.ScheduleNameLabel]))
+	if s := spec.ScheduleName; s != "" && arkv1.ScheduleName(b) != s {
+		problems = append(problems, fmt.Sprintf("backup %q was not made by schedule %q (it was made by %q): give either --from-backup or --from-schedule", b.Name, s, arkv1.ScheduleName(b)))
 	}
 	modifiers, more := r.readModifiers(ctx, rs)
 	return b, modifiers, append(problems, more...)
@@ -229,11 +230,11 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 		return nil, fmt.Errorf("opening the archive of backup %q: %w", b.Name, err)
 	}
 	defer body.Close()
-	dir, err := os.MkdirTemp("", RestoreTempPattern)
+	dir, held, err := tempfiles.MkdirTemp("", RestoreTempPattern)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir); _ = held.Release() }()
 	verifying := archive.NewVerifyingReader(body)
 	limits := r.ArchiveLimits
 	// A backup that records its archive's digest was written by this Ark,
@@ -287,7 +288,8 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 
 // RestoreTempPattern names the temporary directories restores extract
 // archives into, so a server that starts can remove those a crashed one
-// left behind.
+// left behind (tempfiles.RemoveStale: a live server holds a lock on each of
+// its own).
 const RestoreTempPattern = "ark-restore-*"
 
 // uploadRestoreFiles stores the log and the results with the backup. A

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -18,9 +19,11 @@ import (
 // on record. It returns a problem when there is none to restore.
 func (r *RestoreReconciler) pickScheduledBackup(ctx context.Context, rs *arkv1.Restore) string {
 	var backups arkv1.BackupList
-	if err := r.Client.List(ctx, &backups, client.InNamespace(rs.Namespace), client.MatchingLabels{arkv1.ScheduleNameLabel: rs.Spec.ScheduleName}); err != nil {
+	if err := r.Client.List(ctx, &backups, client.InNamespace(rs.Namespace), client.MatchingLabels(arkv1.ScheduleSelector(rs.Spec.ScheduleName))); err != nil {
 		return fmt.Sprintf("listing the backups of schedule %q: %v", rs.Spec.ScheduleName, err)
 	}
+	// The label may be a shortened form another schedule's name shares.
+	backups.Items = slices.DeleteFunc(backups.Items, func(b arkv1.Backup) bool { return arkv1.ScheduleName(&b) != rs.Spec.ScheduleName })
 	newest := newestCompleted(backups.Items)
 	if newest == nil {
 		return fmt.Sprintf("schedule %q has no Completed backup to restore yet: wait for one ('ark schedule describe %s' shows its backups), or restore a backup by name with --from-backup",
@@ -28,10 +31,7 @@ func (r *RestoreReconciler) pickScheduledBackup(ctx context.Context, rs *arkv1.R
 	}
 	orig := rs.DeepCopy()
 	rs.Spec.BackupName = newest.Name
-	if rs.Labels == nil {
-		rs.Labels = map[string]string{}
-	}
-	rs.Labels[arkv1.BackupNameLabel] = newest.Name
+	arkv1.SetBackupNameLabel(rs, newest.Name)
 	if err := r.Client.Patch(ctx, rs, client.MergeFrom(orig)); err != nil {
 		return fmt.Sprintf("recording backup %q of schedule %q in the restore: %v", newest.Name, rs.Spec.ScheduleName, err)
 	}

@@ -27,5 +27,4 @@ const (
 	jobsKey       = "jobs.batch"
 	servicesKey   = "services"
 	secretsKey    = "secrets"
-	saKey         = "serviceaccounts"
 )

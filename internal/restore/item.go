@@ -3,6 +3,7 @@ package restore
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,6 +25,16 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 	if item.Namespace != "" {
 		target = r.targetNamespace(item.Namespace)
 	}
+	// A bug set off by one object (in a transform, or in a volume
+	// provider's SDK) is an error of that object: a panic in a worker
+	// would take the whole server down, with every other restore and
+	// backup it was running.
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("panic while restoring an item", "item", item.String(), "panic", p, "stack", string(debug.Stack()))
+			r.results.error(target, "could not restore %s: internal error (a bug of Ark, please report it with the server's log): %v", item, p)
+		}
+	}()
 	obj, err := r.readItem(item)
 	if err != nil {
 		r.results.error(target, "%v", err)
@@ -46,7 +57,7 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 		r.results.error(target, "could not restore %s: %s", r.describe(obj, item, target), t.copy.unserved)
 		return
 	}
-	if t.key == secretsKey && !t.tokensPass && isServiceAccountToken(obj) {
+	if t.key == secretsKey && !t.tokensPass && r.holdTokens.Load() && isServiceAccountToken(obj) {
 		r.tokens.hold(t, res, item)
 		return
 	}
@@ -65,7 +76,7 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 	if target != "" {
 		obj.SetNamespace(target)
 	}
-	addRestoreLabel(obj, r.labelValue)
+	addRestoreLabel(obj, r.opts.Restore.Name)
 	applyBuiltinActions(t.key, obj, r.actions)
 	if err := r.opts.Modifiers.Apply(t.key, obj); err != nil {
 		r.results.error(target, "could not restore %s: %v", what, err)
@@ -92,6 +103,7 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 	case err == nil:
 		r.restored.Add(1)
 		r.log.Debug("restored", "item", what)
+		r.warnOfClusterWideGrant(t.key, obj)
 		r.restoreStatus(ctx, client, created, status, what, target)
 	case apierrors.IsAlreadyExists(err):
 		switch r.handleExisting(ctx, client, obj, what, target) {

@@ -49,9 +49,11 @@ var DefaultPriorities = []string{
 	"storageclasses",
 	"persistentvolumes",
 	"persistentvolumeclaims",
+	// ServiceAccounts before Secrets: the token controller deletes a
+	// ServiceAccount token Secret whose ServiceAccount does not exist.
+	"serviceaccounts",
 	"secrets",
 	"configmaps",
-	"serviceaccounts",
 	"limitranges",
 	"pods",
 }
@@ -136,14 +138,13 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 }
 
 type restorer struct {
-	opts       Options
-	spec       arkv1.RestoreSpec
-	log        *slog.Logger
-	workers    int
-	labelValue string
-	selector   labels.Selector
-	nsFilter   *filter.IncludesExcludes
-	resFilter  *filter.IncludesExcludes
+	opts      Options
+	spec      arkv1.RestoreSpec
+	log       *slog.Logger
+	workers   int
+	selector  labels.Selector
+	nsFilter  *filter.IncludesExcludes
+	resFilter *filter.IncludesExcludes
 	// statusFilter selects the resources whose status is restored; nil:
 	// none.
 	statusFilter *filter.IncludesExcludes
@@ -153,6 +154,10 @@ type restorer struct {
 	statusUnmatched []filter.Unmatched
 	actions         actionOptions
 	tokens          tokenSecrets
+	// holdTokens is set while a ServiceAccounts tier is still to come
+	// after the Secrets one (a priority order that puts Secrets first):
+	// token Secrets then wait for their ServiceAccounts (tokens.go).
+	holdTokens atomic.Bool
 
 	results    results
 	namespaces namespaceCreator
@@ -213,13 +218,12 @@ func newRestorer(opts Options) (*restorer, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &restorer{
-		opts:       opts,
-		spec:       spec,
-		log:        log,
-		workers:    workers,
-		labelValue: restoreLabelValue(opts.Restore.Name),
-		selector:   selector,
-		nsFilter:   filter.New(spec.IncludedNamespaces, spec.ExcludedNamespaces),
+		opts:     opts,
+		spec:     spec,
+		log:      log,
+		workers:  workers,
+		selector: selector,
+		nsFilter: filter.New(spec.IncludedNamespaces, spec.ExcludedNamespaces),
 	}
 	known := slices.Sorted(maps.Keys(opts.Contents.Resources))
 	r.resFilter, r.unmatched = filter.Resources(opts.Discovery, known, spec.IncludedResources, spec.ExcludedResources)
@@ -254,7 +258,9 @@ func (r *restorer) run(ctx context.Context) error {
 	if err := r.restoreNamespaceObjects(ctx); err != nil {
 		return err
 	}
-	for _, t := range p.tiers {
+	lastSA := serviceAccountsAfterSecrets(p.tiers)
+	r.holdTokens.Store(lastSA >= 0)
+	for i, t := range p.tiers {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("restore %s stopped before %s: %w", r.opts.Restore.Name, t.key, err)
 		}
@@ -262,11 +268,12 @@ func (r *restorer) run(ctx context.Context) error {
 		if err := r.restoreTier(ctx, t); err != nil {
 			return err
 		}
-		if t.key == saKey {
+		if i == lastSA {
+			r.holdTokens.Store(false)
 			r.restoreTokenSecrets(ctx)
 		}
 	}
-	r.restoreTokenSecrets(ctx) // when the backup has no ServiceAccounts to wait for
+	r.restoreTokenSecrets(ctx) // when the restore stopped holding them before
 	return nil
 }
 

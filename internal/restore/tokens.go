@@ -10,10 +10,6 @@ import (
 	"github.com/heptio/ark/internal/kube"
 )
 
-// serviceAccountTokenType is the type of the Secrets that hold a
-// ServiceAccount's long-lived token.
-const serviceAccountTokenType = "kubernetes.io/service-account-token"
-
 func isServiceAccountToken(obj *unstructured.Unstructured) bool {
 	t, _, _ := unstructured.NestedString(obj.Object, "type")
 	return t == serviceAccountTokenType
@@ -21,10 +17,13 @@ func isServiceAccountToken(obj *unstructured.Unstructured) bool {
 
 // tokenSecrets holds the service account token Secrets of a restore until
 // their ServiceAccounts are restored: Kubernetes' token controller deletes a
-// token Secret whose ServiceAccount does not exist, and Secrets come before
-// ServiceAccounts in the restore order (pods need both). They are few (one
-// per ServiceAccount at most, and none since Kubernetes 1.24 unless asked
-// for), so holding their archive entries costs nothing.
+// token Secret whose ServiceAccount does not exist. The default priorities
+// restore ServiceAccounts first, so nothing is held; a priority order that
+// puts Secrets before ServiceAccounts (--restore-resource-priorities) makes
+// the restore hold them. They are few (one per ServiceAccount at most, and
+// none since Kubernetes 1.24 unless asked for), so holding their archive
+// entries costs nothing. prepareSecret (actions.go) empties them, so the
+// target cluster's token controller fills them in again.
 type tokenSecrets struct {
 	mu    sync.Mutex
 	items []deferredItem
@@ -63,26 +62,22 @@ func (r *restorer) restoreTokenSecrets(ctx context.Context) {
 	}
 }
 
-// prepareServiceAccountToken lets the token controller of the target cluster
-// fill a token Secret in again: the old token was signed by the old cluster
-// for the old ServiceAccount (its UID in the annotation), and its namespace
-// key names the backed-up namespace, wrong under a namespace mapping. The
-// controller deletes a Secret whose UID annotation names no ServiceAccount,
-// and fills only empty keys.
-func prepareServiceAccountToken(obj *unstructured.Unstructured) {
-	annotations := obj.GetAnnotations()
-	if _, ok := annotations["kubernetes.io/service-account.uid"]; ok {
-		delete(annotations, "kubernetes.io/service-account.uid")
-		obj.SetAnnotations(annotations)
+// serviceAccountsAfterSecrets is the index of the last ServiceAccounts tier
+// when one comes after a Secrets tier, else -1 (nothing to hold).
+func serviceAccountsAfterSecrets(tiers []tier) int {
+	secrets, last := -1, -1
+	for i, t := range tiers {
+		switch t.key {
+		case secretsKey:
+			if secrets < 0 {
+				secrets = i
+			}
+		case serviceAccountsKey:
+			last = i
+		}
 	}
-	data, ok := obj.Object["data"].(map[string]any)
-	if !ok {
-		return
+	if secrets < 0 || last < secrets {
+		return -1
 	}
-	for _, k := range []string{"token", "namespace", "ca.crt"} {
-		delete(data, k)
-	}
-	if len(data) == 0 {
-		delete(obj.Object, "data")
-	}
+	return last
 }

@@ -30,7 +30,9 @@ import (
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/kube/adaptive"
 	"github.com/heptio/ark/internal/metrics"
+	"github.com/heptio/ark/internal/oplog"
 	"github.com/heptio/ark/internal/settings"
+	"github.com/heptio/ark/internal/tempfiles"
 )
 
 // Options are the server's flags.
@@ -38,6 +40,7 @@ type Options struct {
 	Namespace      string
 	MetricsAddress string
 	HealthAddress  string
+	ProfileAddress string // net/http/pprof; "" is off
 	LeaderElect    bool
 	RestoreWorkers int
 	// ConcurrentBackups and ConcurrentRestores bound how many run at once.
@@ -88,13 +91,19 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	limiter := adaptive.New(adaptive.Options{Max: opts.MaxInflightWrites, OnChange: metrics.APIWriteLimit})
 	metrics.APIWriteLimit(limiter.Limit())
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return adaptive.Transport(limiter, rt) })
+	removeStaleTempFiles(logger)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  arkv1.NewScheme(),
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddress},
 		HealthProbeBindAddress:  opts.HealthAddress,
+		PprofBindAddress:        opts.ProfileAddress,
 		LeaderElection:          opts.LeaderElect,
 		LeaderElectionID:        "ark-server.ark.heptio.com",
 		LeaderElectionNamespace: ns,
+		// A server stopped cleanly (SIGTERM: a rollout) hands the lease on at
+		// once instead of making the next one wait out its duration; the
+		// process exits as soon as Run returns, so nothing acts after.
+		LeaderElectionReleaseOnCancel: true,
 		// Ark's objects live in its namespace; it reads nothing else through
 		// the cache (the engines use the dynamic client, paginated).
 		Cache:                   cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
@@ -123,7 +132,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	}
 
 	current := &settings.Settings{Factory: opts.Factory}
-	recovery := &controller.Interrupted{Client: mgr.GetClient(), Namespace: ns, Log: logger}
+	recovery := &controller.Interrupted{Client: mgr.GetClient(), Namespace: ns, Log: logger, Settings: current}
 	if err := mgr.Add(recovery); err != nil {
 		return err
 	}
@@ -177,3 +186,17 @@ func waitForConfigMessage(ctx context.Context, reader client.Reader, ns string, 
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// removeStaleTempFiles removes the operation logs and restore directories a
+// crashed server left in the temporary directory (an emptyDir that outlives
+// the container in a pod). Those of other live servers sharing the directory
+// are held by them, and left alone.
+func removeStaleTempFiles(logger *slog.Logger) {
+	removed, err := tempfiles.RemoveStale("", controller.RestoreTempPattern, oplog.TempPattern)
+	if len(removed) > 0 {
+		logger.Info("removed temporary files a stopped server left behind", "dir", os.TempDir(), "files", removed)
+	}
+	if err != nil {
+		logger.Warn("could not remove every temporary file a stopped server left behind", "dir", os.TempDir(), "error", err)
+	}
+}

@@ -44,7 +44,10 @@ func (s *SpecFlags) Bind(cmd *cobra.Command) {
 	f.BoolVar(&s.IncludeAllAPIVersions, "include-all-api-versions", false, "back up every served version of each resource (in version directories), so a restore can use the version the target cluster serves")
 	f.Var(&s.SnapshotVolumes, "snapshot-volumes", "snapshot persistent volumes (default: yes when a persistentVolumeProvider is configured)")
 	f.Var(&s.IncludeClusterResources, "include-cluster-resources", "include cluster-scoped resources (default: only when all namespaces are backed up)")
-	f.DurationVar(&s.TTL, "ttl", 0, "how long to keep the backup before it is garbage-collected (default: the server's default, 720h unless changed with ark server --default-backup-ttl or Config defaultBackupTTL)")
+	// 0 (the default) leaves the TTL to the server's default.
+	f.Var(flags.Duration{D: &s.TTL}, "ttl", "how long to keep the backup before it is garbage-collected (default: the server's default, 720h unless changed with ark server --default-backup-ttl or Config defaultBackupTTL)")
+	// Its default is the server's, said in the usage; "0s" would mislead.
+	f.Lookup("ttl").DefValue = "0"
 	f.Lookup("snapshot-volumes").NoOptDefVal = "true"
 	f.Lookup("include-cluster-resources").NoOptDefVal = "true"
 }
@@ -121,7 +124,7 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, name strin
 			return err
 		}
 	}
-	labels, err := flags.Map("--labels", o.labels, "=")
+	labels, err := flags.Labels(o.labels)
 	if err != nil {
 		return err
 	}
@@ -148,10 +151,7 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, name strin
 			return fmt.Errorf("reading schedule %q: %w", o.fromSchedule, err)
 		}
 		b.Spec = s.Spec.Template
-		if b.Labels == nil {
-			b.Labels = map[string]string{}
-		}
-		b.Labels[arkv1.ScheduleNameLabel] = s.Name
+		arkv1.SetScheduleName(b, s.Name)
 		if o.output != "" {
 			return output.Object(cmd.OutOrStdout(), o.output, b)
 		}

@@ -110,13 +110,13 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, args []str
 		if source == "" {
 			source = o.fromSchedule
 		}
-		name = fmt.Sprintf("%s-%s", source, time.Now().UTC().Format("20060102150405"))
+		name = arkv1.RestoreName(source, time.Now())
 	}
 	mapping, err := flags.Map("--namespace-mappings", o.namespaceMappings, ":")
 	if err != nil {
 		return err
 	}
-	labels, err := flags.Map("--labels", o.labels, "=")
+	labels, err := flags.Labels(o.labels)
 	if err != nil {
 		return err
 	}
@@ -125,12 +125,6 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, args []str
 		return err
 	}
 	ns := f.ResolvedNamespace()
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	if backupName != "" {
-		labels[arkv1.BackupNameLabel] = backupName
-	}
 	r := &arkv1.Restore{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
 		Spec: arkv1.RestoreSpec{
@@ -154,8 +148,13 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, args []str
 	if len(o.restoreStatus) > 0 {
 		r.Spec.RestoreStatus = &arkv1.RestoreStatusSpec{IncludedResources: o.restoreStatus}
 	}
-	// The server validates it the same way; failing here loses nothing.
-	if problems := restore.Validate(r.Spec, nil, "", nil); len(problems) > 0 {
+	if backupName != "" {
+		// With --from-schedule the server sets it once it picked the backup.
+		arkv1.SetBackupNameLabel(r, backupName)
+	}
+	// The server validates it the same way (with the cluster's discovery
+	// too); failing here loses nothing.
+	if problems := restore.Validate(r.Spec, nil, backupName, nil); len(problems) > 0 {
 		return fmt.Errorf("restore %q is not valid:\n  %s", name, strings.Join(problems, "\n  "))
 	}
 	if o.output != "" {

@@ -11,8 +11,10 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/heptio/ark/internal/cli/clientcfg"
+	"github.com/heptio/ark/internal/cli/flags"
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/kube/adaptive"
+	"github.com/heptio/ark/internal/redact"
 	"github.com/heptio/ark/internal/restore"
 	"github.com/heptio/ark/internal/server"
 	"github.com/heptio/ark/internal/settings"
@@ -66,7 +68,10 @@ missing, and reloads it when it changes.`,
 	fl.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&opts.MetricsAddress, "metrics-address", ":8085", "address of the Prometheus /metrics endpoint (0 disables it)")
 	fl.StringVar(&opts.HealthAddress, "health-address", ":8086", "address of the /healthz and /readyz endpoints")
-	fl.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect a leader, so that of several replicas only one acts")
+	fl.StringVar(&opts.ProfileAddress, "profile-address", "", "address of Go's /debug/pprof endpoints, to diagnose memory or CPU use (empty: off; never expose it outside the pod)")
+	// On by default: two servers acting at once (a scale-up, a rollout, a
+	// partitioned node whose pod still runs) would write the same keys.
+	fl.BoolVar(&opts.LeaderElect, "leader-elect", true, "elect a leader through a Lease in the namespace, so that of several replicas only one acts (--leader-elect=false for a single server run by hand)")
 	// No fixed client-side rate by default: writes go through an adaptive
 	// limit that follows the API server's answers (429s from priority and
 	// fairness, latency), which a fixed rate can only under- or overshoot.
@@ -77,10 +82,13 @@ missing, and reloads it when it changes.`,
 	fl.IntVar(&opts.ConcurrentBackups, "concurrent-backups", 4, "how many backups run at once")
 	fl.IntVar(&opts.ConcurrentRestores, "concurrent-restores", 2, "how many restores run at once")
 	fl.Int64Var(&opts.BackupPageSize, "backup-page-size", 500, "items per LIST page during a backup")
-	fl.DurationVar(&opts.VolumeTimeout, "volume-timeout", snapshot.DefaultVolumeTimeout, "how long a restore waits for a volume created from a snapshot")
+	opts.VolumeTimeout = snapshot.DefaultVolumeTimeout
+	fl.Var(flags.Duration{D: &opts.VolumeTimeout}, "volume-timeout", "how long a restore waits for a volume created from a snapshot")
 	fl.Int64Var(&opts.MaxArchiveEntry, "max-archive-entry-size", 0, "largest single object a restore accepts from an archive, in bytes (0: the default, 32 MiB)")
-	fl.DurationVar(&opts.DefaultBackupTTL, "default-backup-ttl", settings.DefaultBackupTTL, "how long a backup whose spec sets no --ttl is kept (the Config's defaultBackupTTL, when set, wins)")
-	fl.DurationVar(&opts.MinSyncPeriod, "min-sync-period", time.Minute, "floor of the Config's sync periods (lowered only for tests)")
+	opts.DefaultBackupTTL = settings.DefaultBackupTTL
+	fl.Var(flags.Duration{D: &opts.DefaultBackupTTL}, "default-backup-ttl", "how long a backup whose spec sets no --ttl is kept (the Config's defaultBackupTTL, when set, wins)")
+	opts.MinSyncPeriod = time.Minute
+	fl.Var(flags.Duration{D: &opts.MinSyncPeriod}, "min-sync-period", "floor of the Config's sync periods (lowered only for tests)")
 	_ = fl.MarkHidden("min-sync-period")
 	return cmd
 }
@@ -91,11 +99,13 @@ func newLogger(level, format string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
 	hopts := &slog.HandlerOptions{Level: lv}
+	// Nothing the server logs (its own records, controller-runtime's, the
+	// operations') shows a URL's query string or a credential.
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, hopts)), nil
+		return slog.New(redact.Handler(slog.NewTextHandler(os.Stderr, hopts))), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, hopts)), nil
+		return slog.New(redact.Handler(slog.NewJSONHandler(os.Stderr, hopts))), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }
