@@ -169,6 +169,30 @@ func TestIntegrationRestoreControls(t *testing.T) {
 		t.Errorf("robot-token in ctl2: %v", err)
 	}
 
+	// A priority order that puts Secrets before ServiceAccounts: the token
+	// Secret is held until its ServiceAccount is restored, so the token
+	// controller fills it rather than deleting it.
+	secretsFirst, err := Run(ctx, Options{
+		Restore: newRestore("secrets-first", arkv1.RestoreSpec{BackupName: "b", NamespaceMapping: map[string]string{"ctl": "ctl3"},
+			IncludedResources: []string{"secrets", "serviceaccounts"}}),
+		Contents: contents, Discovery: c.discovery(t), Dynamic: c.dynamic,
+		Priorities: []string{"namespaces", "secrets", "serviceaccounts"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkNoErrors(t, secretsFirst)
+	thirdRobot := must[*corev1.ServiceAccount](t)(k.CoreV1().ServiceAccounts("ctl3").Get(ctx, "robot", metav1.GetOptions{}))
+	waitUntil(t, "the token controller fills robot-token in ctl3", func() (bool, error) {
+		var err error
+		tok, err = k.CoreV1().Secrets("ctl3").Get(ctx, "robot-token", metav1.GetOptions{})
+		return err == nil && len(tok.Data["token"]) > 0, err
+	})
+	if string(tok.Data["namespace"]) != "ctl3" || tok.Annotations["kubernetes.io/service-account.uid"] != string(thirdRobot.UID) {
+		t.Errorf("token secret in ctl3: namespace %q, uid annotation %q (service account %s)",
+			tok.Data["namespace"], tok.Annotations["kubernetes.io/service-account.uid"], thirdRobot.UID)
+	}
+
 	// preserveNodePorts: the service comes back on its old node port.
 	if err := k.CoreV1().Services("ctl").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
