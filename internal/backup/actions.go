@@ -9,6 +9,7 @@ import (
 )
 
 var (
+	podResource = schema.GroupResource{Resource: "pods"}
 	pvcResource = schema.GroupResource{Resource: "persistentvolumeclaims"}
 	pvResource  = schema.GroupResource{Resource: "persistentvolumes"}
 )

@@ -25,6 +25,7 @@ import (
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/archive"
 	"github.com/heptio/ark/internal/filter"
+	"github.com/heptio/ark/internal/hooks"
 	"github.com/heptio/ark/internal/kube"
 )
 
@@ -51,6 +52,9 @@ type Options struct {
 	PageSize int64
 	// Volumes snapshots PVs; nil means no snapshots.
 	Volumes VolumeSnapshotter
+	// PodExec runs the backup's hooks in pods; nil fails every hook the
+	// backup has, saying so.
+	PodExec hooks.PodExecutor
 	Log     *slog.Logger
 	// Progress is called after every item; the caller rate-limits.
 	Progress func(arkv1.BackupProgress)
@@ -74,6 +78,8 @@ type Result struct {
 	Errors        int
 	// Problems holds the first problems with their reasons.
 	Problems []arkv1.Problem
+	// Hooks counts the hooks run in pods.
+	Hooks arkv1.HookStatus
 }
 
 type engine struct {
@@ -93,8 +99,14 @@ type engine struct {
 	// seenNamespaces collects the namespaces items came from, so their
 	// Namespace objects are backed up too.
 	seenNamespaces map[string]bool
-	progress       arkv1.BackupProgress
-	result         Result
+	// hooks are the spec's hooks; runner runs them and those of annotations.
+	hooks  *hooks.BackupHooks
+	runner *hooks.Runner
+	// withheld are the claims and volumes of pods whose pre hook failed
+	// with onError Fail: they are not backed up, even when listed later.
+	withheld map[string]string
+	progress arkv1.BackupProgress
+	result   Result
 }
 
 // Run backs up the cluster as opts.Backup says, streaming a tar.gz into out.
@@ -119,6 +131,10 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	podHooks, err := hooks.NewBackupHooks(spec.Hooks)
+	if err != nil {
+		return nil, fmt.Errorf("invalid backup spec: %w", err)
+	}
 	w, err := archive.NewWriter(out)
 	if err != nil {
 		return nil, err
@@ -131,6 +147,9 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 		selectors:      selectors,
 		pulledIn:       map[string]bool{},
 		seenNamespaces: map[string]bool{},
+		hooks:          podHooks,
+		runner:         &hooks.Runner{Executor: opts.PodExec, Log: opts.Log},
+		withheld:       map[string]string{},
 		result: Result{
 			ResourceCounts: map[string]int{},
 			ExcludedItems:  map[string]int{},
@@ -231,10 +250,20 @@ func (e *engine) backupResource(ctx context.Context, r kube.Resource) error {
 	return nil
 }
 
-// backupItem runs the item's actions and writes it. Only a failure of the
-// archive stream itself (the upload died) is returned; everything else,
-// including an item the archive refuses, is recorded as a problem.
+// backupItem backs up one item, and for a pod its hooks around it and
+// everything it pulls in. Only a failure of the archive stream itself (the
+// upload died) is returned; everything else, including an item the archive
+// refuses, is recorded as a problem.
 func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstructured.Unstructured) error {
+	if r.GroupResource() == podResource {
+		return e.backupPod(ctx, r, item)
+	}
+	return e.writeItem(ctx, r, item)
+}
+
+// writeItem runs the item's actions, writes it, and backs up the items the
+// actions pulled in.
+func (e *engine) writeItem(ctx context.Context, r kube.Resource, item *unstructured.Unstructured) error {
 	gr := r.GroupResource()
 	key := gr.String() + "/" + item.GetNamespace() + "/" + item.GetName()
 	if tracksPullIns(gr) {
@@ -243,6 +272,10 @@ func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstruct
 			return nil
 		}
 		e.pulledIn[key] = true
+		if reason, ok := e.withheld[key]; ok {
+			e.Log.Info("not backed up: "+reason, "resource", gr.String(), "namespace", item.GetNamespace(), "name", item.GetName())
+			return nil
+		}
 	}
 	if excludedByLabel(item.GetLabels()) {
 		// Checked after the pull-in record, so a claim met twice (through

@@ -23,6 +23,7 @@ import (
 	"github.com/heptio/ark/internal/archive"
 	"github.com/heptio/ark/internal/backup"
 	"github.com/heptio/ark/internal/backupstore"
+	"github.com/heptio/ark/internal/hooks"
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/metrics"
 	"github.com/heptio/ark/internal/oplog"
@@ -46,7 +47,9 @@ type BackupReconciler struct {
 	// whose spec sets none, unless the Config's defaultBackupTTL says
 	// otherwise. 0 means settings.DefaultBackupTTL.
 	DefaultTTL time.Duration
-	Log        *slog.Logger
+	// PodExec runs backup hooks in pods (pods/exec).
+	PodExec hooks.PodExecutor
+	Log     *slog.Logger
 	// Recovery must finish before new backups start.
 	Recovery *Interrupted
 	// Concurrency is how many backups run at once (at least 1): a fleet of
@@ -225,6 +228,9 @@ func (r *BackupReconciler) run(ctx context.Context, log *slog.Logger, b *arkv1.B
 	if len(result.VolumeBackups) > 0 {
 		s.VolumeBackups = result.VolumeBackups
 	}
+	if result.Hooks.HooksAttempted > 0 {
+		s.HookStatus = &result.Hooks
+	}
 	blog.Info("backup finished", "phase", s.Phase, "items", result.Archive.Items, "warnings", s.Warnings, "errors", s.Errors)
 
 	// The log, then the metadata: the metadata file is written last, so a
@@ -307,6 +313,7 @@ func (r *BackupReconciler) writeArchive(ctx context.Context, blog *slog.Logger, 
 		Dynamic:   r.Dynamic,
 		PageSize:  r.PageSize,
 		Volumes:   volumes,
+		PodExec:   r.PodExec,
 		Log:       blog,
 		Progress:  reporter.Update,
 

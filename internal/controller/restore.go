@@ -21,12 +21,14 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/archive"
+	"github.com/heptio/ark/internal/hooks"
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/metrics"
 	"github.com/heptio/ark/internal/objectstore"
 	"github.com/heptio/ark/internal/oplog"
 	"github.com/heptio/ark/internal/progress"
 	"github.com/heptio/ark/internal/restore"
+	"github.com/heptio/ark/internal/restoreplan"
 	"github.com/heptio/ark/internal/settings"
 	"github.com/heptio/ark/internal/snapshot"
 	"github.com/heptio/ark/internal/tempfiles"
@@ -45,8 +47,10 @@ type RestoreReconciler struct {
 	Workers int
 	// VolumeTimeout bounds the wait for a volume created from a snapshot.
 	VolumeTimeout time.Duration
-	Log           *slog.Logger
-	Recovery      *Interrupted
+	// PodExec runs restore exec hooks in restored pods (pods/exec).
+	PodExec  hooks.PodExecutor
+	Log      *slog.Logger
+	Recovery *Interrupted
 	// ArchiveLimits bound what a restore accepts from an archive.
 	ArchiveLimits archive.Limits
 	// Concurrency is how many restores run at once (at least 1).
@@ -206,12 +210,19 @@ func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1
 	if errs > 0 {
 		phase = arkv1.RestorePhasePartiallyFailed
 	}
+	if result.Plan != nil {
+		phase = arkv1.RestorePhasePreviewed
+	}
 	if err := patchStatusRetrying(ctx, r.Client, rs, func(rs *arkv1.Restore) {
 		rs.Status.Phase = phase
 		rs.Status.Warnings, rs.Status.Errors = warnings, errs
 		rs.Status.CompletionTimestamp = &completed
 		rs.Status.Progress = &arkv1.RestoreProgress{TotalItems: result.TotalItems, ItemsRestored: result.ItemsRestored}
 		rs.Status.ItemsUpdated, rs.Status.ItemsUnchanged = result.ItemsUpdated, result.ItemsUnchanged
+		rs.Status.HookStatus = result.Hooks
+		if result.Plan != nil {
+			rs.Status.Plan = &result.Plan.Counts
+		}
 	}); err != nil {
 		return fmt.Errorf("recording the result of restore %s: %w", rs.Name, err)
 	}
@@ -258,8 +269,15 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 	}
 	rlog.Info("archive verified", "items", contents.Items, "sha256", verifying.SHA256())
 
+	var plan *restoreplan.Spool
+	if rs.Spec.DryRun {
+		if plan, err = restoreplan.NewSpool(dir); err != nil {
+			return nil, err
+		}
+		defer plan.Close()
+	}
 	var volumes restore.VolumeRestorer
-	if env.Volumes != nil && (rs.Spec.RestorePVs == nil || *rs.Spec.RestorePVs) {
+	if env.Volumes != nil && (rs.Spec.RestorePVs == nil || *rs.Spec.RestorePVs) && !rs.Spec.DryRun {
 		volumes = snapshot.NewVolumeRestorer(env.Volumes, r.VolumeTimeout, rlog, r.Dynamic)
 	}
 	reporter := progress.Start(progressInterval, func(p arkv1.RestoreProgress) {
@@ -277,11 +295,19 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 		Workers:    r.Workers,
 		Volumes:    volumes,
 		Modifiers:  modifiers,
+		PodExec:    r.PodExec,
 		Log:        rlog,
 		Progress:   reporter.Update,
+		DryRun:     rs.Spec.DryRun,
+		Plan:       recorder(plan),
 	})
 	if err != nil {
 		return nil, err
+	}
+	if plan != nil {
+		if err := storePlan(ctx, env, rs, plan, result.Plan); err != nil {
+			return nil, err
+		}
 	}
 	return &result, nil
 }

@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/heptio/ark/internal/archive"
+	"github.com/heptio/ark/internal/hooks"
 	"github.com/heptio/ark/internal/kube"
 )
 
@@ -53,6 +54,10 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 		r.skip()
 		return
 	}
+	if r.preview != nil {
+		r.preview.item(ctx, t, res, item, obj, target)
+		return
+	}
 	if t.copy.unserved != "" {
 		r.results.error(target, "could not restore %s: %s", r.describe(obj, item, target), t.copy.unserved)
 		return
@@ -82,6 +87,10 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 		r.results.error(target, "could not restore %s: %v", what, err)
 		return
 	}
+	var execHooks []hooks.Exec
+	if t.key == podsKey {
+		execHooks = r.hooks.prepare(obj, item.Namespace)
+	}
 	if t.key == pvsKey {
 		if obj, err = r.restoreVolume(ctx, obj, what); err != nil {
 			r.results.error(target, "%v", err)
@@ -105,6 +114,9 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 		r.log.Debug("restored", "item", what)
 		r.warnOfClusterWideGrant(t.key, obj)
 		r.restoreStatus(ctx, client, created, status, what, target)
+		r.hooks.start(ctx, gvr, created, execHooks)
+	case apierrors.IsAlreadyExists(err) && len(execHooks) > 0:
+		r.results.warning(target, "%s already exists, left as it is (never overwritten); its restore exec hooks were not run", what)
 	case apierrors.IsAlreadyExists(err):
 		switch r.handleExisting(ctx, client, obj, what, target) {
 		case existingUpdated:

@@ -38,7 +38,9 @@ import (
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/archive"
 	"github.com/heptio/ark/internal/filter"
+	"github.com/heptio/ark/internal/hooks"
 	"github.com/heptio/ark/internal/kube"
+	"github.com/heptio/ark/internal/restoreplan"
 )
 
 // DefaultPriorities is the restore order of the resources that others depend
@@ -91,11 +93,19 @@ type Options struct {
 	// Modifiers are the restore's resource modifier rules (read by the
 	// caller from the ConfigMap spec.resourceModifier names); nil: none.
 	Modifiers *Modifiers
+	// PodExec runs the restore's exec hooks in restored pods; nil fails
+	// every exec hook, saying so.
+	PodExec hooks.PodExecutor
 	// Log receives the restore's log; nil discards it.
 	Log *slog.Logger
 	// Progress, when set, is called after every item (never concurrently);
 	// the caller rate-limits what it does with it.
 	Progress func(arkv1.RestoreProgress)
+	// DryRun previews the restore (dryrun.go): every create is the API
+	// server's dry run and nothing is created; Plan, when set, receives
+	// what each item would do, and Result.Plan sums it up.
+	DryRun bool
+	Plan   restoreplan.Recorder
 }
 
 // VolumeRestorer creates the volume of a PersistentVolume from its snapshot
@@ -122,6 +132,10 @@ type Result struct {
 	// and Velero write none), so its items could not be checked one by one:
 	// it says who wrote it and what was checked, for the restore's status.
 	UnverifiedArchive string
+	// Hooks counts the exec hooks run in restored pods; nil when none ran.
+	Hooks *arkv1.HookStatus
+	// Plan sums up a dry run (Options.DryRun); nil otherwise.
+	Plan *restoreplan.Summary
 }
 
 // Run restores opts.Contents into the cluster. Per-item problems go into the
@@ -133,7 +147,11 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return Result{}, err
 	}
 	err = r.run(ctx)
+	// The exec hooks of restored pods run in the background; the restore
+	// ends when they have (each is bounded by its timeouts).
+	hookStatus := r.hooks.wait()
 	res := r.result()
+	res.Hooks = hookStatus
 	return res, err
 }
 
@@ -162,6 +180,8 @@ type restorer struct {
 	results    results
 	namespaces namespaceCreator
 	crds       crdSet
+	hooks      podHooks
+	preview    *preview // nil unless Options.DryRun
 
 	total     atomic.Int64
 	restored  atomic.Int64
@@ -206,6 +226,10 @@ func newRestorer(opts Options) (*restorer, error) {
 	if problems := validateNamespaceMapping(spec.NamespaceMapping); len(problems) > 0 {
 		return nil, fmt.Errorf("restore %s: %s", opts.Restore.Name, strings.Join(problems, "; "))
 	}
+	podHookSpecs, err := hooks.NewRestoreHooks(spec.Hooks)
+	if err != nil {
+		return nil, fmt.Errorf("restore %s: spec.hooks: %w", opts.Restore.Name, err)
+	}
 	if opts.Priorities == nil {
 		opts.Priorities = DefaultPriorities
 	}
@@ -233,6 +257,15 @@ func newRestorer(opts Options) (*restorer, error) {
 	r.actions = actionOptions{namespaceMapping: spec.NamespaceMapping, preserveNodePorts: spec.PreserveNodePorts != nil && *spec.PreserveNodePorts}
 	r.namespaces.r = r
 	r.results.log = log
+	r.hooks = podHooks{
+		hooks:   podHookSpecs,
+		runner:  &hooks.Runner{Executor: opts.PodExec, Log: log},
+		dynamic: opts.Dynamic,
+		results: &r.results,
+	}
+	if opts.DryRun {
+		r.preview = newPreview(r)
+	}
 	return r, nil
 }
 
@@ -317,6 +350,9 @@ func (r *restorer) targetNamespace(source string) string {
 // and returns when all are done.
 func (r *restorer) restoreTier(ctx context.Context, t tier) error {
 	res, served := r.opts.Discovery.ForGroupResource(t.gr)
+	if !served && r.preview != nil {
+		return r.preview.unserved(ctx, t)
+	}
 	if !served {
 		r.results.arkWarning("resource %s is not served by this cluster (its API group or CustomResourceDefinition is missing), so its %d items in the backup were not restored", t.key, t.total)
 		r.log.Warn("resource not served, skipped", "resource", t.key, "items", t.total)
@@ -348,7 +384,7 @@ func (r *restorer) restoreTier(ctx context.Context, t tier) error {
 	if stopped {
 		return fmt.Errorf("restore %s stopped during %s: %w", r.opts.Restore.Name, t.key, ctx.Err())
 	}
-	if t.key == crdsKey {
+	if t.key == crdsKey && r.preview == nil {
 		return r.awaitCRDs(ctx, res.GVR, r.crds.take())
 	}
 	return nil
@@ -377,7 +413,7 @@ func (r *restorer) reportProgress(current string) {
 
 func (r *restorer) result() Result {
 	warnings, errs := r.results.sorted()
-	return Result{
+	res := Result{
 		Warnings:          warnings,
 		Errors:            errs,
 		ItemsRestored:     int(r.restored.Load()),
@@ -386,4 +422,8 @@ func (r *restorer) result() Result {
 		ItemsUnchanged:    int(r.unchanged.Load()),
 		UnverifiedArchive: r.opts.Contents.Format.Unverified(),
 	}
+	if r.preview != nil {
+		res.Plan = r.preview.summary()
+	}
+	return res
 }

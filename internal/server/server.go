@@ -31,6 +31,7 @@ import (
 	"github.com/heptio/ark/internal/kube/adaptive"
 	"github.com/heptio/ark/internal/metrics"
 	"github.com/heptio/ark/internal/oplog"
+	"github.com/heptio/ark/internal/podexec"
 	"github.com/heptio/ark/internal/settings"
 	"github.com/heptio/ark/internal/tempfiles"
 )
@@ -130,6 +131,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	podExec, err := podexec.New(cfg)
+	if err != nil {
+		return err
+	}
 
 	current := &settings.Settings{Factory: opts.Factory}
 	recovery := &controller.Interrupted{Client: mgr.GetClient(), Namespace: ns, Log: logger, Settings: current}
@@ -139,9 +144,9 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&controller.ConfigReconciler{Client: mgr.GetClient(), Namespace: ns, Settings: current, Log: logger},
 		&controller.BackupReconciler{Client: mgr.GetClient(), Settings: current, Discovery: disco, Dynamic: dyn,
-			PageSize: opts.BackupPageSize, DefaultTTL: opts.DefaultBackupTTL, Log: logger, Recovery: recovery, Concurrency: opts.ConcurrentBackups},
+			PageSize: opts.BackupPageSize, DefaultTTL: opts.DefaultBackupTTL, PodExec: podExec, Log: logger, Recovery: recovery, Concurrency: opts.ConcurrentBackups},
 		&controller.RestoreReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Settings: current, Discovery: disco, Dynamic: dyn,
-			Workers: opts.RestoreWorkers, VolumeTimeout: opts.VolumeTimeout, Log: logger, Recovery: recovery,
+			Workers: opts.RestoreWorkers, VolumeTimeout: opts.VolumeTimeout, PodExec: podExec, Log: logger, Recovery: recovery,
 			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}, Concurrency: opts.ConcurrentRestores},
 		&controller.DownloadRequestReconciler{Client: mgr.GetClient(), Settings: current, Log: logger},
 		&controller.ScheduleReconciler{Client: mgr.GetClient(), Settings: current, Log: logger},
@@ -149,6 +154,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		&controller.DeleteBackupRequestReconciler{Client: mgr.GetClient(), Settings: current, Log: logger, Recovery: recovery},
 		&controller.GarbageCollector{Client: mgr.GetClient(), Namespace: ns, Settings: current, Log: logger},
 		&controller.BackupSyncer{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Namespace: ns, Settings: current, Log: logger},
+		&controller.BackupVerifier{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Namespace: ns, Settings: current, Log: logger,
+			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}},
 	}
 	for _, r := range reconcilers {
 		if err := r.SetupWithManager(mgr); err != nil {

@@ -40,6 +40,7 @@ type createOptions struct {
 	labels                  []string
 	output                  string
 	wait                    bool
+	dryRun                  bool
 }
 
 // NewCreateCommand is `ark restore create`.
@@ -84,6 +85,7 @@ restores the schedule's newest Completed backup (the server picks it).`,
 	fl.Lookup("include-cluster-resources").NoOptDefVal = "true"
 	fl.StringSliceVar(&o.labels, "labels", nil, "labels to put on the Restore (k1=v1,k2=v2)")
 	fl.BoolVarP(&o.wait, "wait", "w", false, "wait for the restore to finish, showing its progress")
+	fl.BoolVar(&o.dryRun, "dry-run", false, "preview the restore: the server runs the whole plan through the API server's own dry run, creates nothing, and ends Previewed with what each item would do ('ark restore describe NAME --details')")
 	output.BindFlag(cmd, &o.output, "", "json", "yaml")
 	return cmd
 }
@@ -140,6 +142,7 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, args []str
 			ScheduleName:            o.fromSchedule,
 			ExistingResourcePolicy:  arkv1.ExistingResourcePolicy(o.existingResourcePolicy),
 			PreserveNodePorts:       o.preserveNodePorts.Value,
+			DryRun:                  o.dryRun,
 		},
 	}
 	if o.resourceModifier != "" {
@@ -173,7 +176,11 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, args []str
 		return fmt.Errorf("creating restore %q: %w", name, err)
 	}
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "Restore request %q submitted successfully.\n", name)
+	if o.dryRun {
+		fmt.Fprintf(out, "Dry-run restore %q submitted successfully: nothing will be created.\n", name)
+	} else {
+		fmt.Fprintf(out, "Restore request %q submitted successfully.\n", name)
+	}
 	if !o.wait {
 		fmt.Fprintf(out, "Run `ark restore describe %s` for more details.\n", name)
 		return nil
@@ -224,6 +231,10 @@ func Wait(ctx context.Context, cmd *cobra.Command, c client.Client, ns, name str
 		fmt.Fprintf(out, " (%d items restored%s, %d warnings, %d errors)", pr.ItemsRestored, updated, r.Status.Warnings, r.Status.Errors)
 	}
 	fmt.Fprintln(out)
+	if p := r.Status.Plan; p != nil {
+		fmt.Fprintf(out, "Plan: %d would be created, %d exist as backed up, %d exist and differ, %d would fail, %d could not be checked. Run `ark restore describe %s --details` for every item.\n",
+			p.WouldCreate, p.Identical, p.Differs, p.WouldFail, p.NotChecked, name)
+	}
 	if r.Status.Phase == arkv1.RestorePhaseCompleted && r.Status.Warnings > 0 {
 		fmt.Fprintf(out, "Run `ark restore describe %s` to see the warnings.\n", name)
 	}
