@@ -136,7 +136,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 
-	current := &settings.Settings{Factory: opts.Factory}
+	current := &settings.Settings{Factory: opts.Factory, Secrets: mgr.GetAPIReader()}
 	recovery := &controller.Interrupted{Client: mgr.GetClient(), Namespace: ns, Log: logger, Settings: current}
 	if err := mgr.Add(recovery); err != nil {
 		return err
