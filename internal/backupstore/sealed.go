@@ -131,6 +131,9 @@ func (a *ArchiveStream) Verify() error {
 		}
 	}
 	if err := a.stored.Verify(a.info.SHA256, a.info.Size); err != nil {
+		if a.plain == nil {
+			return err // not encrypted: there is only one archive to speak of
+		}
 		return fmt.Errorf("as stored: %w", err)
 	}
 	return nil

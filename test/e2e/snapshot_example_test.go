@@ -160,7 +160,7 @@ func TestSnapshotExample(t *testing.T) {
 	if entries := snapshotDirEntries(t, volumeRoot); len(entries) != 1 {
 		t.Errorf("volumeRoot holds %v, want only the restored volume (no staging leftovers)", entries)
 	}
-	if !snapshotSameTree(t, tree, snapshotReadVolume(t, newDir)) {
+	if !snapshotSameTree(t, snapshotAsRestored(tree), snapshotReadVolume(t, newDir)) {
 		t.Fatalf("the restored volume %s differs from the one backed up", newDir)
 	}
 	if newPV.Labels["app"] != "nginx" || !strings.HasPrefix(newPV.Labels[arkv1.RestoreNameLabel], "nginx-backup-") {
@@ -182,7 +182,7 @@ func TestSnapshotExample(t *testing.T) {
 		err := env.Client.Get(ctx, client.ObjectKey{Namespace: harness.Namespace, Name: "nginx-backup"}, &arkv1.Backup{})
 		return apierrors.IsNotFound(err) && len(snapshotObjects(t, env)) == 0, err
 	})
-	if !snapshotSameTree(t, tree, snapshotReadVolume(t, newDir)) {
+	if !snapshotSameTree(t, snapshotAsRestored(tree), snapshotReadVolume(t, newDir)) {
 		t.Fatalf("deleting the backup changed the restored volume %s", newDir)
 	}
 }

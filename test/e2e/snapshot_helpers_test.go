@@ -213,6 +213,18 @@ func snapshotReadVolume(t *testing.T, dir string) map[string]snapshotEntry {
 	return tree
 }
 
+// snapshotAsRestored is tree as a restore must bring it back: setuid, setgid
+// and sticky bits are never restored (a tenant's volume must not gain a
+// setuid binary on the node; docs/volume-snapshots.md), the rest exactly.
+func snapshotAsRestored(tree map[string]snapshotEntry) map[string]snapshotEntry {
+	out := make(map[string]snapshotEntry, len(tree))
+	for p, e := range tree {
+		e.mode &^= fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+		out[p] = e
+	}
+	return out
+}
+
 // snapshotSameTree reports (and logs) every difference between two trees.
 func snapshotSameTree(t *testing.T, want, got map[string]snapshotEntry) bool {
 	t.Helper()

@@ -155,11 +155,6 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, args []str
 		// With --from-schedule the server sets it once it picked the backup.
 		arkv1.SetBackupNameLabel(r, backupName)
 	}
-	// The server validates it the same way (with the cluster's discovery
-	// too); failing here loses nothing.
-	if problems := restore.Validate(r.Spec, nil, backupName, nil); len(problems) > 0 {
-		return fmt.Errorf("restore %q is not valid:\n  %s", name, strings.Join(problems, "\n  "))
-	}
 	if o.output != "" {
 		return output.Object(cmd.OutOrStdout(), o.output, r)
 	}
