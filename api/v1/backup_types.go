@@ -23,12 +23,18 @@ type BackupSpec struct {
 	// +optional
 	// +nullable
 	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
+	// OrLabelSelectors restricts the backup to objects that match at least
+	// one of these selectors. It cannot be combined with LabelSelector.
+	// +optional
+	OrLabelSelectors []*metav1.LabelSelector `json:"orLabelSelectors,omitempty"`
 	// SnapshotVolumes says whether to snapshot persistent volumes; nil means
 	// yes when a persistentVolumeProvider is configured.
 	// +optional
 	// +nullable
 	SnapshotVolumes *bool `json:"snapshotVolumes,omitempty"`
-	// TTL is how long the backup is kept before garbage collection.
+	// TTL is how long the backup is kept before garbage collection; unset
+	// (0) means the server's default (ark server --default-backup-ttl, or
+	// Config defaultBackupTTL).
 	// +optional
 	TTL metav1.Duration `json:"ttl,omitempty"`
 	// IncludeClusterResources says whether cluster-scoped resources are
@@ -37,6 +43,11 @@ type BackupSpec struct {
 	// +optional
 	// +nullable
 	IncludeClusterResources *bool `json:"includeClusterResources,omitempty"`
+	// IncludeAllAPIVersions writes every served version of each resource
+	// into the archive (in version directories), not only the preferred
+	// one, so a restore can pick the version the target cluster serves.
+	// +optional
+	IncludeAllAPIVersions bool `json:"includeAllAPIVersions,omitempty"`
 	// Hooks are commands run in pods around their backup.
 	// +optional
 	Hooks BackupHooks `json:"hooks,omitempty"`
@@ -173,6 +184,10 @@ type BackupStatus struct {
 	// ResourceCounts maps "resource[.group]" to the number of items backed up.
 	// +optional
 	ResourceCounts map[string]int `json:"resourceCounts,omitempty"`
+	// ExcludedItems maps "resource[.group]" to the number of items left out
+	// because they carry the label ark.heptio.com/exclude-from-backup=true.
+	// +optional
+	ExcludedItems map[string]int `json:"excludedItems,omitempty"`
 	// Problems lists the first warnings and errors with their reasons; the
 	// full list is in the backup log.
 	// +optional

@@ -73,6 +73,10 @@ type Config struct {
 	// order, then the rest alphabetically.
 	// +optional
 	ResourcePriorities []string `json:"resourcePriorities,omitempty"`
+	// DefaultBackupTTL is how long a backup whose spec sets no ttl is kept;
+	// it overrides the server's --default-backup-ttl (720h unless set).
+	// +optional
+	DefaultBackupTTL metav1.Duration `json:"defaultBackupTTL,omitempty"`
 	// RestoreOnlyMode turns off backups, schedules and garbage collection.
 	// +optional
 	RestoreOnlyMode bool `json:"restoreOnlyMode,omitempty"`

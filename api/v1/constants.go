@@ -17,6 +17,16 @@ const (
 	// never adds it and removes it where it finds it, so nothing hangs.
 	LegacyGCFinalizer = "gc.ark.heptio.com"
 
+	// ExcludeFromBackupLabel, with the value "true", keeps an object out of
+	// every backup, even when a pod or claim would pull it in.
+	ExcludeFromBackupLabel = "ark.heptio.com/exclude-from-backup"
+
+	// CatchUpAnnotation, with the value "true" on a paused Schedule, asks for
+	// one catch-up backup, for the most recent run time missed while it was
+	// paused, when it is unpaused (ark schedule unpause --catch-up). The
+	// server removes it once it has acted on it.
+	CatchUpAnnotation = "ark.heptio.com/catch-up"
+
 	// FromStorageAnnotation marks a Backup object created from its
 	// ark-backup.json (backup sync, or a restore of a backup the cluster did
 	// not have). Such an object is created without status and gets it a

@@ -7,8 +7,16 @@ import (
 
 // RestoreSpec says which backup to restore and what of it.
 type RestoreSpec struct {
-	// BackupName is the backup to restore from.
+	// BackupName is the backup to restore from. With ScheduleName it may
+	// be empty: the server then sets it to the schedule's newest Completed
+	// backup.
+	// +optional
 	BackupName string `json:"backupName"`
+	// ScheduleName restores the newest Completed backup of this schedule
+	// (the server picks it when the restore starts and records it in
+	// backupName).
+	// +optional
+	ScheduleName string `json:"scheduleName,omitempty"`
 	// +optional
 	IncludedNamespaces []string `json:"includedNamespaces,omitempty"`
 	// +optional
@@ -32,6 +40,27 @@ type RestoreSpec struct {
 	// +optional
 	// +nullable
 	IncludeClusterResources *bool `json:"includeClusterResources,omitempty"`
+	// ExistingResourcePolicy says what happens to an object that already
+	// exists: "none" (the default) leaves it as it is with a warning;
+	// "update" patches it to the backed-up state (labels, annotations,
+	// spec, data). An existing object is never deleted.
+	// +optional
+	ExistingResourcePolicy ExistingResourcePolicy `json:"existingResourcePolicy,omitempty"`
+	// ResourceModifier names a ConfigMap, in the restore's namespace, of
+	// rules that patch matching items before they are created.
+	// +optional
+	// +nullable
+	ResourceModifier *ResourceModifierReference `json:"resourceModifier,omitempty"`
+	// RestoreStatus restores the status of the items of these resources,
+	// through their status subresource, after they are created.
+	// +optional
+	// +nullable
+	RestoreStatus *RestoreStatusSpec `json:"restoreStatus,omitempty"`
+	// PreserveNodePorts keeps the node ports of Services as they were backed
+	// up instead of letting the cluster allocate new ones.
+	// +optional
+	// +nullable
+	PreserveNodePorts *bool `json:"preserveNodePorts,omitempty"`
 	// Cancel asks the server to stop the restore: a New one never starts,
 	// an InProgress one stops creating objects, keeps those it created and
 	// ends Cancelled with the counts of what was and was not restored. Set
@@ -48,6 +77,39 @@ type RestoreSpec struct {
 	// once they are Running (docs/hooks.md).
 	// +optional
 	Hooks RestoreHooks `json:"hooks,omitempty"`
+}
+
+// ExistingResourcePolicy is what a restore does to objects that exist.
+// +kubebuilder:validation:Enum=none;update
+type ExistingResourcePolicy string
+
+const (
+	// ExistingResourcePolicyNone leaves existing objects as they are.
+	ExistingResourcePolicyNone ExistingResourcePolicy = "none"
+	// ExistingResourcePolicyUpdate patches them to the backed-up state.
+	ExistingResourcePolicyUpdate ExistingResourcePolicy = "update"
+)
+
+// ResourceModifierReference names the ConfigMap of a restore's resource
+// modifier rules.
+type ResourceModifierReference struct {
+	// Kind is ConfigMap, the only kind that holds rules.
+	// +kubebuilder:validation:Enum=ConfigMap
+	// +optional
+	Kind string `json:"kind,omitempty"`
+	// Name is the ConfigMap's name, in the restore's namespace.
+	Name string `json:"name"`
+}
+
+// RestoreStatusSpec selects the resources whose status is restored.
+type RestoreStatusSpec struct {
+	// IncludedResources lists resources (resource, resource.group or short
+	// name) whose status is restored; "*" means all.
+	// +optional
+	IncludedResources []string `json:"includedResources,omitempty"`
+	// ExcludedResources lists resources whose status is not restored.
+	// +optional
+	ExcludedResources []string `json:"excludedResources,omitempty"`
 }
 
 // RestoreHooks holds the hook specs of a restore.
@@ -179,6 +241,14 @@ type RestoreStatus struct {
 	// in object storage with the backup.
 	// +optional
 	FilesConfigMap string `json:"filesConfigMap,omitempty"`
+	// ItemsUpdated counts the existing objects patched to the backed-up
+	// state (existingResourcePolicy update).
+	// +optional
+	ItemsUpdated int `json:"itemsUpdated,omitempty"`
+	// ItemsUnchanged counts the existing objects found identical to the
+	// backed-up state (existingResourcePolicy update).
+	// +optional
+	ItemsUnchanged int `json:"itemsUnchanged,omitempty"`
 	// HookStatus counts the exec hooks run in restored pods.
 	// +optional
 	// +nullable

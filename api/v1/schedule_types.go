@@ -10,6 +10,15 @@ type ScheduleSpec struct {
 	Template BackupSpec `json:"template"`
 	// Schedule is a 5-field cron expression or a descriptor (@every 6h, @daily).
 	Schedule string `json:"schedule"`
+	// Paused stops the schedule from creating backups. When it is unpaused,
+	// the runs missed while it was paused are skipped, unless the
+	// ark.heptio.com/catch-up annotation asks for one catch-up backup.
+	// +optional
+	Paused bool `json:"paused,omitempty"`
+	// UseOwnerReferencesInBackup makes the schedule the owner of the backups
+	// it creates: deleting the schedule deletes them, with their data.
+	// +optional
+	UseOwnerReferencesInBackup bool `json:"useOwnerReferencesInBackup,omitempty"`
 	// Retention keeps a number of the schedule's backups and deletes the
 	// others, in addition to their TTL. Unset: the Config's retention, if
 	// any. Whatever it says, the schedule's newest Completed backup is
@@ -70,6 +79,17 @@ type ScheduleStatus struct {
 	LastBackup *metav1.Time `json:"lastBackup,omitempty"`
 	// +optional
 	ValidationErrors []string `json:"validationErrors,omitempty"`
+	// PausedSince is when the server first saw the schedule paused; unset
+	// when it is not paused.
+	// +optional
+	// +nullable
+	PausedSince *metav1.Time `json:"pausedSince,omitempty"`
+	// LastSkipped is when the server saw the schedule unpaused: the run
+	// times up to it were skipped, so the next backup is for the first run
+	// time after it.
+	// +optional
+	// +nullable
+	LastSkipped *metav1.Time `json:"lastSkipped,omitempty"`
 }
 
 // +kubebuilder:object:root=true
@@ -77,6 +97,7 @@ type ScheduleStatus struct {
 // +kubebuilder:resource:path=schedules,scope=Namespaced
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Schedule",type=string,JSONPath=`.spec.schedule`
+// +kubebuilder:printcolumn:name="Paused",type=boolean,JSONPath=`.spec.paused`
 // +kubebuilder:printcolumn:name="Last Backup",type=date,JSONPath=`.status.lastBackup`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 

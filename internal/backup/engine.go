@@ -71,8 +71,11 @@ type Result struct {
 	Archive        archive.Summary
 	ResourceCounts map[string]int
 	VolumeBackups  map[string]*arkv1.VolumeBackupInfo
-	Warnings       int
-	Errors         int
+	// ExcludedItems counts, per resource, the items left out because they
+	// carry the exclusion label.
+	ExcludedItems map[string]int
+	Warnings      int
+	Errors        int
 	// Problems holds the first problems with their reasons.
 	Problems []arkv1.Problem
 	// Hooks counts the hooks run in pods.
@@ -84,7 +87,9 @@ type engine struct {
 	out        *archive.Writer
 	namespaces *filter.IncludesExcludes
 	resources  *filter.IncludesExcludes
-	selector   labels.Selector
+	// selectors are the label selector, or the OR terms: an item is backed
+	// up when it matches one of them.
+	selectors []labels.Selector
 	// clusterScope says whether cluster-scoped resources are listed.
 	clusterScope bool
 	// pulledIn tracks items that actions can add a second time (PVCs via
@@ -122,13 +127,9 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 	if len(unmatched) > 0 {
 		return nil, fmt.Errorf("invalid backup spec: %v", unmatched[0].Err)
 	}
-	selector := labels.Everything()
-	if spec.LabelSelector != nil {
-		s, err := metav1.LabelSelectorAsSelector(spec.LabelSelector)
-		if err != nil {
-			return nil, fmt.Errorf("invalid label selector: %w", err)
-		}
-		selector = s
+	selectors, err := selectorsOf(spec)
+	if err != nil {
+		return nil, err
 	}
 	podHooks, err := hooks.NewBackupHooks(spec.Hooks)
 	if err != nil {
@@ -143,7 +144,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 		out:            w,
 		namespaces:     filter.New(spec.IncludedNamespaces, spec.ExcludedNamespaces),
 		resources:      resources,
-		selector:       selector,
+		selectors:      selectors,
 		pulledIn:       map[string]bool{},
 		seenNamespaces: map[string]bool{},
 		hooks:          podHooks,
@@ -151,6 +152,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 		withheld:       map[string]string{},
 		result: Result{
 			ResourceCounts: map[string]int{},
+			ExcludedItems:  map[string]int{},
 			VolumeBackups:  map[string]*arkv1.VolumeBackupInfo{},
 		},
 	}
@@ -160,7 +162,8 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 	opts.Log.Info("starting backup",
 		"namespaces", filter.Summary(spec.IncludedNamespaces, spec.ExcludedNamespaces),
 		"resources", filter.Summary(spec.IncludedResources, spec.ExcludedResources),
-		"selector", selector.String(), "clusterResources", e.clusterScope)
+		"selector", selectorSummary(selectors), "clusterResources", e.clusterScope,
+		"allAPIVersions", spec.IncludeAllAPIVersions)
 
 	for _, r := range orderResources(opts.Discovery.Resources()) {
 		if err := ctx.Err(); err != nil {
@@ -171,6 +174,11 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 		}
 		if err := e.backupResource(ctx, r); err != nil {
 			return nil, err
+		}
+		if e.result.ResourceCounts[r.GroupResource().String()] > 0 {
+			if err := e.backupCRDOf(ctx, r); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := e.backupNamespaces(ctx); err != nil {
@@ -260,6 +268,7 @@ func (e *engine) writeItem(ctx context.Context, r kube.Resource, item *unstructu
 	key := gr.String() + "/" + item.GetNamespace() + "/" + item.GetName()
 	if tracksPullIns(gr) {
 		if e.pulledIn[key] {
+			e.progress.TotalItems--
 			return nil
 		}
 		e.pulledIn[key] = true
@@ -267,6 +276,15 @@ func (e *engine) writeItem(ctx context.Context, r kube.Resource, item *unstructu
 			e.Log.Info("not backed up: "+reason, "resource", gr.String(), "namespace", item.GetNamespace(), "name", item.GetName())
 			return nil
 		}
+	}
+	if excludedByLabel(item.GetLabels()) {
+		// Checked after the pull-in record, so a claim met twice (through
+		// its pod, then listed) is counted once.
+		e.result.ExcludedItems[gr.String()]++
+		e.progress.TotalItems--
+		e.Log.Info("not backed up: it carries the label "+arkv1.ExcludeFromBackupLabel+"=true",
+			"resource", gr.String(), "namespace", item.GetNamespace(), "name", item.GetName())
+		return nil
 	}
 	if ns := item.GetNamespace(); ns != "" {
 		e.seenNamespaces[ns] = true
@@ -293,6 +311,11 @@ func (e *engine) writeItem(ctx context.Context, r kube.Resource, item *unstructu
 			return nil
 		}
 		return fmt.Errorf("writing %s %s/%s to the archive: %w", gr, item.GetNamespace(), item.GetName(), err)
+	}
+	if e.Backup.Spec.IncludeAllAPIVersions {
+		if err := e.writeVersions(ctx, r, item, data); err != nil {
+			return err
+		}
 	}
 	e.result.ResourceCounts[gr.String()]++
 	e.progress.ItemsBackedUp++
@@ -322,7 +345,7 @@ func (e *engine) runActionsRecovering(ctx context.Context, gr schema.GroupResour
 }
 
 func tracksPullIns(gr schema.GroupResource) bool {
-	return gr.Group == "" && (gr.Resource == "persistentvolumeclaims" || gr.Resource == "persistentvolumes")
+	return gr == crdResource || gr.Group == "" && (gr.Resource == "persistentvolumeclaims" || gr.Resource == "persistentvolumes")
 }
 
 // itemRef names an item an action wants backed up along with another.
@@ -392,9 +415,9 @@ func (e *engine) backupNamespaces(ctx context.Context) error {
 	for _, ns := range e.namespaces.Explicit() {
 		wanted[ns] = true
 	}
-	if e.namespaces.Explicit() == nil && e.selector.Empty() {
+	if e.namespaces.Explicit() == nil && e.unselective() {
 		// Every namespace (but the excluded ones) is in scope, empty ones too.
-		return e.listPages(ctx, e.Dynamic.Resource(r.GVR), func(item *unstructured.Unstructured) error {
+		return e.listPagesWith(ctx, e.Dynamic.Resource(r.GVR), labels.Everything(), func(item *unstructured.Unstructured) error {
 			if !e.namespaces.ShouldInclude(item.GetName()) {
 				return nil
 			}

@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/dynamic"
 )
 
@@ -22,9 +23,34 @@ import (
 // clear error rather than a loop.
 const maxRelists = 5
 
-// listPages pages through a LIST, handing each item to fn, so only one page
-// is ever in memory. A failing LIST is a problem of this resource, not of the
-// backup: the error is recorded and the backup goes on.
+// listPages pages through a LIST per selector (the OR terms of the backup's
+// label selectors), handing each item to fn, so only one page is ever in
+// memory. An item an earlier term already matched was listed, and written,
+// with that term, so it is skipped.
+func (e *engine) listPages(ctx context.Context, target dynamic.ResourceInterface, fn func(*unstructured.Unstructured) error) error {
+	for i, sel := range e.selectors {
+		err := e.listPagesWith(ctx, target, sel, func(item *unstructured.Unstructured) error {
+			if matchedEarlier(e.selectors, i, labels.Set(item.GetLabels())) {
+				e.progress.TotalItems--
+				return nil // listed, and written, with an earlier OR term
+			}
+			return fn(item)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// unselective reports whether no label selector narrows the backup.
+func (e *engine) unselective() bool {
+	return len(e.selectors) == 1 && e.selectors[0].Empty()
+}
+
+// listPagesWith pages through one LIST with one label selector. A failing
+// LIST is a problem of this resource, not of the backup: the error is
+// recorded and the backup goes on.
 //
 // The continue token of a LIST expires (410 Gone, ResourceExpired) when etcd
 // compacts the revision it points into, typically after five minutes; a
@@ -34,8 +60,8 @@ const maxRelists = 5
 // when it returns none, from the start, skipping the items already written.
 // Those are remembered as 8-byte hashes, so the memory is bounded by 8 bytes
 // per item of the resource being listed, and freed after it.
-func (e *engine) listPages(ctx context.Context, target dynamic.ResourceInterface, fn func(*unstructured.Unstructured) error) error {
-	opts := metav1.ListOptions{Limit: e.PageSize, LabelSelector: e.selector.String()}
+func (e *engine) listPagesWith(ctx context.Context, target dynamic.ResourceInterface, sel labels.Selector, fn func(*unstructured.Unstructured) error) error {
+	opts := metav1.ListOptions{Limit: e.PageSize, LabelSelector: sel.String()}
 	written := newWrittenSet()
 	relists := 0
 	for {

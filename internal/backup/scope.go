@@ -3,7 +3,6 @@ package backup
 import (
 	"fmt"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 
@@ -25,15 +24,11 @@ func NewScope(spec arkv1.BackupSpec, disc *kube.Discovery) (*Scope, error) {
 	if len(unmatched) > 0 {
 		return nil, fmt.Errorf("the backup's spec names a resource this cluster does not serve: %v", unmatched[0].Err)
 	}
-	selector := labels.Everything()
-	if spec.LabelSelector != nil {
-		s, err := metav1.LabelSelectorAsSelector(spec.LabelSelector)
-		if err != nil {
-			return nil, fmt.Errorf("the backup's label selector is invalid: %w", err)
-		}
-		selector = s
+	selectors, err := selectorsOf(spec)
+	if err != nil {
+		return nil, fmt.Errorf("the backup's label selector is invalid: %w", err)
 	}
-	e := &engine{namespaces: filter.New(spec.IncludedNamespaces, spec.ExcludedNamespaces), resources: resources, selector: selector}
+	e := &engine{namespaces: filter.New(spec.IncludedNamespaces, spec.ExcludedNamespaces), resources: resources, selectors: selectors}
 	e.clusterScope = spec.IncludeClusterResources != nil && *spec.IncludeClusterResources ||
 		spec.IncludeClusterResources == nil && e.namespaces.IncludesAll()
 	return &Scope{e: e}, nil
@@ -50,7 +45,14 @@ func (s *Scope) Namespace(ns string) bool { return s.e.namespaces.ShouldInclude(
 // namespace" (but the excluded ones).
 func (s *Scope) ExplicitNamespaces() []string { return s.e.namespaces.Explicit() }
 
-// Object reports whether an object matches the backup's label selector.
+// Object reports whether an object matches the backup's label selector (one
+// of its OR terms).
 func (s *Scope) Object(obj *unstructured.Unstructured) bool {
-	return s.e.selector.Matches(labels.Set(obj.GetLabels()))
+	set := labels.Set(obj.GetLabels())
+	for _, sel := range s.e.selectors {
+		if sel.Matches(set) {
+			return true
+		}
+	}
+	return false
 }

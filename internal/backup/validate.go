@@ -34,6 +34,18 @@ func ValidateSpec(spec arkv1.BackupSpec) []string {
 			errs = append(errs, fmt.Sprintf("invalid label selector: %v (example of a valid one: app=nginx,tier!=db)", err))
 		}
 	}
+	if spec.LabelSelector != nil && len(spec.OrLabelSelectors) > 0 {
+		errs = append(errs, "labelSelector and orLabelSelectors are both set: use one of them (--selector, or --or-selector \"app=a or app=b\"); to require a label in every OR term, add it to each term")
+	}
+	for i, s := range spec.OrLabelSelectors {
+		if s == nil {
+			errs = append(errs, fmt.Sprintf("orLabelSelectors[%d] is empty: remove it, or give a selector such as app=nginx", i))
+			continue
+		}
+		if _, err := metav1.LabelSelectorAsSelector(s); err != nil {
+			errs = append(errs, fmt.Sprintf("invalid orLabelSelectors[%d]: %v (example of a valid one: app=nginx,tier!=db)", i, err))
+		}
+	}
 	if spec.TTL.Duration < 0 {
 		errs = append(errs, fmt.Sprintf("ttl %s is negative: use a positive duration such as 720h", spec.TTL.Duration))
 	}

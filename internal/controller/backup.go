@@ -28,13 +28,9 @@ import (
 	"github.com/heptio/ark/internal/metrics"
 	"github.com/heptio/ark/internal/oplog"
 	"github.com/heptio/ark/internal/progress"
-	"github.com/heptio/ark/internal/retention"
 	"github.com/heptio/ark/internal/settings"
 	"github.com/heptio/ark/internal/snapshot"
 )
-
-// DefaultBackupTTL is how long a backup is kept when its spec says nothing.
-const DefaultBackupTTL = retention.DefaultTTL
 
 // progressInterval bounds how often a running backup or restore writes its
 // progress into its status (a variable so tests can write it very often).
@@ -47,6 +43,10 @@ type BackupReconciler struct {
 	Discovery *kube.Discovery
 	Dynamic   dynamic.Interface
 	PageSize  int64
+	// DefaultTTL is the server's --default-backup-ttl: the TTL of a backup
+	// whose spec sets none, unless the Config's defaultBackupTTL says
+	// otherwise. 0 means settings.DefaultBackupTTL.
+	DefaultTTL time.Duration
 	// PodExec runs backup hooks in pods (pods/exec).
 	PodExec hooks.PodExecutor
 	Log     *slog.Logger
@@ -128,7 +128,7 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	now := metav1.Now()
 	ttl := b.Spec.TTL.Duration
 	if ttl == 0 {
-		ttl = DefaultBackupTTL
+		ttl = settings.BackupTTL(env.Config, r.DefaultTTL)
 	}
 	expiration := metav1.NewTime(now.Add(ttl))
 	err = claimStatus(ctx, r.Client, &b, func(b *arkv1.Backup) {
@@ -295,6 +295,9 @@ func (r *BackupReconciler) run(ctx context.Context, log *slog.Logger, b *arkv1.B
 	s.Warnings, s.Errors = result.Warnings, result.Errors
 	s.Problems = result.Problems
 	s.ResourceCounts = result.ResourceCounts
+	if len(result.ExcludedItems) > 0 {
+		s.ExcludedItems = result.ExcludedItems
+	}
 	s.Archive = &arkv1.ArchiveInfo{SHA256: result.Archive.SHA256, Size: result.Archive.Size, Items: result.Archive.Items}
 	if enc := files.Encryption(); enc != nil {
 		// The stored object is the ciphertext: its digest checks the file

@@ -12,11 +12,30 @@ import (
 // createFromStore creates a Backup object, status included, from its stored
 // metadata. Backup sync does it for every backup the cluster lacks; a restore
 // does it for the backup it restores.
+// liveScheduleOwner keeps a stored Backup's owner reference to its schedule
+// only when that very schedule (same UID) is in the namespace. Owner UIDs
+// belong to the cluster that wrote the backup: in another cluster (a
+// disaster recovery, a migration) the garbage collector would delete every
+// Backup whose owner it cannot find, and the schedule's deletion would then
+// be taken for a request to delete the data (owned_backups.go).
+func liveScheduleOwner(ctx context.Context, c client.Client, namespace string, b *arkv1.Backup) []metav1.OwnerReference {
+	ref, owned := owningSchedule(b)
+	if !owned {
+		return nil
+	}
+	var s arkv1.Schedule
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, &s); err != nil || s.UID != ref.UID || !s.DeletionTimestamp.IsZero() {
+		return nil
+	}
+	return []metav1.OwnerReference{ref}
+}
+
 func createFromStore(ctx context.Context, c client.Client, namespace string, stored *arkv1.Backup) error {
 	b := stored.DeepCopy()
 	b.Namespace = namespace
 	b.ResourceVersion, b.UID, b.ManagedFields, b.Finalizers = "", "", nil, nil
 	b.CreationTimestamp = metav1.Time{}
+	b.OwnerReferences = liveScheduleOwner(ctx, c, namespace, b)
 	if b.Annotations == nil {
 		b.Annotations = map[string]string{}
 	}

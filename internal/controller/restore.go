@@ -38,7 +38,10 @@ import (
 
 // RestoreReconciler runs restores in phase New.
 type RestoreReconciler struct {
-	Client    client.Client
+	Client client.Client
+	// Reader reads what the manager does not cache (the resource modifier
+	// ConfigMaps); nil means Client.
+	Reader    client.Reader
 	Settings  *settings.Settings
 	Discovery *kube.Discovery
 	Dynamic   dynamic.Interface
@@ -84,10 +87,11 @@ func (r *RestoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	var problems []string
 	var b *arkv1.Backup
+	var modifiers *restore.Modifiers
 	if err != nil {
 		problems = []string{err.Error()}
 	} else {
-		b, problems = r.validate(ctx, &rs, env)
+		b, modifiers, problems = r.validate(ctx, &rs, env)
 	}
 	if len(problems) > 0 {
 		log.Info("restore failed validation", "errors", problems)
@@ -110,7 +114,7 @@ func (r *RestoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("marking restore %s InProgress: %w", rs.Name, err)
 	}
-	return ctrl.Result{}, r.run(ctx, log, &rs, b, env)
+	return ctrl.Result{}, r.run(ctx, log, &rs, b, modifiers, env)
 }
 
 // cancelNew ends a restore cancelled before it started: nothing was created.
@@ -132,17 +136,22 @@ func (r *RestoreReconciler) cancelNew(ctx context.Context, log *slog.Logger, rs 
 	return nil
 }
 
-func (r *RestoreReconciler) validate(ctx context.Context, rs *arkv1.Restore, env *settings.Environment) (*arkv1.Backup, []string) {
+func (r *RestoreReconciler) validate(ctx context.Context, rs *arkv1.Restore, env *settings.Environment) (*arkv1.Backup, *restore.Modifiers, []string) {
+	if rs.Spec.BackupName == "" && rs.Spec.ScheduleName != "" {
+		if problem := r.pickScheduledBackup(ctx, rs); problem != "" {
+			return nil, nil, append(restore.Validate(rs.Spec, nil, "", nil), problem)
+		}
+	}
 	spec := rs.Spec
 	if spec.BackupName == "" {
-		return nil, restore.Validate(spec, nil, "", nil)
+		return nil, nil, restore.Validate(spec, nil, "", nil)
 	}
 	if err := r.Discovery.Refresh(); err != nil {
-		return nil, []string{err.Error()}
+		return nil, nil, []string{err.Error()}
 	}
 	b, err := r.findBackup(ctx, rs.Namespace, spec.BackupName, env)
 	if err != nil {
-		return nil, append(restore.Validate(spec, nil, "", nil), err.Error())
+		return nil, nil, append(restore.Validate(spec, nil, "", nil), err.Error())
 	}
 	// Resource names are checked against the cluster and the backup: the
 	// custom resources of a CRD that only the backup has are restorable.
@@ -171,7 +180,11 @@ func (r *RestoreReconciler) validate(ctx context.Context, rs *arkv1.Restore, env
 		problems = append(problems, fmt.Sprintf("backup %q has %d volume snapshot(s) and %s but the Config names no persistentVolumeProvider to restore them with: add the persistentVolumeProvider that took them to Config %s/%s, or restore the PVs as objects only with --restore-volumes=false",
 			b.Name, len(b.Status.VolumeBackups), setting, env.Config.Namespace, env.Config.Name))
 	}
-	return b, problems
+	if s := spec.ScheduleName; s != "" && arkv1.ScheduleName(b) != s {
+		problems = append(problems, fmt.Sprintf("backup %q was not made by schedule %q (it was made by %q): give either --from-backup or --from-schedule", b.Name, s, arkv1.ScheduleName(b)))
+	}
+	modifiers, more := r.readModifiers(ctx, rs)
+	return b, modifiers, append(problems, more...)
 }
 
 // findBackup reads the Backup object, or, when the cluster does not have it
@@ -204,7 +217,7 @@ func (r *RestoreReconciler) findBackup(ctx context.Context, namespace, name stri
 //
 // ctx (the reconcile's) writes the status and uploads the results; the
 // work runs under a context of its own that a cancel request ends.
-func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1.Restore, b *arkv1.Backup, env *settings.Environment) error {
+func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1.Restore, b *arkv1.Backup, modifiers *restore.Modifiers, env *settings.Environment) error {
 	log.Info("restore started", "backup", b.Name)
 	opLog, err := oplog.New(r.Log.Handler())
 	if err != nil {
@@ -221,7 +234,7 @@ func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1
 	})
 	defer stop()
 
-	result, err := r.restore(work, ctx, rlog, rs, b, env)
+	result, err := r.restore(work, ctx, rlog, rs, b, modifiers, env)
 	if err != nil && cancelled(work) {
 		return r.cancelled(ctx, log, rlog, env, rs, b, opLog, result)
 	}
@@ -248,6 +261,7 @@ func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1
 		rs.Status.Progress = &arkv1.RestoreProgress{TotalItems: result.TotalItems, ItemsRestored: result.ItemsRestored}
 		rs.Status.UnverifiedArchive = result.UnverifiedArchive
 		rs.Status.FilesConfigMap = filesConfigMap
+		rs.Status.ItemsUpdated, rs.Status.ItemsUnchanged = result.ItemsUpdated, result.ItemsUnchanged
 		rs.Status.HookStatus = result.Hooks
 		if result.Plan != nil {
 			rs.Status.Plan = &result.Plan.Counts
@@ -285,6 +299,7 @@ func (r *RestoreReconciler) cancelled(ctx context.Context, log, rlog *slog.Logge
 		rs.Status.Warnings, rs.Status.Errors = warnings, errs
 		rs.Status.CompletionTimestamp = &now
 		rs.Status.Progress = &arkv1.RestoreProgress{TotalItems: result.TotalItems, ItemsRestored: result.ItemsRestored, ItemsNotRestored: notRestored}
+		rs.Status.ItemsUpdated, rs.Status.ItemsUnchanged = result.ItemsUpdated, result.ItemsUnchanged
 	}); err != nil {
 		return fmt.Errorf("marking restore %s Cancelled: %w", rs.Name, err)
 	}
@@ -300,7 +315,7 @@ func (r *RestoreReconciler) cancelled(ctx context.Context, log, rlog *slog.Logge
 // ctx is the work's (a cancel ends it); statusCtx writes the progress, so
 // the last count before a cancel is recorded. On an error from the engine
 // the result of what it did is returned with it.
-func (r *RestoreReconciler) restore(ctx, statusCtx context.Context, rlog *slog.Logger, rs *arkv1.Restore, b *arkv1.Backup, env *settings.Environment) (*restore.Result, error) {
+func (r *RestoreReconciler) restore(ctx, statusCtx context.Context, rlog *slog.Logger, rs *arkv1.Restore, b *arkv1.Backup, modifiers *restore.Modifiers, env *settings.Environment) (*restore.Result, error) {
 	var keys backupstore.Sealer
 	if e := b.Status.Encryption; e != nil {
 		k, err := env.Keys(ctx)
@@ -375,6 +390,7 @@ func (r *RestoreReconciler) restore(ctx, statusCtx context.Context, rlog *slog.L
 		Priorities: env.Config.ResourcePriorities,
 		Workers:    r.Workers,
 		Volumes:    volumes,
+		Modifiers:  modifiers,
 		PodExec:    r.PodExec,
 		Log:        rlog,
 		Progress:   reporter.Update,

@@ -25,6 +25,15 @@ import (
 // time (after a crash, or from a stale cache) gets AlreadyExists and only
 // records what was done. Run times missed while the server was down collapse
 // into one catch-up backup for the most recent of them (see schedule.Due).
+//
+// A paused schedule (spec.paused) makes no backups. The reconciler records
+// when it saw the pause (status.pausedSince); when it sees the schedule
+// unpaused, the run times missed meanwhile are skipped (status.lastSkipped
+// is set to that moment), unless the ark.heptio.com/catch-up annotation
+// asks for one catch-up backup, as after a server outage.
+//
+// With spec.useOwnerReferencesInBackup the schedule owns its backups; what
+// happens when it is deleted is in owned_backups.go.
 type ScheduleReconciler struct {
 	Client   client.Client
 	Settings *settings.Settings
@@ -89,17 +98,59 @@ func (r *ScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (c
 	}
 
 	now := r.now()
-	after := s.CreationTimestamp.Time
-	if s.Status.LastBackup != nil {
-		after = s.Status.LastBackup.Time
+	if s.Spec.Paused {
+		if s.Status.PausedSince == nil {
+			log.Info("schedule paused: no backups until it is unpaused")
+			return ctrl.Result{}, r.patchStatus(ctx, &s, func(s *arkv1.Schedule) {
+				t := metav1.NewTime(now.UTC())
+				s.Status.PausedSince = &t
+			})
+		}
+		return ctrl.Result{}, nil // unpausing is a change of the spec, which brings it back here
 	}
-	due, ok, next := schedule.Due(sched, after, now)
+	if s.Status.PausedSince != nil {
+		if err := r.unpaused(ctx, log, &s, now); err != nil {
+			return ctrl.Result{}, err
+		}
+	}
+	due, ok, next := schedule.Due(sched, schedule.RunsAfter(&s), now)
 	if ok {
 		if err := r.createBackup(ctx, log, &s, due, now); err != nil {
 			return ctrl.Result{}, err
 		}
 	}
 	return ctrl.Result{RequeueAfter: requeueDelay(now, next, settings.ScheduleSyncPeriod(cfg))}, nil
+}
+
+// unpaused records that the schedule is running again: the run times
+// missed while it was paused are skipped, unless its catch-up annotation
+// asks for the latest of them, which the annotation is then removed for.
+func (r *ScheduleReconciler) unpaused(ctx context.Context, log *slog.Logger, s *arkv1.Schedule, now time.Time) error {
+	catchUp := s.Annotations[arkv1.CatchUpAnnotation] == "true"
+	if catchUp {
+		orig := s.DeepCopy()
+		delete(s.Annotations, arkv1.CatchUpAnnotation)
+		if err := r.Client.Patch(ctx, s, client.MergeFrom(orig)); err != nil {
+			return client.IgnoreNotFound(err)
+		}
+	}
+	since := s.Status.PausedSince.UTC().Format(time.RFC3339)
+	err := r.patchStatus(ctx, s, func(s *arkv1.Schedule) {
+		s.Status.PausedSince = nil
+		if !catchUp {
+			t := metav1.NewTime(now.UTC())
+			s.Status.LastSkipped = &t
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if catchUp {
+		log.Info("schedule unpaused: one catch-up backup for the latest run time missed while paused, as asked", "pausedSince", since)
+	} else {
+		log.Info("schedule unpaused: the run times missed while paused are skipped", "pausedSince", since)
+	}
+	return nil
 }
 
 // requeueDelay is the wait until the next run time, but at most period, so
@@ -131,6 +182,9 @@ func (r *ScheduleReconciler) createBackup(ctx context.Context, log *slog.Logger,
 		Spec: *s.Spec.Template.DeepCopy(),
 	}
 	arkv1.SetScheduleName(b, s.Name)
+	if s.Spec.UseOwnerReferencesInBackup {
+		b.OwnerReferences = []metav1.OwnerReference{scheduleOwnerReference(s)}
+	}
 	err := r.Client.Create(ctx, b)
 	switch {
 	case err == nil:

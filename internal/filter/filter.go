@@ -46,6 +46,10 @@ func (ie *IncludesExcludes) ShouldInclude(name string) bool {
 	return ie.all || ie.includes[name]
 }
 
+// Excludes reports whether name is excluded by name (not merely left out
+// of an explicit include list).
+func (ie *IncludesExcludes) Excludes(name string) bool { return ie.excludes[name] }
+
 // IncludesAll reports whether everything is included and nothing excluded.
 func (ie *IncludesExcludes) IncludesAll() bool { return ie.all && len(ie.excludes) == 0 }
 

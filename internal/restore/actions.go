@@ -6,18 +6,24 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
+// actionOptions are the parts of a restore's spec the built-in actions read.
+type actionOptions struct {
+	namespaceMapping  map[string]string
+	preserveNodePorts bool
+}
+
 // applyBuiltinActions makes the changes an object of the given resource needs
 // to be created in another (or an emptied) cluster, and maps the namespaces
 // it refers to (namespacerefs.go). The object's metadata has already been
 // reset.
-func applyBuiltinActions(key string, obj *unstructured.Unstructured, namespaceMapping map[string]string) {
+func applyBuiltinActions(key string, obj *unstructured.Unstructured, opts actionOptions) {
 	switch key {
 	case podsKey:
 		preparePod(obj)
 	case jobsKey:
 		prepareJob(obj)
 	case servicesKey:
-		prepareService(obj)
+		prepareService(obj, opts.preserveNodePorts)
 	case pvsKey:
 		preparePersistentVolume(obj)
 	case pvcsKey:
@@ -25,7 +31,7 @@ func applyBuiltinActions(key string, obj *unstructured.Unstructured, namespaceMa
 	case secretsKey:
 		prepareSecret(obj)
 	}
-	namespaceMapper(namespaceMapping).apply(key, obj)
+	namespaceMapper(opts.namespaceMapping).apply(key, obj)
 }
 
 // preparePod lets the scheduler place the pod again and lets the
@@ -147,9 +153,11 @@ func prepareJob(obj *unstructured.Unstructured) {
 }
 
 // prepareService drops what the cluster allocates: cluster IPs (they belong
-// to the old cluster's service range and may be taken) and node ports.
-// Headless services keep clusterIP "None", which is their definition.
-func prepareService(obj *unstructured.Unstructured) {
+// to the old cluster's service range and may be taken) and node ports,
+// unless preserveNodePorts asks to keep them (clients outside the cluster
+// know them). Headless services keep clusterIP "None", which is their
+// definition.
+func prepareService(obj *unstructured.Unstructured, preserveNodePorts bool) {
 	spec, ok := obj.Object["spec"].(map[string]any)
 	if !ok {
 		return
@@ -157,6 +165,9 @@ func prepareService(obj *unstructured.Unstructured) {
 	if ip, _ := spec["clusterIP"].(string); ip != "None" {
 		delete(spec, "clusterIP")
 		delete(spec, "clusterIPs")
+	}
+	if preserveNodePorts {
+		return
 	}
 	delete(spec, "healthCheckNodePort")
 	ports, _ := spec["ports"].([]any)

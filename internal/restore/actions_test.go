@@ -78,7 +78,7 @@ func TestPreparePodDropsNodeAndServiceAccountTokens(t *testing.T) {
 			{"name":"builder-token-abcde","mountPath":"/t"},
 			{"name":"legacy","mountPath":"/l"},
 			{"name":"creds","mountPath":"/c"}]}]}}`)
-	applyBuiltinActions(podsKey, pod, nil)
+	applyBuiltinActions(podsKey, pod, actionOptions{})
 	assertJSON(t, pod, `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{
 		"serviceAccountName":"builder",
 		"volumes":[
@@ -125,7 +125,7 @@ func TestPrepareJob(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			job := mustObj(t, `{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j"},`+strings.TrimPrefix(c.in, "{"))
-			applyBuiltinActions(jobsKey, job, nil)
+			applyBuiltinActions(jobsKey, job, actionOptions{})
 			assertJSON(t, job, `{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j"},`+strings.TrimPrefix(c.want, "{"))
 		})
 	}
@@ -135,13 +135,13 @@ func TestPrepareService(t *testing.T) {
 	svc := mustObj(t, `{"apiVersion":"v1","kind":"Service","metadata":{"name":"s"},"spec":{"type":"LoadBalancer",
 		"clusterIP":"10.0.0.12","clusterIPs":["10.0.0.12"],"healthCheckNodePort":31000,"externalTrafficPolicy":"Local",
 		"ports":[{"port":80,"nodePort":30080},{"port":443,"nodePort":30443,"name":"https"}]}}`)
-	applyBuiltinActions(servicesKey, svc, nil)
+	applyBuiltinActions(servicesKey, svc, actionOptions{})
 	assertJSON(t, svc, `{"apiVersion":"v1","kind":"Service","metadata":{"name":"s"},"spec":{"type":"LoadBalancer",
 		"externalTrafficPolicy":"Local","ports":[{"port":80},{"port":443,"name":"https"}]}}`)
 
 	headless := mustObj(t, `{"apiVersion":"v1","kind":"Service","metadata":{"name":"h"},"spec":{"clusterIP":"None","clusterIPs":["None"],"ports":[{"port":80}]}}`)
 	want := headless.DeepCopy()
-	applyBuiltinActions(servicesKey, headless, nil)
+	applyBuiltinActions(servicesKey, headless, actionOptions{})
 	if !reflect.DeepEqual(want, headless) {
 		t.Errorf("headless service changed: %v", headless.Object)
 	}
@@ -151,13 +151,13 @@ func TestPreparePersistentVolumeAndClaim(t *testing.T) {
 	pv := mustObj(t, `{"apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":"pv1"},"spec":{
 		"claimRef":{"kind":"PersistentVolumeClaim","namespace":"src","name":"data","uid":"old","resourceVersion":"9","apiVersion":"v1"},
 		"hostPath":{"path":"/tmp/x"}}}`)
-	applyBuiltinActions(pvsKey, pv, map[string]string{"src": "dst"})
+	applyBuiltinActions(pvsKey, pv, actionOptions{namespaceMapping: map[string]string{"src": "dst"}})
 	assertJSON(t, pv, `{"apiVersion":"v1","kind":"PersistentVolume","metadata":{"name":"pv1"},"spec":{
 		"claimRef":{"kind":"PersistentVolumeClaim","namespace":"dst","name":"data","apiVersion":"v1"},"hostPath":{"path":"/tmp/x"}}}`)
 
 	pvc := mustObj(t, `{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"data","annotations":{
 		"pv.kubernetes.io/bind-completed":"yes","pv.kubernetes.io/bound-by-controller":"yes",
 		"volume.kubernetes.io/selected-node":"node-1","team":"a"}},"spec":{"volumeName":"pv1"}}`)
-	applyBuiltinActions(pvcsKey, pvc, nil)
+	applyBuiltinActions(pvcsKey, pvc, actionOptions{})
 	assertJSON(t, pvc, `{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"data","annotations":{"team":"a"}},"spec":{"volumeName":"pv1"}}`)
 }

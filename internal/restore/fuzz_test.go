@@ -41,9 +41,9 @@ func FuzzBuiltinActions(f *testing.F) {
 		}
 		for _, key := range keys {
 			once := &unstructured.Unstructured{Object: deepCopyJSON(body)}
-			applyBuiltinActions(key, once, mapping)
+			applyBuiltinActions(key, once, actionOptions{namespaceMapping: mapping})
 			twice := &unstructured.Unstructured{Object: deepCopyJSON(once.Object)}
-			applyBuiltinActions(key, twice, mapping)
+			applyBuiltinActions(key, twice, actionOptions{namespaceMapping: mapping})
 			if !reflect.DeepEqual(once.Object, twice.Object) {
 				t.Fatalf("%s: a second pass changed the object:\n%v\n%v", key, once.Object, twice.Object)
 			}

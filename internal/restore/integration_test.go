@@ -97,6 +97,12 @@ var backedUpResources = []schema.GroupVersionResource{
 // into a real archive and extracts it.
 func (c *liveCluster) backupNamespaces(t testing.TB, namespaces ...string) *archive.Contents {
 	t.Helper()
+	return c.backupResources(t, backedUpResources, namespaces...)
+}
+
+// backupResources is backupNamespaces with the resources to copy.
+func (c *liveCluster) backupResources(t testing.TB, resources []schema.GroupVersionResource, namespaces ...string) *archive.Contents {
+	t.Helper()
 	ctx := context.Background()
 	var buf bytes.Buffer
 	w, err := archive.NewWriter(&buf)
@@ -118,7 +124,7 @@ func (c *liveCluster) backupNamespaces(t testing.TB, namespaces ...string) *arch
 			t.Fatal(err)
 		}
 		add(namespacesKey, nsObj)
-		for _, gvr := range backedUpResources {
+		for _, gvr := range resources {
 			list, err := c.dynamic.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
 			if err != nil {
 				t.Fatal(err)

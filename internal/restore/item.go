@@ -67,6 +67,10 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 		r.results.error(target, "could not restore %s: %s", r.describe(obj, item, target), t.copy.unserved)
 		return
 	}
+	if t.key == secretsKey && !t.tokensPass && r.holdTokens.Load() && isServiceAccountToken(obj) {
+		r.tokens.hold(t, res, item)
+		return
+	}
 	if target != "" {
 		if r.namespaces.ensure(ctx, target, item.Namespace) != nil {
 			return // reported once for the whole namespace
@@ -74,12 +78,20 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 	}
 	what := r.describe(obj, item, target)
 
+	var status any
+	if r.restoresStatus(t.key) {
+		status = obj.Object["status"]
+	}
 	resetMetadataAndStatus(obj)
 	if target != "" {
 		obj.SetNamespace(target)
 	}
 	addRestoreLabel(obj, r.opts.Restore.Name)
-	applyBuiltinActions(t.key, obj, r.spec.NamespaceMapping)
+	applyBuiltinActions(t.key, obj, r.actions)
+	if err := r.opts.Modifiers.Apply(t.key, obj); err != nil {
+		r.results.error(target, "could not restore %s: %v", what, err)
+		return
+	}
 	var execHooks []hooks.Exec
 	if t.key == podsKey {
 		execHooks = r.hooks.prepare(obj, item.Namespace)
@@ -111,11 +123,17 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 		r.restored.Add(1)
 		r.log.Debug("restored", "item", what)
 		r.warnOfClusterWideGrant(t.key, obj)
+		r.restoreStatus(ctx, client, created, status, what, target)
 		r.hooks.start(ctx, gvr, created, execHooks)
 	case apierrors.IsAlreadyExists(err) && len(execHooks) > 0:
 		r.results.warning(target, "%s already exists, left as it is (never overwritten); its restore exec hooks were not run", what)
 	case apierrors.IsAlreadyExists(err):
-		r.results.warning(target, "%s already exists, left as it is (never overwritten)", what)
+		switch r.handleExisting(ctx, client, obj, what, target) {
+		case existingUpdated:
+			r.updated.Add(1)
+		case existingUnchanged:
+			r.unchanged.Add(1)
+		}
 	case apierrors.IsNotFound(err) && gvr.Version != res.GVR.Version:
 		r.results.error(target, "could not create %s: this cluster does not serve version %s of %s (it serves %s): %v", what, gvr.Version, t.key, res.GVR.Version, err)
 		return

@@ -95,13 +95,13 @@ func TestNamespaceReferencesFollowTheMapping(t *testing.T) {
 		t.Run(tc.key, func(t *testing.T) {
 			head := `{"apiVersion":"v1","kind":"X","metadata":{"name":"x"},`
 			obj := mustObj(t, head+strings.TrimPrefix(tc.in, "{"))
-			applyBuiltinActions(tc.key, obj, mapping)
+			applyBuiltinActions(tc.key, obj, actionOptions{namespaceMapping: mapping})
 			assertJSON(t, obj, head+strings.TrimPrefix(tc.want, "{"))
 
 			// Without a mapping nothing moves.
 			same := mustObj(t, head+strings.TrimPrefix(tc.in, "{"))
 			if tc.key != pvsKey {
-				applyBuiltinActions(tc.key, same, nil)
+				applyBuiltinActions(tc.key, same, actionOptions{})
 				assertJSON(t, same, head+strings.TrimPrefix(tc.in, "{"))
 			}
 		})
@@ -126,7 +126,7 @@ func TestMalformedObjectsDoNotPanic(t *testing.T) {
 			endpointsKey, endpointSlicesKey, apiServicesKey, validatingWebhooksKey, validatingBindingsKey, crdsKey, snapshotContentsKey,
 			"deployments.apps", "cronjobs.batch", podsKey, secretsKey} {
 			obj := mustObj(t, `{"apiVersion":"v1","kind":"X","metadata":{"name":"x"},`+strings.TrimPrefix(body, "{"))
-			applyBuiltinActions(key, obj, mapping)
+			applyBuiltinActions(key, obj, actionOptions{namespaceMapping: mapping})
 		}
 	}
 }
@@ -135,7 +135,7 @@ func TestPrepareSecretLetsTheClusterMakeANewToken(t *testing.T) {
 	secret := mustObj(t, `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"app-token","namespace":"team-a","annotations":{
 		"kubernetes.io/service-account.name":"app","kubernetes.io/service-account.uid":"old-uid","note":"kept"}},
 		"type":"kubernetes.io/service-account-token","data":{"token":"ZXlK","namespace":"dGVhbS1h","ca.crt":"LS0t","extra":"eA=="}}`)
-	applyBuiltinActions(secretsKey, secret, map[string]string{"team-a": "team-b"})
+	applyBuiltinActions(secretsKey, secret, actionOptions{namespaceMapping: map[string]string{"team-a": "team-b"}})
 	assertJSON(t, secret, `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"app-token","namespace":"team-a","annotations":{
 		"kubernetes.io/service-account.name":"app","note":"kept"}},
 		"type":"kubernetes.io/service-account-token","data":{"extra":"eA=="}}`)
@@ -143,7 +143,7 @@ func TestPrepareSecretLetsTheClusterMakeANewToken(t *testing.T) {
 	opaque := mustObj(t, `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"db","annotations":{"kubernetes.io/service-account.uid":"x"}},
 		"type":"Opaque","data":{"token":"ZXlK","namespace":"dGVhbS1h"}}`)
 	want := opaque.DeepCopy()
-	applyBuiltinActions(secretsKey, opaque, map[string]string{"team-a": "team-b"})
+	applyBuiltinActions(secretsKey, opaque, actionOptions{namespaceMapping: map[string]string{"team-a": "team-b"}})
 	wantJSON, _ := want.MarshalJSON()
 	assertJSON(t, opaque, string(wantJSON))
 }

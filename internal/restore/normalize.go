@@ -27,7 +27,7 @@ var comparisonIgnoredAnnotations = []string{
 // defaults differently is a real difference a restore would not undo.
 func Normalize(resource string, obj *unstructured.Unstructured) {
 	resetMetadataAndStatus(obj)
-	applyBuiltinActions(resource, obj, nil)
+	applyBuiltinActions(resource, obj, actionOptions{})
 	md, ok := obj.Object["metadata"].(map[string]any)
 	if !ok {
 		return

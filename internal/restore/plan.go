@@ -32,6 +32,9 @@ type tier struct {
 	namespaces []string               // source namespaces whose items are restored, sorted
 	cluster    clusterScope
 	total      int // items counted up front; boundPVs ones tentatively
+	// tokensPass marks the held-back service account token Secrets, when
+	// they are restored after the ServiceAccounts.
+	tokensPass bool
 }
 
 type plan struct {

@@ -11,8 +11,9 @@
 // discovery) before the next tier, so custom resources can follow them into
 // an empty cluster.
 //
-// Nothing is ever overwritten: an object that already exists is left as it
-// is and reported as a warning. Other failures are reported per item and the
+// An object that already exists is left as it is and reported as a warning,
+// or, with existingResourcePolicy "update", patched to the backed-up state
+// (existing.go); it is never deleted. Other failures are reported per item and the
 // restore goes on; Run returns an error only when the restore as a whole
 // cannot run (missing inputs, a bad label selector or namespace mapping, or a
 // cancelled context).
@@ -89,6 +90,9 @@ type Options struct {
 	// Volumes creates volumes from snapshots. nil: PVs are restored as
 	// objects only.
 	Volumes VolumeRestorer
+	// Modifiers are the restore's resource modifier rules (read by the
+	// caller from the ConfigMap spec.resourceModifier names); nil: none.
+	Modifiers *Modifiers
 	// PodExec runs the restore's exec hooks in restored pods; nil fails
 	// every exec hook, saying so.
 	PodExec hooks.PodExecutor
@@ -120,6 +124,10 @@ type Result struct {
 	Warnings, Errors arkv1.RestoreResult
 	ItemsRestored    int
 	TotalItems       int
+	// ItemsUpdated and ItemsUnchanged count the existing objects patched to
+	// the backed-up state, and those found in it (existingResourcePolicy
+	// update).
+	ItemsUpdated, ItemsUnchanged int
 	// UnverifiedArchive is set when the archive has no index (Heptio Ark
 	// and Velero write none), so its items could not be checked one by one:
 	// it says who wrote it and what was checked, for the restore's status.
@@ -155,9 +163,19 @@ type restorer struct {
 	selector  labels.Selector
 	nsFilter  *filter.IncludesExcludes
 	resFilter *filter.IncludesExcludes
+	// statusFilter selects the resources whose status is restored; nil:
+	// none.
+	statusFilter *filter.IncludesExcludes
 	// unmatched are the resource names that match nothing in the cluster
 	// or the archive: most likely typos.
-	unmatched []filter.Unmatched
+	unmatched       []filter.Unmatched
+	statusUnmatched []filter.Unmatched
+	actions         actionOptions
+	tokens          tokenSecrets
+	// holdTokens is set while a ServiceAccounts tier is still to come
+	// after the Secrets one (a priority order that puts Secrets first):
+	// token Secrets then wait for their ServiceAccounts (tokens.go).
+	holdTokens atomic.Bool
 
 	results    results
 	namespaces namespaceCreator
@@ -165,8 +183,10 @@ type restorer struct {
 	hooks      podHooks
 	preview    *preview // nil unless Options.DryRun
 
-	total    atomic.Int64
-	restored atomic.Int64
+	total     atomic.Int64
+	restored  atomic.Int64
+	updated   atomic.Int64
+	unchanged atomic.Int64
 
 	progressMu sync.Mutex
 	current    string
@@ -229,7 +249,12 @@ func newRestorer(opts Options) (*restorer, error) {
 		selector: selector,
 		nsFilter: filter.New(spec.IncludedNamespaces, spec.ExcludedNamespaces),
 	}
-	r.resFilter, r.unmatched = filter.Resources(opts.Discovery, slices.Sorted(maps.Keys(opts.Contents.Resources)), spec.IncludedResources, spec.ExcludedResources)
+	known := slices.Sorted(maps.Keys(opts.Contents.Resources))
+	r.resFilter, r.unmatched = filter.Resources(opts.Discovery, known, spec.IncludedResources, spec.ExcludedResources)
+	if rs := spec.RestoreStatus; rs != nil && len(rs.IncludedResources) > 0 {
+		r.statusFilter, r.statusUnmatched = filter.Resources(opts.Discovery, known, rs.IncludedResources, rs.ExcludedResources)
+	}
+	r.actions = actionOptions{namespaceMapping: spec.NamespaceMapping, preserveNodePorts: spec.PreserveNodePorts != nil && *spec.PreserveNodePorts}
 	r.namespaces.r = r
 	r.results.log = log
 	r.hooks = podHooks{
@@ -252,6 +277,9 @@ func (r *restorer) run(ctx context.Context) error {
 	for _, u := range r.unmatched {
 		r.results.arkWarning("%s resource %q matches nothing in the cluster or the backup, so it has no effect: %v", u.List(), u.Name, u.Err)
 	}
+	for _, u := range r.statusUnmatched {
+		r.results.arkWarning("restoreStatus: %s resource %q matches nothing in the cluster or the backup, so it has no effect: %v", u.List(), u.Name, u.Err)
+	}
 	r.total.Store(int64(p.total))
 	// The caller's logger names the restore already.
 	r.log.Info("restore planned", "resources", len(p.tiers), "items", p.total)
@@ -263,7 +291,9 @@ func (r *restorer) run(ctx context.Context) error {
 	if err := r.restoreNamespaceObjects(ctx); err != nil {
 		return err
 	}
-	for _, t := range p.tiers {
+	lastSA := serviceAccountsAfterSecrets(p.tiers)
+	r.holdTokens.Store(lastSA >= 0)
+	for i, t := range p.tiers {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("restore %s stopped before %s: %w", r.opts.Restore.Name, t.key, err)
 		}
@@ -271,7 +301,12 @@ func (r *restorer) run(ctx context.Context) error {
 		if err := r.restoreTier(ctx, t); err != nil {
 			return err
 		}
+		if i == lastSA {
+			r.holdTokens.Store(false)
+			r.restoreTokenSecrets(ctx)
+		}
 	}
+	r.restoreTokenSecrets(ctx) // when the restore stopped holding them before
 	return nil
 }
 
@@ -389,6 +424,8 @@ func (r *restorer) result() Result {
 		Errors:            errs,
 		ItemsRestored:     int(r.restored.Load()),
 		TotalItems:        int(r.total.Load()),
+		ItemsUpdated:      int(r.updated.Load()),
+		ItemsUnchanged:    int(r.unchanged.Load()),
 		UnverifiedArchive: r.opts.Contents.Format.Unverified(),
 	}
 	if r.preview != nil {

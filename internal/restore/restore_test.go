@@ -563,3 +563,29 @@ func TestRunStopsWhenCancelled(t *testing.T) {
 		t.Errorf("restored %d after cancel", res.ItemsRestored)
 	}
 }
+
+// Token Secrets are held only when a ServiceAccounts tier comes after the
+// first Secrets tier, until the last such tier.
+func TestServiceAccountsAfterSecrets(t *testing.T) {
+	tiers := func(keys ...string) []tier {
+		var out []tier
+		for _, k := range keys {
+			out = append(out, tier{key: k})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		keys []string
+		want int
+	}{
+		{[]string{namespacesKey, serviceAccountsKey, secretsKey, podsKey}, -1}, // the default order
+		{[]string{secretsKey, "configmaps", serviceAccountsKey, podsKey}, 2},
+		{[]string{secretsKey, podsKey}, -1},         // no ServiceAccounts to wait for
+		{[]string{serviceAccountsKey, podsKey}, -1}, // no Secrets
+		{[]string{secretsKey, serviceAccountsKey, serviceAccountsKey}, 2},
+	} {
+		if got := serviceAccountsAfterSecrets(tiers(tc.keys...)); got != tc.want {
+			t.Errorf("%v: %d, want %d", tc.keys, got, tc.want)
+		}
+	}
+}

@@ -8,12 +8,16 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
 	// Zones are embedded, so the CLI and the server (whose image may have
 	// no zoneinfo) accept the same CRON_TZ= zones.
 	_ "time/tzdata"
 	"unicode"
 
 	"github.com/robfig/cron/v3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	arkv1 "github.com/heptio/ark/api/v1"
 )
 
 // scheduleExamples is appended to every cron parse error, so the fix is in
@@ -143,6 +147,20 @@ func Due(sched cron.Schedule, after, now time.Time) (due time.Time, ok bool, nex
 		}
 		due = n
 	}
+}
+
+// RunsAfter is the time after which a schedule's next run time counts:
+// its creation, its last backup's run time, or when it was last unpaused
+// (the runs missed while it was paused are skipped), whichever is latest.
+// The schedule reconciler and `ark schedule describe` both use it.
+func RunsAfter(s *arkv1.Schedule) time.Time {
+	after := s.CreationTimestamp.Time
+	for _, t := range []*metav1.Time{s.Status.LastBackup, s.Status.LastSkipped} {
+		if t != nil && t.After(after) {
+			after = t.Time
+		}
+	}
+	return after
 }
 
 // BackupName is the name of the backup a schedule makes for a run

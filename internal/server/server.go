@@ -53,6 +53,7 @@ type Options struct {
 	BackupPageSize    int64
 	VolumeTimeout     time.Duration
 	MaxArchiveEntry   int64
+	DefaultBackupTTL  time.Duration
 	MinSyncPeriod     time.Duration
 	Factory           settings.Factory
 	Log               *slog.Logger
@@ -143,12 +144,13 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&controller.ConfigReconciler{Client: mgr.GetClient(), Namespace: ns, Settings: current, Log: logger},
 		&controller.BackupReconciler{Client: mgr.GetClient(), Settings: current, Discovery: disco, Dynamic: dyn,
-			PageSize: opts.BackupPageSize, PodExec: podExec, Log: logger, Recovery: recovery, Concurrency: opts.ConcurrentBackups},
-		&controller.RestoreReconciler{Client: mgr.GetClient(), Settings: current, Discovery: disco, Dynamic: dyn,
+			PageSize: opts.BackupPageSize, DefaultTTL: opts.DefaultBackupTTL, PodExec: podExec, Log: logger, Recovery: recovery, Concurrency: opts.ConcurrentBackups},
+		&controller.RestoreReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Settings: current, Discovery: disco, Dynamic: dyn,
 			Workers: opts.RestoreWorkers, VolumeTimeout: opts.VolumeTimeout, PodExec: podExec, Log: logger, Recovery: recovery,
 			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}, Concurrency: opts.ConcurrentRestores},
 		&controller.DownloadRequestReconciler{Client: mgr.GetClient(), Settings: current, Log: logger},
 		&controller.ScheduleReconciler{Client: mgr.GetClient(), Settings: current, Log: logger},
+		&controller.OwnedBackupCleaner{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Settings: current, Log: logger},
 		&controller.DeleteBackupRequestReconciler{Client: mgr.GetClient(), Settings: current, Log: logger, Recovery: recovery},
 		&controller.GarbageCollector{Client: mgr.GetClient(), Namespace: ns, Settings: current, Log: logger},
 		&controller.BackupSyncer{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Namespace: ns, Settings: current, Log: logger},

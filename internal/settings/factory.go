@@ -36,6 +36,9 @@ func (f Factory) build(cfg *arkv1.Config) (*Environment, error) {
 	if err := backupstore.ValidatePrefix(bsp.Prefix); err != nil {
 		return nil, err
 	}
+	if ttl := cfg.DefaultBackupTTL.Duration; ttl < 0 {
+		return nil, fmt.Errorf("defaultBackupTTL %s is negative: set a positive duration such as 720h, or remove it to use the server's --default-backup-ttl", ttl)
+	}
 	if e := cfg.Encryption; e != nil && e.SecretName == "" {
 		return nil, fmt.Errorf("encryption.secretName is empty: name the Secret holding the age keys (see docs/encryption.md), or remove encryption")
 	}

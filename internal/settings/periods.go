@@ -26,6 +26,23 @@ func ScheduleSyncPeriod(cfg *arkv1.Config) time.Duration {
 	return period(cfg.ScheduleSyncPeriod.Duration, time.Minute)
 }
 
+// DefaultBackupTTL is Heptio Ark's TTL of a backup whose spec sets none, the
+// default of the server's --default-backup-ttl.
+const DefaultBackupTTL = 720 * time.Hour
+
+// BackupTTL is how long a backup whose spec sets no ttl is kept: the
+// Config's defaultBackupTTL when set (it can change without a restart), else
+// the server's --default-backup-ttl (serverDefault), else DefaultBackupTTL.
+func BackupTTL(cfg *arkv1.Config, serverDefault time.Duration) time.Duration {
+	switch {
+	case cfg != nil && cfg.DefaultBackupTTL.Duration > 0:
+		return cfg.DefaultBackupTTL.Duration
+	case serverDefault > 0:
+		return serverDefault
+	}
+	return DefaultBackupTTL
+}
+
 // DefaultBackupVerificationPeriod is how often every backup is verified
 // again when the Config does not say: weekly.
 const DefaultBackupVerificationPeriod = 7 * 24 * time.Hour

@@ -25,8 +25,10 @@ type SpecFlags struct {
 	IncludeResources        []string
 	ExcludeResources        []string
 	Selector                string
+	OrSelector              string
 	SnapshotVolumes         flags.OptionalBool
 	IncludeClusterResources flags.OptionalBool
+	IncludeAllAPIVersions   bool
 	TTL                     time.Duration
 }
 
@@ -38,10 +40,14 @@ func (s *SpecFlags) Bind(cmd *cobra.Command) {
 	f.StringSliceVar(&s.IncludeResources, "include-resources", nil, "resources to include: resource, resource.group or short name (default: all)")
 	f.StringSliceVar(&s.ExcludeResources, "exclude-resources", nil, "resources to leave out")
 	f.StringVarP(&s.Selector, "selector", "l", "", "only back up objects whose labels match this selector (e.g. app=nginx)")
+	f.StringVar(&s.OrSelector, "or-selector", "", `only back up objects that match at least one of several selectors, separated by " or " (e.g. "app=web or tier=db"); not with --selector`)
+	f.BoolVar(&s.IncludeAllAPIVersions, "include-all-api-versions", false, "back up every served version of each resource (in version directories), so a restore can use the version the target cluster serves")
 	f.Var(&s.SnapshotVolumes, "snapshot-volumes", "snapshot persistent volumes (default: yes when a persistentVolumeProvider is configured)")
 	f.Var(&s.IncludeClusterResources, "include-cluster-resources", "include cluster-scoped resources (default: only when all namespaces are backed up)")
-	s.TTL = 720 * time.Hour
-	f.Var(flags.Duration{D: &s.TTL}, "ttl", "how long to keep the backup before it is garbage-collected")
+	// 0 (the default) leaves the TTL to the server's default.
+	f.Var(flags.Duration{D: &s.TTL}, "ttl", "how long to keep the backup before it is garbage-collected (default: the server's default, 720h unless changed with ark server --default-backup-ttl or Config defaultBackupTTL)")
+	// Its default is the server's, said in the usage; "0s" would mislead.
+	f.Lookup("ttl").DefValue = "0"
 	f.Lookup("snapshot-volumes").NoOptDefVal = "true"
 	f.Lookup("include-cluster-resources").NoOptDefVal = "true"
 }
@@ -55,7 +61,16 @@ func (s *SpecFlags) Spec() (arkv1.BackupSpec, error) {
 	if s.TTL < 0 {
 		return arkv1.BackupSpec{}, fmt.Errorf("--ttl %s is negative: give a positive duration such as 720h", s.TTL)
 	}
+	if s.OrSelector != "" && sel != nil {
+		return arkv1.BackupSpec{}, fmt.Errorf("--selector and --or-selector cannot be used together: put the selector into each term of --or-selector instead")
+	}
+	orSelectors, err := flags.OrSelectors(s.OrSelector)
+	if err != nil {
+		return arkv1.BackupSpec{}, err
+	}
 	return arkv1.BackupSpec{
+		OrLabelSelectors:        orSelectors,
+		IncludeAllAPIVersions:   s.IncludeAllAPIVersions,
 		IncludedNamespaces:      s.IncludeNamespaces,
 		ExcludedNamespaces:      s.ExcludeNamespaces,
 		IncludedResources:       s.IncludeResources,

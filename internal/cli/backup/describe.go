@@ -105,7 +105,8 @@ func Describe(w io.Writer, b *arkv1.Backup, ns string, retention []string) {
 		p("  (Velero's orLabelSelectors: %s)", or)
 	}
 	p("Snapshot PVs:    %s", optionalBool(s.SnapshotVolumes, "auto"))
-	p("TTL:             %s", s.TTL.Duration)
+	p("TTL:             %s", ttlString(s.TTL))
+	p("All API versions:  %t", s.IncludeAllAPIVersions)
 	if len(s.Hooks.Resources) > 0 {
 		var names []string
 		for _, h := range s.Hooks.Resources {
@@ -152,6 +153,18 @@ func Describe(w io.Writer, b *arkv1.Backup, ns string, retention []string) {
 		sort.Strings(names)
 		for _, n := range names {
 			p("  %-40s %d", n, st.ResourceCounts[n])
+		}
+	}
+	if len(st.ExcludedItems) > 0 {
+		p("")
+		p("Left out by the label %s=true:", arkv1.ExcludeFromBackupLabel)
+		var names []string
+		for n := range st.ExcludedItems {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			p("  %-40s %d", n, st.ExcludedItems[n])
 		}
 	}
 	p("")

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -88,14 +89,33 @@ func Origin(b *arkv1.Backup) string {
 }
 
 func selectorString(s arkv1.BackupSpec) string {
+	if len(s.OrLabelSelectors) > 0 && s.LabelSelector == nil {
+		var terms []string
+		for _, ls := range s.OrLabelSelectors {
+			terms = append(terms, oneSelector(ls))
+		}
+		return strings.Join(terms, " or ")
+	}
 	if s.LabelSelector == nil {
 		return "<none>"
 	}
-	sel, err := metav1.LabelSelectorAsSelector(s.LabelSelector)
+	return oneSelector(s.LabelSelector)
+}
+
+func oneSelector(ls *metav1.LabelSelector) string {
+	sel, err := metav1.LabelSelectorAsSelector(ls)
 	if err != nil {
 		return "<invalid>"
 	}
 	return sel.String()
+}
+
+// ttlString shows a spec's TTL, or that the server's default applies.
+func ttlString(ttl metav1.Duration) string {
+	if ttl.Duration == 0 {
+		return "<server default>"
+	}
+	return ttl.Duration.String()
 }
 
 // verifiedColumn is the Verified condition in a word: "yes" with how long

@@ -67,6 +67,26 @@ func Selector(s string) (*metav1.LabelSelector, error) {
 	return out, nil
 }
 
+// OrSelectors parses an --or-selector value: selectors in kubectl's syntax
+// separated by " or " ("app=web or tier in (db,cache)"); "" means none.
+func OrSelectors(s string) ([]*metav1.LabelSelector, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []*metav1.LabelSelector
+	for _, term := range strings.Split(s, " or ") {
+		if strings.TrimSpace(term) == "" {
+			return nil, fmt.Errorf("invalid --or-selector %q: a term is empty; separate selectors with \" or \", e.g. \"app=web or tier=db\"", s)
+		}
+		sel, err := Selector(term)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --or-selector term %q: %w", strings.TrimSpace(term), err)
+		}
+		out = append(out, sel)
+	}
+	return out, nil
+}
+
 // Labels parses --labels "k1=v1,k2=v2": Map, then every key and value
 // checked as the API server will, so a bad one is refused before anything
 // is sent, with the rule it breaks.

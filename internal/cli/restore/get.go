@@ -115,7 +115,10 @@ func describe(cmd *cobra.Command, c client.Client, ns string, r *arkv1.Restore, 
 	s, st := r.Spec, r.Status
 	p("Name:         %s", r.Name)
 	p("Namespace:    %s", r.Namespace)
-	p("Backup:       %s", s.BackupName)
+	p("Backup:       %s", output.Or(s.BackupName, "<the newest Completed backup of schedule "+s.ScheduleName+", picked when the restore starts>"))
+	if s.ScheduleName != "" {
+		p("Schedule:     %s", s.ScheduleName)
+	}
 	p("")
 	p("Phase:  %s", output.Or(string(st.Phase), "New"))
 	if st.Phase == "" || st.Phase == arkv1.RestorePhaseNew {
@@ -155,6 +158,22 @@ func describe(cmd *cobra.Command, c client.Client, ns string, r *arkv1.Restore, 
 	p("  Included:  %s", output.List(s.IncludedResources, "*"))
 	p("  Excluded:  %s", output.List(s.ExcludedResources, "<none>"))
 	p("")
+	p("Existing objects:    %s", existingPolicy(s.ExistingResourcePolicy))
+	modifier := "<none>"
+	if m := s.ResourceModifier; m != nil {
+		modifier = "ConfigMap " + m.Name
+	}
+	p("Resource modifiers:  %s", modifier)
+	statuses := "<none>"
+	if rs := s.RestoreStatus; rs != nil && len(rs.IncludedResources) > 0 {
+		statuses = output.List(rs.IncludedResources, "*")
+		if len(rs.ExcludedResources) > 0 {
+			statuses += " (excluded: " + output.List(rs.ExcludedResources, "") + ")"
+		}
+	}
+	p("Status restored of:  %s", statuses)
+	p("Node ports:          %s", nodePorts(s.PreserveNodePorts))
+	p("")
 	if st.UnverifiedArchive != "" || st.FilesConfigMap != "" {
 		if st.UnverifiedArchive != "" {
 			p("Archive check:  %s", st.UnverifiedArchive)
@@ -171,6 +190,9 @@ func describe(cmd *cobra.Command, c client.Client, ns string, r *arkv1.Restore, 
 		if st.Phase == arkv1.RestorePhaseCancelled {
 			p("            %d not restored (cancelled)", pr.ItemsNotRestored)
 		}
+	}
+	if s.ExistingResourcePolicy == arkv1.ExistingResourcePolicyUpdate {
+		p("Existing:   %d updated to the backed-up state, %d already identical", st.ItemsUpdated, st.ItemsUnchanged)
 	}
 	if s.DryRun && st.Phase == arkv1.RestorePhasePreviewed {
 		describePlan(cmd, c, ns, r, details)
@@ -224,6 +246,20 @@ func describe(cmd *cobra.Command, c client.Client, ns string, r *arkv1.Restore, 
 			section("Namespace "+n, res.Namespaces[n])
 		}
 	}
+}
+
+func existingPolicy(p arkv1.ExistingResourcePolicy) string {
+	if p == arkv1.ExistingResourcePolicyUpdate {
+		return "update (patched to the backed-up state; never deleted)"
+	}
+	return "none (left as they are)"
+}
+
+func nodePorts(preserve *bool) string {
+	if preserve != nil && *preserve {
+		return "preserved"
+	}
+	return "allocated by the cluster"
 }
 
 func fetchResults(cmd *cobra.Command, c client.Client, r *arkv1.Restore) (map[string]arkv1.RestoreResult, error) {

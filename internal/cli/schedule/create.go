@@ -19,6 +19,8 @@ import (
 type createOptions struct {
 	spec      backup.SpecFlags
 	retention arkv1.RetentionPolicy
+	paused    bool
+	owner     bool
 	schedule  string
 	labels    []string
 	output    string
@@ -38,6 +40,9 @@ and labelled ark-schedule=<schedule>.
 day-of-week, in UTC) or a descriptor: @every <duration>, @hourly, @daily,
 @weekly, @monthly, @yearly. Runs missed while the server was down are not
 replayed: when it comes back it makes one backup for the most recent of them.
+
+With --use-owner-references-in-backup the schedule owns its backups:
+deleting it deletes them, with their data (files and snapshots).
 
 The --keep-* flags keep a number of the schedule's backups and delete the
 others (without them, the Config's retention applies, if it has one): the N
@@ -62,6 +67,8 @@ newest Completed backup, which is never deleted by expiry.`,
 	o.spec.Bind(cmd)
 	cmd.Flags().StringVar(&o.schedule, "schedule", "", `when to back up: a cron expression such as "0 */6 * * *", or "@every 6h", "@daily" (required)`)
 	cmd.Flags().StringSliceVar(&o.labels, "labels", nil, "labels to put on the Schedule (k1=v1,k2=v2)")
+	cmd.Flags().BoolVar(&o.paused, "paused", false, "create the schedule paused (ark schedule unpause starts it)")
+	cmd.Flags().BoolVar(&o.owner, "use-owner-references-in-backup", false, "make the schedule the owner of its backups: deleting the schedule deletes them, with their data")
 	cmd.Flags().IntVar(&o.retention.KeepLast, "keep-last", 0, "keep the N newest backups (0: no such rule)")
 	cmd.Flags().IntVar(&o.retention.KeepHourly, "keep-hourly", 0, "keep the newest backup of each of the last N hours that have one")
 	cmd.Flags().IntVar(&o.retention.KeepDaily, "keep-daily", 0, "keep the newest backup of each of the last N days (UTC) that have one")
@@ -91,7 +98,7 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, name strin
 	ns := f.ResolvedNamespace()
 	s := &arkv1.Schedule{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
-		Spec:       arkv1.ScheduleSpec{Schedule: o.schedule, Template: spec},
+		Spec:       arkv1.ScheduleSpec{Schedule: o.schedule, Template: spec, Paused: o.paused, UseOwnerReferencesInBackup: o.owner},
 	}
 	for _, name := range []string{"keep-last", "keep-hourly", "keep-daily", "keep-weekly", "keep-monthly"} {
 		if cmd.Flags().Changed(name) {

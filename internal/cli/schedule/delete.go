@@ -16,7 +16,7 @@ func NewDeleteCommand(f *clientcfg.Factory) *cobra.Command {
 	var selector string
 	cmd := &cobra.Command{
 		Use:   "delete [NAME...]",
-		Short: "Delete schedules (the backups they made stay)",
+		Short: "Delete schedules (the backups they made stay, unless the schedule owns them)",
 		Example: `  ark schedule delete full
   ark schedule delete --all`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -38,6 +38,10 @@ func NewDeleteCommand(f *clientcfg.Factory) *cobra.Command {
 				s := &l.Items[i]
 				if err := client.IgnoreNotFound(c.Delete(cmd.Context(), s)); err != nil {
 					return fmt.Errorf("deleting schedule %q: %w", s.Name, err)
+				}
+				if s.Spec.UseOwnerReferencesInBackup {
+					fmt.Fprintf(cmd.OutOrStdout(), "Schedule %q deleted. It owns its backups (--use-owner-references-in-backup): the server deletes them, with their data.\n", s.Name)
+					continue
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "Schedule %q deleted. The backups it made are kept: delete them with `ark backup delete --selector %s=%s`.\n",
 					s.Name, arkv1.ScheduleNameLabel, arkv1.LabelValue(s.Name))

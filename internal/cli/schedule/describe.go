@@ -24,7 +24,7 @@ func NewDescribeCommand(f *clientcfg.Factory) *cobra.Command {
 	var selector string
 	cmd := &cobra.Command{
 		Use:     "describe [NAME...]",
-		Short:   "Describe schedules: status, next run, backup template and the backups made",
+		Short:   "Describe schedules: status, the next five runs, backup template, the last backup of each phase and the backups made",
 		Example: "  ark schedule describe full",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, l, err := list(cmd, f, selector, args)
@@ -70,19 +70,40 @@ func describe(w io.Writer, s *arkv1.Schedule, backups []arkv1.Backup, listErr er
 	}
 	p("")
 	p("Schedule:     %s", s.Spec.Schedule)
-	p("Last backup:  %s", output.Timestamp(st.LastBackup))
-	if sched, err := schedule.Parse(s.Spec.Schedule); err == nil && st.Phase == arkv1.SchedulePhaseEnabled {
-		after := s.CreationTimestamp.Time
-		if st.LastBackup != nil {
-			after = st.LastBackup.Time
+	paused := "false"
+	if s.Spec.Paused {
+		paused = "true (no backups until `ark schedule unpause " + s.Name + "`)"
+		if st.PausedSince != nil {
+			paused = fmt.Sprintf("true since %s (no backups until `ark schedule unpause %s`)", output.Timestamp(st.PausedSince), s.Name)
 		}
+	}
+	p("Paused:       %s", paused)
+	p("Last backup:  %s", output.Timestamp(st.LastBackup))
+	if st.LastSkipped != nil {
+		p("Runs skipped until:  %s (while paused)", output.Timestamp(st.LastSkipped))
+	}
+	owner := "no (deleting the schedule keeps its backups)"
+	if s.Spec.UseOwnerReferencesInBackup {
+		owner = "yes (deleting the schedule deletes its backups, with their data)"
+	}
+	p("Owns its backups:    %s", owner)
+	if sched, err := schedule.Parse(s.Spec.Schedule); err == nil && st.Phase == arkv1.SchedulePhaseEnabled {
+		after := schedule.RunsAfter(s)
 		switch next, overdue := schedule.NextRunTime(sched, after, now); {
+		case s.Spec.Paused:
+			p("Next runs:    none while paused")
 		case next.IsZero():
 			p("Next run:     never (the schedule matches no future time)")
-		case overdue:
-			p("Next run:     now (due at %s; is the Ark server running?)", next.UTC().Format(time.RFC3339))
 		default:
-			p("Next run:     %s (in %s)", next.UTC().Format(time.RFC3339), output.HumanDuration(next.Sub(now)))
+			if overdue {
+				p("Next run:     now (due at %s; is the Ark server running?)", next.UTC().Format(time.RFC3339))
+			} else {
+				p("Next run:     %s (in %s)", next.UTC().Format(time.RFC3339), output.HumanDuration(next.Sub(now)))
+			}
+			p("Next runs:")
+			for _, t := range schedule.NextRuns(sched, after, now, 5) {
+				p("  %s", t.Format(time.RFC3339))
+			}
 		}
 	}
 	p("")
@@ -94,9 +115,10 @@ func describe(w io.Writer, s *arkv1.Schedule, backups []arkv1.Backup, listErr er
 	p("    Included:        %s", output.List(t.IncludedResources, "*"))
 	p("    Excluded:        %s", output.List(t.ExcludedResources, "<none>"))
 	p("    Cluster-scoped:  %s", optionalBool(t.IncludeClusterResources, "auto"))
-	p("  Label selector:  %s", selectorString(t.LabelSelector))
+	p("  Label selector:  %s", templateSelector(t))
 	p("  Snapshot PVs:    %s", optionalBool(t.SnapshotVolumes, "auto"))
-	p("  TTL:             %s", t.TTL.Duration)
+	p("  TTL:             %s", ttlString(t.TTL.Duration))
+	p("  All API versions:  %t", t.IncludeAllAPIVersions)
 	if r := s.Spec.Retention; r != nil {
 		p("  Retention:       %s", retention.Describe(r))
 	} else {
@@ -112,6 +134,18 @@ func describe(w io.Writer, s *arkv1.Schedule, backups []arkv1.Backup, listErr er
 		return
 	}
 	sort.Slice(backups, func(i, j int) bool { return backups[i].Name > backups[j].Name })
+	// The names carry the run time, so the first of each phase is its newest.
+	p("Last backup of each phase:")
+	seen := map[string]bool{}
+	for _, b := range backups {
+		phase := output.Or(string(b.Status.Phase), "New")
+		if seen[phase] {
+			continue
+		}
+		seen[phase] = true
+		p("  %-17s %s  (%s)", phase+":", b.Name, output.Timestamp(b.Status.StartTimestamp))
+	}
+	p("")
 	p("Backups (%d, newest first):", len(backups))
 	var rows []string
 	for _, b := range backups {
@@ -154,12 +188,9 @@ func describeRetention(w io.Writer, s *arkv1.Schedule, v *backup.RetentionView, 
 		}
 	}
 	var next time.Time
-	if sched, err := schedule.Parse(s.Spec.Schedule); err == nil && s.Status.Phase == arkv1.SchedulePhaseEnabled {
-		after := s.CreationTimestamp.Time
-		if s.Status.LastBackup != nil {
-			after = s.Status.LastBackup.Time
-		}
-		next, _ = schedule.NextRunTime(sched, after, now)
+	// A paused schedule makes no run that could push a backup out.
+	if sched, err := schedule.Parse(s.Spec.Schedule); err == nil && s.Status.Phase == arkv1.SchedulePhaseEnabled && !s.Spec.Paused {
+		next, _ = schedule.NextRunTime(sched, schedule.RunsAfter(s), now)
 	}
 	ttl := s.Spec.Template.TTL.Duration
 	if ttl == 0 {

@@ -1,6 +1,10 @@
 package schedule
 
 import (
+	"fmt"
+	"strings"
+	"time"
+
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -42,14 +46,33 @@ func NewGetCommand(f *clientcfg.Factory) *cobra.Command {
 				}
 				rows = append(rows, []string{s.Name, output.Or(string(s.Status.Phase), "New"),
 					s.CreationTimestamp.UTC().Format("2006-01-02 15:04:05 -0700 MST"), s.Spec.Schedule,
-					s.Spec.Template.TTL.Duration.String(), last, selectorString(s.Spec.Template.LabelSelector)})
+					ttlString(s.Spec.Template.TTL.Duration), last, templateSelector(s.Spec.Template), fmt.Sprint(s.Spec.Paused)})
 			}
-			return output.Table(cmd.OutOrStdout(), []string{"NAME", "STATUS", "CREATED", "SCHEDULE", "BACKUP TTL", "LAST BACKUP", "SELECTOR"}, rows)
+			return output.Table(cmd.OutOrStdout(), []string{"NAME", "STATUS", "CREATED", "SCHEDULE", "BACKUP TTL", "LAST BACKUP", "SELECTOR", "PAUSED"}, rows)
 		},
 	}
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "only schedules whose labels match")
 	output.BindFlag(cmd, &format, "table", "table", "json", "yaml")
 	return cmd
+}
+
+// templateSelector shows a backup template's label selector or OR terms.
+func templateSelector(t arkv1.BackupSpec) string {
+	if len(t.OrLabelSelectors) > 0 && t.LabelSelector == nil {
+		var terms []string
+		for _, s := range t.OrLabelSelectors {
+			terms = append(terms, selectorString(s))
+		}
+		return strings.Join(terms, " or ")
+	}
+	return selectorString(t.LabelSelector)
+}
+
+func ttlString(ttl time.Duration) string {
+	if ttl == 0 {
+		return "<server default>"
+	}
+	return ttl.String()
 }
 
 func selectorString(s *metav1.LabelSelector) string {

@@ -1,5 +1,5 @@
-// Package schedule is `ark schedule`: create, get, describe and delete
-// Schedules, which make backups on a cron schedule.
+// Package schedule is `ark schedule`: create, get, describe, pause, unpause
+// and delete Schedules, which make backups on a cron schedule.
 package schedule
 
 import (
@@ -14,7 +14,7 @@ import (
 // NewCommand is `ark schedule`.
 func NewCommand(f *clientcfg.Factory) *cobra.Command {
 	c := &cobra.Command{Use: "schedule", Aliases: []string{"schedules"}, Short: "Work with schedules"}
-	c.AddCommand(NewCreateCommand(f), NewGetCommand(f), NewDescribeCommand(f), NewDeleteCommand(f))
+	c.AddCommand(NewCreateCommand(f), NewGetCommand(f), NewDescribeCommand(f), NewDeleteCommand(f), NewPauseCommand(f), NewUnpauseCommand(f))
 	return c
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/heptio/ark/internal/redact"
 	"github.com/heptio/ark/internal/restore"
 	"github.com/heptio/ark/internal/server"
+	"github.com/heptio/ark/internal/settings"
 	"github.com/heptio/ark/internal/snapshot"
 )
 
@@ -84,6 +85,8 @@ missing, and reloads it when it changes.`,
 	opts.VolumeTimeout = snapshot.DefaultVolumeTimeout
 	fl.Var(flags.Duration{D: &opts.VolumeTimeout}, "volume-timeout", "how long a restore waits for a volume created from a snapshot")
 	fl.Int64Var(&opts.MaxArchiveEntry, "max-archive-entry-size", 0, "largest single object a restore accepts from an archive, in bytes (0: the default, 32 MiB)")
+	opts.DefaultBackupTTL = settings.DefaultBackupTTL
+	fl.Var(flags.Duration{D: &opts.DefaultBackupTTL}, "default-backup-ttl", "how long a backup whose spec sets no --ttl is kept (the Config's defaultBackupTTL, when set, wins)")
 	opts.MinSyncPeriod = time.Minute
 	fl.Var(flags.Duration{D: &opts.MinSyncPeriod}, "min-sync-period", "floor of the Config's sync periods (lowered only for tests)")
 	_ = fl.MarkHidden("min-sync-period")
