@@ -52,6 +52,10 @@ type Options struct {
 	Log     *slog.Logger
 	// Progress is called after every item; the caller rate-limits.
 	Progress func(arkv1.BackupProgress)
+	// ItemActions (plugins') run in order on the items each applies to, a
+	// page of items per call, before the built-in actions, which see what
+	// they returned.
+	ItemActions []ItemAction
 }
 
 // Result is what a backup wrote and what went wrong along the way.
@@ -82,6 +86,8 @@ type engine struct {
 	seenNamespaces map[string]bool
 	progress       arkv1.BackupProgress
 	result         Result
+	// actions are ItemActions with their selectors resolved.
+	actions []selectedAction
 }
 
 // Run backs up the cluster as opts.Backup says, streaming a tar.gz into out.
@@ -129,6 +135,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 	}
 	e.clusterScope = spec.IncludeClusterResources != nil && *spec.IncludeClusterResources ||
 		spec.IncludeClusterResources == nil && e.namespaces.IncludesAll()
+	e.resolveActions()
 	opts.Log.Info("starting backup",
 		"namespaces", filter.Summary(spec.IncludedNamespaces, spec.ExcludedNamespaces),
 		"resources", filter.Summary(spec.IncludedResources, spec.ExcludedResources),
@@ -201,11 +208,15 @@ func (e *engine) backupResource(ctx context.Context, r kube.Resource) error {
 		targets = []dynamic.ResourceInterface{client.Namespace(metav1.NamespaceAll)}
 	}
 	for _, target := range targets {
-		err := e.listPages(ctx, target, func(item *unstructured.Unstructured) error {
-			if r.Namespaced && !e.namespaces.ShouldInclude(item.GetNamespace()) {
-				return nil
+		err := e.listPages(ctx, target, func(page []unstructured.Unstructured) error {
+			var items []*unstructured.Unstructured
+			for i := range page {
+				if r.Namespaced && !e.namespaces.ShouldInclude(page[i].GetNamespace()) {
+					continue
+				}
+				items = append(items, &page[i])
 			}
-			return e.backupItem(ctx, r, item)
+			return e.backupItems(ctx, r, items)
 		})
 		if err != nil {
 			return err
@@ -214,10 +225,10 @@ func (e *engine) backupResource(ctx context.Context, r kube.Resource) error {
 	return nil
 }
 
-// listPages pages through a LIST, handing each item to fn, so only one page
+// listPages pages through a LIST, handing each page to fn, so only one page
 // is ever in memory. A failing LIST is a problem of this resource, not of the
 // backup: the error is recorded and the backup goes on.
-func (e *engine) listPages(ctx context.Context, target dynamic.ResourceInterface, fn func(*unstructured.Unstructured) error) error {
+func (e *engine) listPages(ctx context.Context, target dynamic.ResourceInterface, fn func([]unstructured.Unstructured) error) error {
 	opts := metav1.ListOptions{Limit: e.PageSize, LabelSelector: e.selector.String()}
 	for {
 		page, err := target.List(ctx, opts)
@@ -229,10 +240,8 @@ func (e *engine) listPages(ctx context.Context, target dynamic.ResourceInterface
 			return nil
 		}
 		e.progress.TotalItems += len(page.Items)
-		for i := range page.Items {
-			if err := fn(&page.Items[i]); err != nil {
-				return err
-			}
+		if err := fn(page.Items); err != nil {
+			return err
 		}
 		if page.GetContinue() == "" {
 			return nil
@@ -241,15 +250,50 @@ func (e *engine) listPages(ctx context.Context, target dynamic.ResourceInterface
 	}
 }
 
-// backupItem runs the item's actions and writes it. Only a failure of the
+// backupItem backs up one item: a batch of one.
+func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstructured.Unstructured) error {
+	return e.backupItems(ctx, r, []*unstructured.Unstructured{item})
+}
+
+// backupItems runs the actions of a batch of items of one resource (the
+// plugins' in one call per action) and writes them. Only a failure of the
 // archive stream itself (the upload died) is returned; everything else,
 // including an item the archive refuses, is recorded as a problem.
-func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstructured.Unstructured) error {
+func (e *engine) backupItems(ctx context.Context, r kube.Resource, items []*unstructured.Unstructured) error {
 	gr := r.GroupResource()
+	admitted := items[:0:0]
+	for _, item := range items {
+		if e.admit(gr, item) {
+			admitted = append(admitted, item)
+		}
+	}
+	if len(admitted) == 0 {
+		return nil
+	}
+	var outcomes []pluginOutcome
+	if len(e.actions) > 0 {
+		outcomes = e.runPluginActions(ctx, gr.String(), admitted)
+	}
+	for i, item := range admitted {
+		var plugged pluginOutcome
+		if outcomes != nil {
+			plugged = outcomes[i]
+			item = plugged.item
+		}
+		if err := e.writeItem(ctx, r, item, plugged); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// admit decides whether an item is backed up now (not twice when actions
+// pull it in again) and notes its namespace.
+func (e *engine) admit(gr schema.GroupResource, item *unstructured.Unstructured) bool {
 	key := gr.String() + "/" + item.GetNamespace() + "/" + item.GetName()
 	if tracksPullIns(gr) {
 		if e.pulledIn[key] {
-			return nil
+			return false
 		}
 		e.pulledIn[key] = true
 	}
@@ -259,11 +303,21 @@ func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstruct
 	// managedFields are bookkeeping of the source cluster's API server; the
 	// restore drops them, so they only cost space.
 	item.SetManagedFields(nil)
+	return true
+}
 
+// writeItem runs the built-in actions on an item the plugins' actions have
+// had, writes it, and backs up what the actions pulled in.
+func (e *engine) writeItem(ctx context.Context, r kube.Resource, item *unstructured.Unstructured, plugged pluginOutcome) error {
+	gr := r.GroupResource()
+	for _, msg := range plugged.errs {
+		e.problem("error", gr.String(), item.GetNamespace(), item.GetName(), msg)
+	}
 	additional, err := e.runActions(ctx, gr, item)
 	if err != nil {
 		e.problem("error", gr.String(), item.GetNamespace(), item.GetName(), err.Error())
 	}
+	additional = append(additional, plugged.additional...)
 	data, err := json.Marshal(item.Object)
 	if err != nil {
 		e.problem("error", gr.String(), item.GetNamespace(), item.GetName(), fmt.Sprintf("encoding: %v", err))
@@ -355,11 +409,14 @@ func (e *engine) backupNamespaces(ctx context.Context) error {
 	}
 	if e.namespaces.Explicit() == nil && e.selector.Empty() {
 		// Every namespace (but the excluded ones) is in scope, empty ones too.
-		return e.listPages(ctx, e.Dynamic.Resource(r.GVR), func(item *unstructured.Unstructured) error {
-			if !e.namespaces.ShouldInclude(item.GetName()) {
-				return nil
+		return e.listPages(ctx, e.Dynamic.Resource(r.GVR), func(page []unstructured.Unstructured) error {
+			var items []*unstructured.Unstructured
+			for i := range page {
+				if e.namespaces.ShouldInclude(page[i].GetName()) {
+					items = append(items, &page[i])
+				}
 			}
-			return e.backupItem(ctx, r, item)
+			return e.backupItems(ctx, r, items)
 		})
 	}
 	e.progress.CurrentResource = "namespaces"
