@@ -59,6 +59,12 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 	}
 	addRestoreLabel(obj, r.labelValue)
 	applyBuiltinActions(t.key, obj, r.spec.NamespaceMapping)
+	if len(r.actions) > 0 {
+		if obj, err = r.runPluginActions(ctx, t.key, item.Namespace, target, obj, what); err != nil {
+			r.results.error(target, "%v", err)
+			return
+		}
+	}
 	if t.key == pvsKey {
 		if obj, err = r.restoreVolume(ctx, obj, what); err != nil {
 			r.results.error(target, "%v", err)

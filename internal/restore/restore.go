@@ -90,6 +90,10 @@ type Options struct {
 	// Progress, when set, is called after every item (never concurrently);
 	// the caller rate-limits what it does with it.
 	Progress func(arkv1.RestoreProgress)
+	// ItemActions (plugins') run in order on the items each applies to,
+	// after Ark's own changes and before the item is created. Their
+	// selectors name the backed-up namespace.
+	ItemActions []ItemAction
 }
 
 // VolumeRestorer creates the volume of a PersistentVolume from its snapshot
@@ -149,6 +153,9 @@ type restorer struct {
 
 	progressMu sync.Mutex
 	current    string
+
+	// actions are ItemActions with their selectors resolved.
+	actions []selectedAction
 }
 
 func newRestorer(opts Options) (*restorer, error) {
@@ -219,6 +226,7 @@ func (r *restorer) run(ctx context.Context) error {
 	for _, u := range r.unmatched {
 		r.results.arkWarning("%s resource %q matches nothing in the cluster or the backup, so it has no effect: %v", u.List(), u.Name, u.Err)
 	}
+	r.resolveActions()
 	r.total.Store(int64(p.total))
 	// The caller's logger names the restore already.
 	r.log.Info("restore planned", "resources", len(p.tiers), "items", p.total)
