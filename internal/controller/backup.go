@@ -42,6 +42,8 @@ type BackupReconciler struct {
 	Dynamic   dynamic.Interface
 	PageSize  int64
 	Log       *slog.Logger
+	// ItemActions are the plugins' backup item actions.
+	ItemActions []backup.ItemAction
 	// Recovery must finish before new backups start.
 	Recovery *Interrupted
 	// Concurrency is how many backups run at once (at least 1): a fleet of
@@ -219,13 +221,14 @@ func (r *BackupReconciler) writeArchive(ctx context.Context, blog *slog.Logger, 
 	}
 	result, err := backup.Run(ctx, backup.Options{
 		// The reporter writes b's status while the engine runs.
-		Backup:    b.DeepCopy(),
-		Discovery: r.Discovery,
-		Dynamic:   r.Dynamic,
-		PageSize:  r.PageSize,
-		Volumes:   volumes,
-		Log:       blog,
-		Progress:  reporter.Update,
+		Backup:      b.DeepCopy(),
+		Discovery:   r.Discovery,
+		Dynamic:     r.Dynamic,
+		PageSize:    r.PageSize,
+		Volumes:     volumes,
+		Log:         blog,
+		Progress:    reporter.Update,
+		ItemActions: r.ItemActions,
 	}, pw)
 	pw.CloseWithError(err)
 	uploadErr := <-uploadDone

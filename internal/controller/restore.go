@@ -47,6 +47,8 @@ type RestoreReconciler struct {
 	ArchiveLimits archive.Limits
 	// Concurrency is how many restores run at once (at least 1).
 	Concurrency int
+	// ItemActions are the plugins' restore item actions.
+	ItemActions []restore.ItemAction
 }
 
 // Reconcile validates and runs a new restore.
@@ -253,16 +255,17 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 	defer reporter.Stop()
 	result, err := restore.Run(ctx, restore.Options{
 		// The reporter writes rs's status while the engine runs.
-		Restore:    rs.DeepCopy(),
-		Backup:     b.DeepCopy(),
-		Contents:   contents,
-		Discovery:  r.Discovery,
-		Dynamic:    r.Dynamic,
-		Priorities: env.Config.ResourcePriorities,
-		Workers:    r.Workers,
-		Volumes:    volumes,
-		Log:        rlog,
-		Progress:   reporter.Update,
+		Restore:     rs.DeepCopy(),
+		Backup:      b.DeepCopy(),
+		Contents:    contents,
+		Discovery:   r.Discovery,
+		Dynamic:     r.Dynamic,
+		Priorities:  env.Config.ResourcePriorities,
+		Workers:     r.Workers,
+		Volumes:     volumes,
+		Log:         rlog,
+		Progress:    reporter.Update,
+		ItemActions: r.ItemActions,
 	})
 	if err != nil {
 		return nil, err

@@ -13,9 +13,11 @@ import (
 	"github.com/heptio/ark/internal/cli/clientcfg"
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/kube/adaptive"
+	"github.com/heptio/ark/internal/pluginhost"
 	"github.com/heptio/ark/internal/restore"
 	"github.com/heptio/ark/internal/server"
 	"github.com/heptio/ark/internal/snapshot"
+	"github.com/heptio/ark/pkg/plugin"
 )
 
 // NewCommand is `ark server`.
@@ -55,6 +57,10 @@ missing, and reloads it when it changes.`,
 				cfg.Burst = int(2 * qps)
 			}
 			opts.Namespace = server.ResolveNamespace(f.Namespace)
+			if f.Kubeconfig != "" {
+				// Plugins that talk to the cluster find it as the server did.
+				opts.PluginEnv = append(opts.PluginEnv, "KUBECONFIG="+f.Kubeconfig)
+			}
 			opts.Log = logger
 			ctx := ctrl.SetupSignalHandler()
 			return server.Run(ctx, cfg, opts)
@@ -80,6 +86,8 @@ missing, and reloads it when it changes.`,
 	fl.Int64Var(&opts.MaxArchiveEntry, "max-archive-entry-size", 0, "largest single object a restore accepts from an archive, in bytes (0: the default, 32 MiB)")
 	fl.DurationVar(&opts.MinSyncPeriod, "min-sync-period", time.Minute, "floor of the Config's sync periods (lowered only for tests)")
 	_ = fl.MarkHidden("min-sync-period")
+	fl.StringVar(&opts.PluginDir, "plugin-dir", pluginhost.DefaultDir, "directory of the plugin binaries (`ark plugin add` puts them there); a missing directory means no plugins")
+	fl.DurationVar(&opts.PluginTimeout, "plugin-timeout", plugin.DefaultCallTimeout, "longest a call to a plugin may take (one batch of items, one store call); a plugin that takes longer is stopped and started again")
 	return cmd
 }
 
