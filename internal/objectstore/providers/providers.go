@@ -31,7 +31,9 @@ var registry = providerconfig.Registry[Constructor]{
 
 // Set is a set of providers: the built-in ones, and the plugins' ones the
 // server adds (With).
-type Set struct{ registry providerconfig.Registry[Constructor] }
+type Set struct {
+	registry providerconfig.Registry[Constructor]
+}
 
 // Builtin is the set of the built-in providers.
 func Builtin() Set { return Set{registry} }
