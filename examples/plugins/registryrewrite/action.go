@@ -21,6 +21,21 @@ import (
 // ConfigMapName is the ConfigMap of prefixes, in the server's namespace.
 const ConfigMapName = "registry-rewrite"
 
+// parseRules reads the ConfigMap's data: each value is an old prefix and a
+// new one, separated by spaces (ConfigMap keys cannot hold the slashes of
+// a prefix, so the key only names the rule).
+func parseRules(data map[string]string) (rules, error) {
+	r := rules{}
+	for key, value := range data {
+		f := strings.Fields(value)
+		if len(f) != 2 {
+			return nil, fmt.Errorf("rule %q is %q: write the old image prefix and the new one, separated by a space (docker.io/library/ registry.example.com/mirror/)", key, value)
+		}
+		r[f[0]] = f[1]
+	}
+	return r, nil
+}
+
 // action rewrites container images on restore by the prefixes of the
 // ConfigMap registry-rewrite in the Ark server's namespace, read once per
 // restore.
@@ -81,8 +96,8 @@ func (a *action) rules(ctx context.Context, restore *arkv1.Restore) (rules, erro
 	case err != nil:
 		return nil, fmt.Errorf("reading ConfigMap %s/%s: %w", ns, ConfigMapName, err)
 	default:
-		for from, to := range cm.Data {
-			r[from] = to
+		if r, err = parseRules(cm.Data); err != nil {
+			return nil, fmt.Errorf("ConfigMap %s/%s: %w", ns, ConfigMapName, err)
 		}
 	}
 	if a.cached == nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -9,6 +10,16 @@ import (
 	"github.com/heptio/ark/pkg/plugin"
 	"github.com/heptio/ark/pkg/plugin/plugintest"
 )
+
+func TestParseRules(t *testing.T) {
+	r, err := parseRules(map[string]string{"hub": " docker.io/library/   mirror.example.com/library/ "})
+	if err != nil || r["docker.io/library/"] != "mirror.example.com/library/" {
+		t.Errorf("parseRules = %v, %v", r, err)
+	}
+	if _, err := parseRules(map[string]string{"bad": "docker.io/"}); err == nil || !strings.Contains(err.Error(), `rule "bad" is "docker.io/": write the old image prefix and the new one`) {
+		t.Errorf("a rule without a new prefix: %v", err)
+	}
+}
 
 func TestRewrite(t *testing.T) {
 	r := rules{"docker.io/": "mirror.example.com/hub/", "docker.io/library/": "mirror.example.com/library/"}
