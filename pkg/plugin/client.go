@@ -179,6 +179,12 @@ func (e *CallError) Error() string {
 
 func (e *CallError) Unwrap() error { return e.Err }
 
+// garbageError is an answer that breaks the protocol as a whole (not one
+// item's result, which fails that item alone).
+type garbageError struct{ what string }
+
+func (e *garbageError) Error() string { return e.what }
+
 // IsCallError reports whether err is a CallError: the plugin did not
 // answer, as opposed to answering with an error.
 func IsCallError(err error) bool {
@@ -203,6 +209,13 @@ func (c *Client) unary(ctx context.Context, call func(context.Context, *grpc.Cli
 func (c *Client) callError(ctx context.Context, gen uint64, err error, timedOut bool) error {
 	if err == nil {
 		return nil
+	}
+	var ge *garbageError
+	if errors.As(err, &ge) {
+		// A process that answers out of protocol is in no state to trust
+		// with the next call either.
+		c.kill(gen)
+		return &CallError{Binary: c.path, Reason: "answered out of protocol (" + ge.what + "); its process was stopped and starts again at the next call"}
 	}
 	if re := fromStatus(err); re != nil && !timedOut {
 		return re

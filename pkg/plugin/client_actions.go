@@ -121,13 +121,13 @@ func (a *backupActionClient) ExecuteAll(ctx context.Context, items []*unstructur
 		var resp *pb.BackupItemsResponse
 		err := a.c.unary(ctx, func(ctx context.Context, conn *grpc.ClientConn) (err error) {
 			resp, err = pb.NewBackupItemActionClient(conn).Execute(ctx, &pb.BackupItemsRequest{Name: a.name, Backup: spec, Items: data})
+			if err == nil && len(resp.GetResults()) != len(idx) {
+				err = &garbageError{fmt.Sprintf("%d results for %d items", len(resp.GetResults()), len(idx))}
+			}
 			return err
 		})
 		if err != nil {
 			return nil, err
-		}
-		if len(resp.GetResults()) != len(idx) {
-			return nil, &CallError{Binary: a.c.path, Reason: fmt.Sprintf("answered %d results for %d items", len(resp.GetResults()), len(idx))}
 		}
 		res := make([]BackupResult, len(idx))
 		for j, r := range resp.GetResults() {
@@ -193,13 +193,13 @@ func (a *restoreActionClient) ExecuteAll(ctx context.Context, items []*unstructu
 		var resp *pb.RestoreItemsResponse
 		err := a.c.unary(ctx, func(ctx context.Context, conn *grpc.ClientConn) (err error) {
 			resp, err = pb.NewRestoreItemActionClient(conn).Execute(ctx, &pb.RestoreItemsRequest{Name: a.name, Restore: spec, Items: data})
+			if err == nil && len(resp.GetResults()) != len(idx) {
+				err = &garbageError{fmt.Sprintf("%d results for %d items", len(resp.GetResults()), len(idx))}
+			}
 			return err
 		})
 		if err != nil {
 			return nil, err
-		}
-		if len(resp.GetResults()) != len(idx) {
-			return nil, &CallError{Binary: a.c.path, Reason: fmt.Sprintf("answered %d results for %d items", len(resp.GetResults()), len(idx))}
 		}
 		res := make([]RestoreResult, len(idx))
 		for j, r := range resp.GetResults() {

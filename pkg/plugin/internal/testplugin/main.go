@@ -1,7 +1,9 @@
 // Command testplugin is the plugin binary of pkg/plugin's own tests: an
 // in-memory object store, and item actions that misbehave on command (the
-// item's label "test.ark.heptio.com/do" says panic, hang, crash, rename or
-// garbage) so the host's isolation can be checked through the real protocol.
+// item's label "test.ark.heptio.com/do" says panic, hang, crash, slow,
+// rename, error or noop) so the host's isolation can be checked through the
+// real protocol. Answers that break the protocol itself, which Serve cannot
+// give, come from the hand-written server of pkg/plugin/garbage_test.go.
 package main
 
 import (
