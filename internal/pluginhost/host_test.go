@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	objectproviders "github.com/heptio/ark/internal/objectstore/providers"
+	snapshotproviders "github.com/heptio/ark/internal/snapshot/providers"
 	"github.com/heptio/ark/pkg/plugin/plugintest"
 )
 
@@ -42,7 +45,7 @@ func TestDiscover(t *testing.T) {
 	for _, p := range h.Plugins() {
 		got = append(got, p.Kind+"/"+p.Name+"@"+filepath.Base(p.Binary)+":"+p.Version)
 	}
-	want := "backupitemaction/test.ark.heptio.com/annotate@a-plugin:v0.0.1-test objectstore/test.ark.heptio.com/memory@a-plugin:v0.0.1-test restoreitemaction/test.ark.heptio.com/annotate@a-plugin:v0.0.1-test"
+	want := "backupitemaction/test.ark.heptio.com/annotate@a-plugin:v0.0.1-test blockstore/test.ark.heptio.com/memory@a-plugin:v0.0.1-test objectstore/test.ark.heptio.com/memory@a-plugin:v0.0.1-test restoreitemaction/test.ark.heptio.com/annotate@a-plugin:v0.0.1-test"
 	if strings.Join(got, " ") != want {
 		t.Errorf("loaded:\n %s\nwant\n %s", strings.Join(got, " "), want)
 	}
@@ -66,6 +69,21 @@ func TestDiscover(t *testing.T) {
 		t.Fatal(err)
 	}
 	plugintest.CheckObjectStore(t, store, "b")
+
+	// So is its block store.
+	blocks, err := snapshotproviders.Builtin().With(h.BlockStoreProviders()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := blocks.New("test.ark.heptio.com/memory", nil, snapshotproviders.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "PersistentVolume", "metadata": map[string]any{"name": "pv-1"},
+		"spec": map[string]any{"csi": map[string]any{"driver": "test.ark.heptio.com", "volumeHandle": "vol-a"}},
+	}}
+	plugintest.CheckBlockStore(t, bs, pv, "zone-a")
 	if n := len(h.BackupItemActions()) + len(h.RestoreItemActions()); n != 2 {
 		t.Errorf("%d item actions, want 2", n)
 	}

@@ -64,6 +64,7 @@ func TestProvides(t *testing.T) {
 	}
 	want := []plugin.Descriptor{
 		{Kind: plugin.KindObjectStore, Name: "test.ark.heptio.com/memory"},
+		{Kind: plugin.KindBlockStore, Name: "test.ark.heptio.com/memory"},
 		{Kind: plugin.KindBackupItemAction, Name: "test.ark.heptio.com/annotate"},
 		{Kind: plugin.KindRestoreItemAction, Name: "test.ark.heptio.com/annotate"},
 	}
@@ -89,6 +90,30 @@ func TestObjectStoreThroughTheProtocol(t *testing.T) {
 	plugintest.CheckObjectStore(t, store, "b")
 	if _, err := store.ListObjects(ctx, "other", ""); !errors.Is(err, plugin.ErrBucketNotFound) {
 		t.Errorf("listing a missing bucket gave %v; want ErrBucketNotFound across the protocol", err)
+	}
+	if c.Restarts() != 0 {
+		t.Errorf("the plugin restarted %d times", c.Restarts())
+	}
+}
+
+func TestBlockStoreThroughTheProtocol(t *testing.T) {
+	c := plugintest.Start(t, testPlugin(t), plugin.HostOptions{})
+	ctx := context.Background()
+	store, err := c.BlockStore(ctx, "test.ark.heptio.com/memory", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pv := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "PersistentVolume", "metadata": map[string]any{"name": "pv-1"},
+		"spec": map[string]any{"csi": map[string]any{"driver": "test.ark.heptio.com", "volumeHandle": "vol-a"}},
+	}}
+	plugintest.CheckBlockStore(t, store, pv, "zone-a")
+	foreign := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "PersistentVolume", "metadata": map[string]any{"name": "pv-2"},
+		"spec": map[string]any{"hostPath": map[string]any{"path": "/data"}},
+	}}
+	if id, err := store.GetVolumeID(foreign); id != "" || err != nil {
+		t.Errorf("GetVolumeID of a PV the store does not own = %q, %v; want \"\" and no error", id, err)
 	}
 	if c.Restarts() != 0 {
 		t.Errorf("the plugin restarted %d times", c.Restarts())

@@ -1,5 +1,5 @@
 // Command testplugin is the plugin binary of pkg/plugin's own tests: an
-// in-memory object store, and item actions that misbehave on command (the
+// in-memory object store and block store, and item actions that misbehave on command (the
 // item's label "test.ark.heptio.com/do" says panic, hang, crash, slow,
 // rename, error or noop) so the host's isolation can be checked through the
 // real protocol. Answers that break the protocol itself, which Serve cannot
@@ -33,6 +33,7 @@ func main() {
 				return memstore.New(config["bucket"]), nil
 			},
 		},
+		BlockStores:        map[string]plugin.BlockStoreFactory{"test.ark.heptio.com/memory": newMemoryBlocks},
 		BackupItemActions:  map[string]plugin.BackupItemAction{"test.ark.heptio.com/annotate": backupAction{}},
 		RestoreItemActions: map[string]plugin.RestoreItemAction{"test.ark.heptio.com/annotate": restoreAction{}},
 	})
