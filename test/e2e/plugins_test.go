@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"compress/gzip"
 	"context"
+	"encoding/json"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,7 +180,7 @@ func TestPlugins(t *testing.T) {
 		restoreDeleteNamespace(t, env, "shop")
 		_, r := restoreRun(t, env, "shop-restore", "shop")
 		if r.Status.Phase != arkv1.RestorePhaseCompleted || r.Status.Errors != 0 {
-			t.Fatalf("restore: %+v\n%+v", r.Status, restoreResultsFile(t, env, "shop", "shop-restore"))
+			t.Fatalf("restore: %+v\n%+v", r.Status, dirstoreResults(t, storeRoot, "shop", "shop-restore"))
 		}
 		var pod corev1.Pod
 		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "shop", Name: "web"}, &pod); err != nil {
@@ -199,13 +202,15 @@ func TestPlugins(t *testing.T) {
 				t.Errorf("%s not restored: %v", name, err)
 			}
 		}
-		results := restoreResultsFile(t, env, "shop", "shop-restore")
+		results := dirstoreResults(t, storeRoot, "shop", "shop-restore")
 		if w := strings.Join(results["warnings"].Namespaces["shop"], "\n"); !strings.Contains(w, "item action example.com/registry-rewrite: image rewritten: docker.io/library/nginx:1.27 -> mirror.example.com/library/nginx:1.27") {
 			t.Errorf("restore warnings lack the action's note:\n%s", w)
 		}
 	})
 
-	t.Run("a panic, a hang and a crash fail their items only; the server goes on", func(t *testing.T) {
+	// No comma in the name: kubectl apply -f splits the temporary
+	// directory's path, which holds it, at commas.
+	t.Run("a panic a hang and a crash fail their items only; the server goes on", func(t *testing.T) {
 		restoreApply(t, env, pluginsBad)
 		res := env.Ark("backup", "create", "bad", "--include-namespaces", "bad", "--wait")
 		b := waitBackupPhase(env, "bad", 3*time.Minute, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseCompleted, arkv1.BackupPhaseFailed)
@@ -239,7 +244,7 @@ func TestPlugins(t *testing.T) {
 		restoreDeleteNamespace(t, env, "bad")
 		_, r := restoreRun(t, env, "bad-restore", "bad")
 		if r.Status.Phase != arkv1.RestorePhasePartiallyFailed || r.Status.Errors != 3 {
-			t.Errorf("restore bad: %s with %d errors, want PartiallyFailed with 3\n%+v", r.Status.Phase, r.Status.Errors, restoreResultsFile(t, env, "bad", "bad-restore"))
+			t.Errorf("restore bad: %s with %d errors, want PartiallyFailed with 3\n%+v", r.Status.Phase, r.Status.Errors, dirstoreResults(t, storeRoot, "bad", "bad-restore"))
 		}
 		var fine corev1.ConfigMap
 		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "bad", Name: "fine"}, &fine); err != nil {
@@ -291,6 +296,27 @@ var pluginExampleModules = []string{"examples/plugins/dirstore", "examples/plugi
 // TestPluginExamplesPassTheirTests runs each example plugin's own tests,
 // which build it and drive it through the real protocol with the SDK's
 // test kit, and vets it.
+// dirstoreResults reads a restore's results from the dirstore plugin's
+// directory (the backups are there, not in MinIO): one file per key,
+// escaped.
+func dirstoreResults(t *testing.T, storeRoot, backup, restore string) map[string]arkv1.RestoreResult {
+	t.Helper()
+	f, err := os.Open(filepath.Join(storeRoot, "backups", url.PathEscape(layoutRestoreResultsKey(backup, restore))))
+	if err != nil {
+		t.Fatalf("the results of restore %s are not in the plugin store: %v", restore, err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("results of %s are not gzipped: %v", restore, err)
+	}
+	results := map[string]arkv1.RestoreResult{}
+	if err := json.NewDecoder(zr).Decode(&results); err != nil {
+		t.Fatalf("results of %s are not JSON: %v", restore, err)
+	}
+	return results
+}
+
 func TestPluginExamplesPassTheirTests(t *testing.T) {
 	t.Parallel()
 	for _, m := range pluginExampleModules {
