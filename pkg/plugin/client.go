@@ -25,12 +25,19 @@ import (
 // DefaultCallTimeout is HostOptions.CallTimeout's default.
 const DefaultCallTimeout = time.Minute
 
+// DefaultStartTimeout is HostOptions.StartTimeout's default.
+const DefaultStartTimeout = time.Minute
+
 // HostOptions are how a host runs a plugin binary.
 type HostOptions struct {
 	// CallTimeout bounds each call to the plugin: a unary call, one batch
 	// of items, one message of an object's data. A plugin that does not
 	// answer in time is stopped, and started again at the next call.
 	CallTimeout time.Duration
+	// StartTimeout bounds starting the binary up to its handshake. It is
+	// apart from CallTimeout, which may be short to catch a hung call: a
+	// busy machine can take seconds to start a process.
+	StartTimeout time.Duration
 	// Log receives the plugin's stderr and stdout, line by line, under
 	// plugin=<binary name>; nil discards them.
 	Log *slog.Logger
@@ -59,6 +66,9 @@ type Client struct {
 func NewClient(path string, opts HostOptions) *Client {
 	if opts.CallTimeout <= 0 {
 		opts.CallTimeout = DefaultCallTimeout
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = DefaultStartTimeout
 	}
 	log := opts.Log
 	if log == nil {
@@ -128,7 +138,7 @@ func (c *Client) start() (*goplugin.Client, *grpc.ClientConn, error) {
 		Stderr:           newLineLogger(c.log, "stderr"),
 		SyncStderr:       newLineLogger(c.log, "stderr"),
 		SyncStdout:       newLineLogger(c.log, "stdout"),
-		StartTimeout:     c.opts.CallTimeout,
+		StartTimeout:     c.opts.StartTimeout,
 		GRPCDialOptions: []grpc.DialOption{grpc.WithDefaultCallOptions(
 			grpc.MaxCallRecvMsgSize(maxMessageSize), grpc.MaxCallSendMsgSize(maxMessageSize))},
 	})
