@@ -99,6 +99,9 @@ func (restoreAction) Execute(ctx context.Context, item *unstructured.Unstructure
 	if err != nil || out != item {
 		return out, "", err
 	}
+	if item.GetLabels()[doLabel] == "noop" {
+		return item, "", nil
+	}
 	out = item.DeepCopy()
 	labels := out.GetLabels()
 	if labels == nil {
