@@ -60,6 +60,15 @@ type Client struct {
 	starts   int
 	closed   bool
 	restarts atomic.Int64
+
+	// inflight and entered (under mu) tell a call whether another ran on
+	// the process at the same time: if so, a crash that failed it may
+	// have been the other call's doing.
+	inflight int
+	entered  uint64
+	// alone is held shared by every call and exclusively by a retry, so
+	// that whatever fails a retry is its own doing.
+	alone sync.RWMutex
 }
 
 // NewClient returns a Client for the binary at path. Nothing is started yet.
@@ -177,6 +186,9 @@ type CallError struct {
 	Binary string
 	Reason string
 	Err    error
+	// broken: the connection broke (the process crashed or was stopped),
+	// which may be another call's doing when calls ran side by side.
+	broken bool
 }
 
 func (e *CallError) Error() string {
@@ -203,15 +215,73 @@ func IsCallError(err error) bool {
 }
 
 // unary runs call with the call timeout and turns its error into the
-// plugin's own error (with its sentinel) or a CallError.
+// plugin's own error (with its sentinel) or a CallError. It is for calls
+// that must not be made twice (they change something); see unaryRetrying.
 func (c *Client) unary(ctx context.Context, call func(context.Context, *grpc.ClientConn) error) error {
+	err, _ := c.attempt(ctx, call, false)
+	return err
+}
+
+// unaryRetrying is unary for calls that are safe to make twice (item
+// actions, questions). Calls share one process, so when one item crashes
+// it or hangs it (and gets it stopped), the calls in flight beside it
+// fail too, through no fault of their own. A call that failed that way
+// (the connection broke while another call ran) is made once more, alone
+// on the restarted process: an innocent call then succeeds, and the call
+// whose item did crash crashes again and fails alone. A call that timed
+// out on its own deadline or was answered out of protocol is not retried.
+func (c *Client) unaryRetrying(ctx context.Context, call func(context.Context, *grpc.ClientConn) error) error {
+	err, shared := c.attempt(ctx, call, false)
+	var ce *CallError
+	if err == nil || !shared || !errors.As(err, &ce) || !ce.broken {
+		return err
+	}
+	c.log.Info("the plugin process broke while other calls ran on it; making the call again, alone", "binary", c.path, "error", err)
+	err, _ = c.attempt(ctx, call, true)
+	return err
+}
+
+// attempt makes call once, alone on the process when alone is set. shared
+// says another call was in flight at some time during this one.
+func (c *Client) attempt(ctx context.Context, call func(context.Context, *grpc.ClientConn) error, alone bool) (err error, shared bool) {
+	if alone {
+		c.alone.Lock()
+		defer c.alone.Unlock()
+	} else {
+		c.alone.RLock()
+		defer c.alone.RUnlock()
+	}
+	// Entered before connecting, left after callError has stopped a broken
+	// process: a call that connects to a process another call is about to
+	// find broken overlaps it, and knows.
+	seq, others := c.enter()
+	defer func() { shared = c.leave(seq) || others }()
 	conn, gen, err := c.connect()
 	if err != nil {
-		return err
+		return err, false
 	}
 	cctx, cancel := context.WithTimeout(ctx, c.opts.CallTimeout)
 	defer cancel()
-	return c.callError(ctx, gen, call(cctx, conn), false)
+	return c.callError(ctx, gen, call(cctx, conn), false), false
+}
+
+// enter counts a call in flight; others says another already was.
+func (c *Client) enter() (seq uint64, others bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	others = c.inflight > 0
+	c.inflight++
+	c.entered++
+	return c.entered, others
+}
+
+// leave counts the call entered as seq out; it reports whether another call
+// entered meanwhile.
+func (c *Client) leave(seq uint64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.inflight--
+	return c.entered != seq
 }
 
 // callError classifies err from a call on the process of generation gen.
@@ -244,13 +314,13 @@ func (c *Client) callError(ctx context.Context, gen uint64, err error, timedOut 
 		return &CallError{Binary: c.path, Reason: "refused the call", Err: errors.New(status.Convert(err).Message())}
 	}
 	c.kill(gen)
-	return &CallError{Binary: c.path, Reason: "crashed or broke the connection (its output is in the server's log); it starts again at the next call", Err: err}
+	return &CallError{Binary: c.path, Reason: "crashed or broke the connection (its output is in the server's log); it starts again at the next call", Err: err, broken: true}
 }
 
 // Provides asks the binary what it serves.
 func (c *Client) Provides(ctx context.Context) (version string, plugins []Descriptor, err error) {
 	var resp *pb.ProvidesResponse
-	err = c.unary(ctx, func(ctx context.Context, conn *grpc.ClientConn) (err error) {
+	err = c.unaryRetrying(ctx, func(ctx context.Context, conn *grpc.ClientConn) (err error) {
 		resp, err = pb.NewRegistryClient(conn).Provides(ctx, &pb.Empty{})
 		return err
 	})

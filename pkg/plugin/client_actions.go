@@ -93,7 +93,7 @@ var (
 
 func (a *backupActionClient) AppliesTo() (ResourceSelector, error) {
 	var sel *pb.ResourceSelector
-	err := a.c.unary(context.Background(), func(ctx context.Context, conn *grpc.ClientConn) (err error) {
+	err := a.c.unaryRetrying(context.Background(), func(ctx context.Context, conn *grpc.ClientConn) (err error) {
 		sel, err = pb.NewBackupItemActionClient(conn).AppliesTo(ctx, &pb.AppliesToRequest{Name: a.name})
 		return err
 	})
@@ -119,7 +119,7 @@ func (a *backupActionClient) ExecuteAll(ctx context.Context, items []*unstructur
 	}
 	call := func(idx []int, data [][]byte) ([]BackupResult, error) {
 		var resp *pb.BackupItemsResponse
-		err := a.c.unary(ctx, func(ctx context.Context, conn *grpc.ClientConn) (err error) {
+		err := a.c.unaryRetrying(ctx, func(ctx context.Context, conn *grpc.ClientConn) (err error) {
 			resp, err = pb.NewBackupItemActionClient(conn).Execute(ctx, &pb.BackupItemsRequest{Name: a.name, Backup: spec, Items: data})
 			if err == nil && len(resp.GetResults()) != len(idx) {
 				err = &garbageError{fmt.Sprintf("%d results for %d items", len(resp.GetResults()), len(idx))}
@@ -165,7 +165,7 @@ var (
 
 func (a *restoreActionClient) AppliesTo() (ResourceSelector, error) {
 	var sel *pb.ResourceSelector
-	err := a.c.unary(context.Background(), func(ctx context.Context, conn *grpc.ClientConn) (err error) {
+	err := a.c.unaryRetrying(context.Background(), func(ctx context.Context, conn *grpc.ClientConn) (err error) {
 		sel, err = pb.NewRestoreItemActionClient(conn).AppliesTo(ctx, &pb.AppliesToRequest{Name: a.name})
 		return err
 	})
@@ -191,7 +191,7 @@ func (a *restoreActionClient) ExecuteAll(ctx context.Context, items []*unstructu
 	}
 	call := func(idx []int, data [][]byte) ([]RestoreResult, error) {
 		var resp *pb.RestoreItemsResponse
-		err := a.c.unary(ctx, func(ctx context.Context, conn *grpc.ClientConn) (err error) {
+		err := a.c.unaryRetrying(ctx, func(ctx context.Context, conn *grpc.ClientConn) (err error) {
 			resp, err = pb.NewRestoreItemActionClient(conn).Execute(ctx, &pb.RestoreItemsRequest{Name: a.name, Restore: spec, Items: data})
 			if err == nil && len(resp.GetResults()) != len(idx) {
 				err = &garbageError{fmt.Sprintf("%d results for %d items", len(resp.GetResults()), len(idx))}

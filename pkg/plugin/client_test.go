@@ -253,3 +253,59 @@ func TestNamesNeedADomain(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentCallsSurviveAnotherCallsCrash: calls run side by side on
+// one process (restores run many workers, one item per call); when one
+// item crashes the process, the calls in flight beside it are made again
+// on the restarted process and succeed, and only the crashing item fails,
+// naming the plugin.
+func TestConcurrentCallsSurviveAnotherCallsCrash(t *testing.T) {
+	c := plugintest.Start(t, testPlugin(t), plugin.HostOptions{CallTimeout: 10 * time.Second})
+	action := c.RestoreItemAction("test.ark.heptio.com/annotate")
+	restore := &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "r1"}}
+	// Start the process first, so every call below runs on the same one.
+	if _, _, err := c.Provides(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	const calls, crasher = 16, 7
+	type answer struct {
+		item    *unstructured.Unstructured
+		warning string
+		err     error
+	}
+	answers := make([]answer, calls)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range calls {
+		do := "slow" // in flight for 200ms, while the crash happens
+		if i == crasher {
+			do = "crash"
+		}
+		item := configMap(fmt.Sprintf("cm-%d", i), do)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if i == crasher {
+				time.Sleep(50 * time.Millisecond) // the others are in flight by now
+			}
+			a := &answers[i]
+			a.item, a.warning, a.err = action.Execute(context.Background(), item, restore)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	for i, a := range answers {
+		if i == crasher {
+			checkErr(t, a.err, "plugin test.ark.heptio.com/annotate: binary "+c.Path()+" crashed")
+			continue
+		}
+		if a.err != nil || a.item.GetLabels()["test.ark.heptio.com/restore"] != "r1" || a.warning != "restored by the test plugin" {
+			t.Errorf("call %d, in flight beside the crash, failed: %v", i, a.err)
+		}
+	}
+	// The crash (1), and the crashing item made again alone (2).
+	if c.Restarts() < 2 {
+		t.Errorf("the plugin restarted %d times; want at least 2 (the crash, the crashing item made again alone)", c.Restarts())
+	}
+}
