@@ -18,5 +18,5 @@ if [ "${ARK_LOAD_BENCH_EXTRAS:-1}" != 0 ]; then
 fi
 mkdir -p _output
 rm -f "$ARK_LOAD_BENCH_REPORT"
-go test -count=1 -timeout 180m -run 'TestLoadBenchmark|TestFleetOfBackups|TestProtobufVsJSON' -v ./test/load/ | grep -v '^=== RUN'
+go test -count=1 -timeout 180m -run 'TestLoadBenchmark|TestFleetOfBackups|TestProtobufVsJSON' -v ./test/load/ | grep --line-buffered -v '^=== RUN'
 echo "report: $ARK_LOAD_BENCH_REPORT"

@@ -48,13 +48,15 @@ type BackupHooks struct {
 	Resources []BackupResourceHookSpec `json:"resources,omitempty"`
 }
 
-// BackupResourceHookSpec selects pods and the hooks to run in them.
+// BackupResourceHookSpec selects pods and the hooks to run in them
+// (docs/hooks.md). A pod's hook annotations take precedence over it.
 type BackupResourceHookSpec struct {
 	Name string `json:"name"`
 	// +optional
 	IncludedNamespaces []string `json:"includedNamespaces,omitempty"`
 	// +optional
 	ExcludedNamespaces []string `json:"excludedNamespaces,omitempty"`
+	// IncludedResources may only name pods (hooks run in pods).
 	// +optional
 	IncludedResources []string `json:"includedResources,omitempty"`
 	// +optional
@@ -62,11 +64,14 @@ type BackupResourceHookSpec struct {
 	// +optional
 	// +nullable
 	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
-	// Hooks is the deprecated alias of Pre.
+	// Hooks is the deprecated alias of Pre; they run before Pre's.
 	// +optional
 	Hooks []BackupResourceHook `json:"hooks,omitempty"`
+	// Pre hooks run before the pod is backed up.
 	// +optional
 	Pre []BackupResourceHook `json:"pre,omitempty"`
+	// Post hooks run after the pod and what it pulls in (claims, volumes,
+	// their snapshots) are backed up, whatever happened to them.
 	// +optional
 	Post []BackupResourceHook `json:"post,omitempty"`
 }
@@ -87,11 +92,16 @@ const (
 
 // ExecHook runs a command in a container of a pod.
 type ExecHook struct {
+	// Container defaults to the pod's first container.
 	// +optional
 	Container string   `json:"container,omitempty"`
 	Command   []string `json:"command"`
+	// OnError defaults to Fail: the pod and its volumes are not backed up
+	// (post hooks still run) and the backup is PartiallyFailed. Continue
+	// makes a failure a warning.
 	// +optional
 	OnError HookErrorMode `json:"onError,omitempty"`
+	// Timeout bounds the command; default 30s.
 	// +optional
 	Timeout metav1.Duration `json:"timeout,omitempty"`
 }
@@ -157,6 +167,10 @@ type BackupStatus struct {
 	// full list is in the backup log.
 	// +optional
 	Problems []Problem `json:"problems,omitempty"`
+	// HookStatus counts the pre and post hooks run in pods.
+	// +optional
+	// +nullable
+	HookStatus *HookStatus `json:"hookStatus,omitempty"`
 }
 
 // BackupProgress counts items as the backup runs.

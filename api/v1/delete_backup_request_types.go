@@ -61,11 +61,13 @@ func init() { SchemeBuilder.Register(&DeleteBackupRequest{}, &DeleteBackupReques
 
 // NewDeleteBackupRequest is the request to delete backup in namespace, as
 // `ark backup delete` and garbage collection both make it: named after the
-// backup and labelled with it, so the requests of a backup can be listed.
+// backup and labelled with it (LabelValue: a long name is shortened), so the
+// requests of a backup can be listed; spec.backupName has the full name.
 func NewDeleteBackupRequest(namespace, backup string) *DeleteBackupRequest {
-	return &DeleteBackupRequest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, GenerateName: backup + "-",
-			Labels: map[string]string{BackupNameLabel: backup}},
-		Spec: DeleteBackupRequestSpec{BackupName: backup},
+	r := &DeleteBackupRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, GenerateName: GenerateNameBase(backup)},
+		Spec:       DeleteBackupRequestSpec{BackupName: backup},
 	}
+	SetBackupNameLabel(r, backup)
+	return r
 }

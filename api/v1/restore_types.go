@@ -2,6 +2,7 @@ package v1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // RestoreSpec says which backup to restore and what of it.
@@ -31,6 +32,87 @@ type RestoreSpec struct {
 	// +optional
 	// +nullable
 	IncludeClusterResources *bool `json:"includeClusterResources,omitempty"`
+	// Hooks add init containers to restored pods and run commands in them
+	// once they are Running (docs/hooks.md).
+	// +optional
+	Hooks RestoreHooks `json:"hooks,omitempty"`
+}
+
+// RestoreHooks holds the hook specs of a restore.
+type RestoreHooks struct {
+	// +optional
+	Resources []RestoreResourceHookSpec `json:"resources,omitempty"`
+}
+
+// RestoreResourceHookSpec selects restored pods and the hooks they get. The
+// namespaces are those of the backup, before any namespaceMapping, like the
+// restore's own namespace lists.
+type RestoreResourceHookSpec struct {
+	Name string `json:"name"`
+	// +optional
+	IncludedNamespaces []string `json:"includedNamespaces,omitempty"`
+	// +optional
+	ExcludedNamespaces []string `json:"excludedNamespaces,omitempty"`
+	// IncludedResources may only name pods (hooks run in pods).
+	// +optional
+	IncludedResources []string `json:"includedResources,omitempty"`
+	// +optional
+	ExcludedResources []string `json:"excludedResources,omitempty"`
+	// +optional
+	// +nullable
+	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
+	// PostHooks run in the order given: init hooks add their containers
+	// before the pod's own init containers; exec hooks run once the pod is
+	// Running.
+	// +optional
+	PostHooks []RestoreResourceHook `json:"postHooks,omitempty"`
+}
+
+// RestoreResourceHook is one hook: exactly one of Exec and Init.
+type RestoreResourceHook struct {
+	// +optional
+	// +nullable
+	Exec *ExecRestoreHook `json:"exec,omitempty"`
+	// +optional
+	// +nullable
+	Init *InitRestoreHook `json:"init,omitempty"`
+}
+
+// ExecRestoreHook runs a command in a container of a restored pod once the
+// container is running.
+type ExecRestoreHook struct {
+	// Container defaults to the pod's first container.
+	// +optional
+	Container string   `json:"container,omitempty"`
+	Command   []string `json:"command"`
+	// OnError defaults to Continue: a failure is a warning. Fail makes the
+	// restore PartiallyFailed and skips the pod's remaining exec hooks.
+	// +optional
+	OnError HookErrorMode `json:"onError,omitempty"`
+	// ExecTimeout bounds the command; default 30s.
+	// +optional
+	ExecTimeout metav1.Duration `json:"execTimeout,omitempty"`
+	// WaitTimeout bounds the wait for the container to be running, from the
+	// moment the pod is created; default 10m.
+	// +optional
+	WaitTimeout metav1.Duration `json:"waitTimeout,omitempty"`
+}
+
+// InitRestoreHook adds init containers to a restored pod.
+type InitRestoreHook struct {
+	// InitContainers are Kubernetes containers (name, image, command,
+	// volumeMounts, ...); they run before the pod's own init containers.
+	InitContainers []runtime.RawExtension `json:"initContainers"`
+}
+
+// HookStatus counts the hooks an operation ran.
+type HookStatus struct {
+	// HooksAttempted counts the hooks that were run (or tried).
+	// +optional
+	HooksAttempted int `json:"hooksAttempted,omitempty"`
+	// HooksFailed counts those that failed, whatever their onError.
+	// +optional
+	HooksFailed int `json:"hooksFailed,omitempty"`
 }
 
 // RestorePhase is where a restore is in its life.
@@ -67,6 +149,10 @@ type RestoreStatus struct {
 	// +optional
 	// +nullable
 	Progress *RestoreProgress `json:"progress,omitempty"`
+	// HookStatus counts the exec hooks run in restored pods.
+	// +optional
+	// +nullable
+	HookStatus *HookStatus `json:"hookStatus,omitempty"`
 }
 
 // RestoreProgress counts items as the restore runs.

@@ -9,6 +9,7 @@ import (
 )
 
 var (
+	podResource = schema.GroupResource{Resource: "pods"}
 	pvcResource = schema.GroupResource{Resource: "persistentvolumeclaims"}
 	pvResource  = schema.GroupResource{Resource: "persistentvolumes"}
 )
@@ -28,11 +29,34 @@ func (e *engine) runActions(ctx context.Context, gr schema.GroupResource, item *
 		if volume == "" {
 			return nil, nil // unbound: nothing to pull in, and not an error
 		}
-		return []itemRef{{Resource: pvResource, Name: volume}}, nil
+		return []itemRef{{Resource: pvResource, Name: volume, boundTo: item}}, nil
 	case "persistentvolumes":
 		return nil, e.snapshotVolume(ctx, item)
 	}
 	return nil, nil
+}
+
+// volumeBoundTo reports whether pv is bound to claim: its claimRef names the
+// claim's namespace and name, and the claim's UID when it records one.
+// spec.volumeName is the claim's side only, which whoever can write the
+// claim sets at will; claimRef is the volume's side, which only the PV
+// controller and cluster admins write. Without this check, a tenant's claim
+// naming another namespace's volume would pull that volume, and a snapshot
+// of its data, into a backup of the tenant's namespace.
+func volumeBoundTo(pv, claim *unstructured.Unstructured) (bool, string) {
+	ref, found, _ := unstructured.NestedMap(pv.Object, "spec", "claimRef")
+	if !found {
+		return false, "which is bound to no claim"
+	}
+	ns, _ := ref["namespace"].(string)
+	name, _ := ref["name"].(string)
+	if ns != claim.GetNamespace() || name != claim.GetName() {
+		return false, fmt.Sprintf("which is bound to claim %s/%s", ns, name)
+	}
+	if uid, _ := ref["uid"].(string); uid != "" && claim.GetUID() != "" && uid != string(claim.GetUID()) {
+		return false, "which was bound to an earlier claim of that name (another UID)"
+	}
+	return true, ""
 }
 
 func podClaims(pod *unstructured.Unstructured) []itemRef {
@@ -76,6 +100,11 @@ func (e *engine) snapshotVolume(ctx context.Context, pv *unstructured.Unstructur
 	if info == nil {
 		e.Log.Info("volume not snapshotted: the configured provider does not own its source", "persistentVolume", pv.GetName())
 		return nil
+	}
+	if e.RecordSnapshot != nil {
+		if err := e.RecordSnapshot(pv.GetName(), info); err != nil {
+			return fmt.Errorf("snapshot %s was taken but could not be recorded in the backup's status: %w", info.SnapshotID, err)
+		}
 	}
 	e.result.VolumeBackups[pv.GetName()] = info
 	e.Log.Info("volume snapshotted", "persistentVolume", pv.GetName(), "snapshotID", info.SnapshotID)

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
+	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,6 +25,7 @@ import (
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/archive"
 	"github.com/heptio/ark/internal/filter"
+	"github.com/heptio/ark/internal/hooks"
 	"github.com/heptio/ark/internal/kube"
 )
 
@@ -49,9 +52,18 @@ type Options struct {
 	PageSize int64
 	// Volumes snapshots PVs; nil means no snapshots.
 	Volumes VolumeSnapshotter
+	// PodExec runs the backup's hooks in pods; nil fails every hook the
+	// backup has, saying so.
+	PodExec hooks.PodExecutor
 	Log     *slog.Logger
 	// Progress is called after every item; the caller rate-limits.
 	Progress func(arkv1.BackupProgress)
+	// RecordSnapshot, when set, is called as soon as a volume snapshot is
+	// taken, before the backup goes on, so that a backup that fails later
+	// (or whose server dies) still has a record of every snapshot it took,
+	// and a deletion can remove them. An error fails that volume's item;
+	// the callee deals with the snapshot it could not record.
+	RecordSnapshot func(pv string, info *arkv1.VolumeBackupInfo) error
 	// ItemActions (plugins') run in order on the items each applies to, a
 	// page of items per call, before the built-in actions, which see what
 	// they returned.
@@ -67,6 +79,8 @@ type Result struct {
 	Errors         int
 	// Problems holds the first problems with their reasons.
 	Problems []arkv1.Problem
+	// Hooks counts the hooks run in pods.
+	Hooks arkv1.HookStatus
 }
 
 type engine struct {
@@ -84,8 +98,14 @@ type engine struct {
 	// seenNamespaces collects the namespaces items came from, so their
 	// Namespace objects are backed up too.
 	seenNamespaces map[string]bool
-	progress       arkv1.BackupProgress
-	result         Result
+	// hooks are the spec's hooks; runner runs them and those of annotations.
+	hooks  *hooks.BackupHooks
+	runner *hooks.Runner
+	// withheld are the claims and volumes of pods whose pre hook failed
+	// with onError Fail: they are not backed up, even when listed later.
+	withheld map[string]string
+	progress arkv1.BackupProgress
+	result   Result
 	// actions are ItemActions with their selectors resolved.
 	actions []selectedAction
 }
@@ -116,6 +136,10 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 		}
 		selector = s
 	}
+	podHooks, err := hooks.NewBackupHooks(spec.Hooks)
+	if err != nil {
+		return nil, fmt.Errorf("invalid backup spec: %w", err)
+	}
 	w, err := archive.NewWriter(out)
 	if err != nil {
 		return nil, err
@@ -128,6 +152,9 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 		selector:       selector,
 		pulledIn:       map[string]bool{},
 		seenNamespaces: map[string]bool{},
+		hooks:          podHooks,
+		runner:         &hooks.Runner{Executor: opts.PodExec, Log: opts.Log},
+		withheld:       map[string]string{},
 		result: Result{
 			ResourceCounts: map[string]int{},
 			VolumeBackups:  map[string]*arkv1.VolumeBackupInfo{},
@@ -135,6 +162,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 	}
 	e.clusterScope = spec.IncludeClusterResources != nil && *spec.IncludeClusterResources ||
 		spec.IncludeClusterResources == nil && e.namespaces.IncludesAll()
+	e.reportFailedGroups()
 	e.resolveActions()
 	opts.Log.Info("starting backup",
 		"namespaces", filter.Summary(spec.IncludedNamespaces, spec.ExcludedNamespaces),
@@ -207,17 +235,28 @@ func (e *engine) backupResource(ctx context.Context, r kube.Resource) error {
 	default: // every namespace, maybe minus some: one cluster-wide list is cheapest
 		targets = []dynamic.ResourceInterface{client.Namespace(metav1.NamespaceAll)}
 	}
+	// Items go to the plugins' actions a page at a time (one call per
+	// action and page), so they are gathered here up to a page.
+	var batch []*unstructured.Unstructured
+	flush := func() error {
+		err := e.backupItems(ctx, r, batch)
+		batch = nil
+		return err
+	}
 	for _, target := range targets {
-		err := e.listPages(ctx, target, func(page []unstructured.Unstructured) error {
-			var items []*unstructured.Unstructured
-			for i := range page {
-				if r.Namespaced && !e.namespaces.ShouldInclude(page[i].GetNamespace()) {
-					continue
-				}
-				items = append(items, &page[i])
+		err := e.listPages(ctx, target, func(item *unstructured.Unstructured) error {
+			if r.Namespaced && !e.namespaces.ShouldInclude(item.GetNamespace()) {
+				return nil
 			}
-			return e.backupItems(ctx, r, items)
+			batch = append(batch, item)
+			if int64(len(batch)) >= e.PageSize {
+				return flush()
+			}
+			return nil
 		})
+		if err == nil {
+			err = flush()
+		}
 		if err != nil {
 			return err
 		}
@@ -225,42 +264,19 @@ func (e *engine) backupResource(ctx context.Context, r kube.Resource) error {
 	return nil
 }
 
-// listPages pages through a LIST, handing each page to fn, so only one page
-// is ever in memory. A failing LIST is a problem of this resource, not of the
-// backup: the error is recorded and the backup goes on.
-func (e *engine) listPages(ctx context.Context, target dynamic.ResourceInterface, fn func([]unstructured.Unstructured) error) error {
-	opts := metav1.ListOptions{Limit: e.PageSize, LabelSelector: e.selector.String()}
-	for {
-		page, err := target.List(ctx, opts)
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			e.problem("error", e.progress.CurrentResource, "", "", fmt.Sprintf("listing failed: %v", err))
-			return nil
-		}
-		e.progress.TotalItems += len(page.Items)
-		if err := fn(page.Items); err != nil {
-			return err
-		}
-		if page.GetContinue() == "" {
-			return nil
-		}
-		opts.Continue = page.GetContinue()
-	}
-}
-
-// backupItem backs up one item: a batch of one.
-func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstructured.Unstructured) error {
-	return e.backupItems(ctx, r, []*unstructured.Unstructured{item})
-}
-
-// backupItems runs the actions of a batch of items of one resource (the
-// plugins' in one call per action) and writes them. Only a failure of the
-// archive stream itself (the upload died) is returned; everything else,
-// including an item the archive refuses, is recorded as a problem.
+// backupItems backs up a batch of items of one resource: the plugins'
+// actions see the batch in one call each, unless there are none or the
+// items are pods (whose hooks run around each one, before its actions).
 func (e *engine) backupItems(ctx context.Context, r kube.Resource, items []*unstructured.Unstructured) error {
 	gr := r.GroupResource()
+	if len(e.actions) == 0 || gr == podResource {
+		for _, item := range items {
+			if err := e.backupItem(ctx, r, item); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	admitted := items[:0:0]
 	for _, item := range items {
 		if e.admit(gr, item) {
@@ -270,25 +286,43 @@ func (e *engine) backupItems(ctx context.Context, r kube.Resource, items []*unst
 	if len(admitted) == 0 {
 		return nil
 	}
-	var outcomes []pluginOutcome
-	if len(e.actions) > 0 {
-		outcomes = e.runPluginActions(ctx, gr.String(), admitted)
-	}
-	for i, item := range admitted {
-		var plugged pluginOutcome
-		if outcomes != nil {
-			plugged = outcomes[i]
-			item = plugged.item
-		}
-		if err := e.writeItem(ctx, r, item, plugged); err != nil {
+	outcomes := e.runPluginActions(ctx, gr.String(), admitted)
+	for i := range admitted {
+		if err := e.writeAdmitted(ctx, r, outcomes[i]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// backupItem backs up one item, and for a pod its hooks around it and
+// everything it pulls in. Only a failure of the archive stream itself (the
+// upload died) is returned; everything else, including an item the archive
+// refuses, is recorded as a problem.
+func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstructured.Unstructured) error {
+	if r.GroupResource() == podResource {
+		return e.backupPod(ctx, r, item)
+	}
+	return e.writeItem(ctx, r, item)
+}
+
+// writeItem runs the item's actions (the plugins' in a call of one item),
+// writes it, and backs up the items the actions pulled in.
+func (e *engine) writeItem(ctx context.Context, r kube.Resource, item *unstructured.Unstructured) error {
+	gr := r.GroupResource()
+	if !e.admit(gr, item) {
+		return nil
+	}
+	plugged := pluginOutcome{item: item}
+	if len(e.actions) > 0 {
+		plugged = e.runPluginActions(ctx, gr.String(), []*unstructured.Unstructured{item})[0]
+	}
+	return e.writeAdmitted(ctx, r, plugged)
+}
+
 // admit decides whether an item is backed up now (not twice when actions
-// pull it in again) and notes its namespace.
+// pull it in again, not when a failed pre hook withheld it) and notes its
+// namespace.
 func (e *engine) admit(gr schema.GroupResource, item *unstructured.Unstructured) bool {
 	key := gr.String() + "/" + item.GetNamespace() + "/" + item.GetName()
 	if tracksPullIns(gr) {
@@ -296,6 +330,10 @@ func (e *engine) admit(gr schema.GroupResource, item *unstructured.Unstructured)
 			return false
 		}
 		e.pulledIn[key] = true
+		if reason, ok := e.withheld[key]; ok {
+			e.Log.Info("not backed up: "+reason, "resource", gr.String(), "namespace", item.GetNamespace(), "name", item.GetName())
+			return false
+		}
 	}
 	if ns := item.GetNamespace(); ns != "" {
 		e.seenNamespaces[ns] = true
@@ -306,14 +344,15 @@ func (e *engine) admit(gr schema.GroupResource, item *unstructured.Unstructured)
 	return true
 }
 
-// writeItem runs the built-in actions on an item the plugins' actions have
-// had, writes it, and backs up what the actions pulled in.
-func (e *engine) writeItem(ctx context.Context, r kube.Resource, item *unstructured.Unstructured, plugged pluginOutcome) error {
+// writeAdmitted runs the built-in actions on an admitted item the plugins'
+// actions have had, writes it, and backs up what the actions pulled in.
+func (e *engine) writeAdmitted(ctx context.Context, r kube.Resource, plugged pluginOutcome) error {
 	gr := r.GroupResource()
+	item := plugged.item
 	for _, msg := range plugged.errs {
 		e.problem("error", gr.String(), item.GetNamespace(), item.GetName(), msg)
 	}
-	additional, err := e.runActions(ctx, gr, item)
+	additional, err := e.runActionsRecovering(ctx, gr, item)
 	if err != nil {
 		e.problem("error", gr.String(), item.GetNamespace(), item.GetName(), err.Error())
 	}
@@ -346,6 +385,20 @@ func (e *engine) writeItem(ctx context.Context, r kube.Resource, item *unstructu
 	return nil
 }
 
+// runActionsRecovering runs the item's actions and turns a panic (a bug set
+// off by this one object, in an action or a volume provider's SDK) into an
+// error of the item: the backup of everything else goes on, instead of the
+// backup being left InProgress by a recovered reconciler, or the server dying.
+func (e *engine) runActionsRecovering(ctx context.Context, gr schema.GroupResource, item *unstructured.Unstructured) (refs []itemRef, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.Log.Error("panic in a backup item action", "resource", gr.String(), "namespace", item.GetNamespace(), "name", item.GetName(), "panic", p, "stack", string(debug.Stack()))
+			refs, err = nil, fmt.Errorf("internal error (a bug of Ark, please report it with the server's log): %v", p)
+		}
+	}()
+	return e.runActions(ctx, gr, item)
+}
+
 func tracksPullIns(gr schema.GroupResource) bool {
 	return gr.Group == "" && (gr.Resource == "persistentvolumeclaims" || gr.Resource == "persistentvolumes")
 }
@@ -355,6 +408,9 @@ type itemRef struct {
 	Resource  schema.GroupResource
 	Namespace string
 	Name      string
+	// boundTo, for a PV pulled in by a claim, is that claim: the PV comes
+	// along only if it is bound to it (volumeBoundTo).
+	boundTo *unstructured.Unstructured
 }
 
 // backupAdditional fetches and backs up an item an action pulled in. It
@@ -388,6 +444,13 @@ func (e *engine) backupAdditional(ctx context.Context, ref itemRef) error {
 		e.problem("error", ref.Resource.String(), ref.Namespace, ref.Name, fmt.Sprintf("fetching: %v", err))
 		return nil
 	}
+	if claim := ref.boundTo; claim != nil {
+		if ok, why := volumeBoundTo(item, claim); !ok {
+			e.problem("warning", pvcResource.String(), claim.GetNamespace(), claim.GetName(),
+				fmt.Sprintf("the claim names volume %s in spec.volumeName, %s, so the volume is not backed up on this claim's account", ref.Name, why))
+			return nil
+		}
+	}
 	e.progress.TotalItems++
 	return e.backupItem(ctx, r, item)
 }
@@ -409,14 +472,11 @@ func (e *engine) backupNamespaces(ctx context.Context) error {
 	}
 	if e.namespaces.Explicit() == nil && e.selector.Empty() {
 		// Every namespace (but the excluded ones) is in scope, empty ones too.
-		return e.listPages(ctx, e.Dynamic.Resource(r.GVR), func(page []unstructured.Unstructured) error {
-			var items []*unstructured.Unstructured
-			for i := range page {
-				if e.namespaces.ShouldInclude(page[i].GetName()) {
-					items = append(items, &page[i])
-				}
+		return e.listPages(ctx, e.Dynamic.Resource(r.GVR), func(item *unstructured.Unstructured) error {
+			if !e.namespaces.ShouldInclude(item.GetName()) {
+				return nil
 			}
-			return e.backupItems(ctx, r, items)
+			return e.backupItem(ctx, r, item)
 		})
 	}
 	e.progress.CurrentResource = "namespaces"
@@ -439,6 +499,23 @@ func (e *engine) backupNamespaces(ctx context.Context) error {
 	return nil
 }
 
+// reportFailedGroups records, for a backup of every resource, each API
+// group the discovery could not read: whatever it serves is missing, and
+// the backup must not say Completed as if nothing were.
+func (e *engine) reportFailedGroups() {
+	if e.resources.Explicit() != nil {
+		return // only named resources were wanted, and all were found
+	}
+	for _, g := range e.Discovery.FailedGroups() {
+		group := g.GroupVersion.String()
+		what := "API group " + group
+		if g.GroupVersion.Empty() {
+			what, group = "some API groups", ""
+		}
+		e.problem("error", group, "", "", fmt.Sprintf("%s could not be discovered, so whatever it serves is not in this backup (%v): repair the API service behind it (kubectl get apiservices) and back up again, or back up named resources only (--include-resources)", what, g.Err))
+	}
+}
+
 // problem counts a warning or error and keeps the first ones for the status.
 func (e *engine) problem(severity, resource, namespace, name, msg string) {
 	if severity == "error" {
@@ -450,7 +527,27 @@ func (e *engine) problem(severity, resource, namespace, name, msg string) {
 	}
 	if len(e.result.Problems) < maxRecordedProblems {
 		e.result.Problems = append(e.result.Problems, arkv1.Problem{
-			Severity: severity, Resource: resource, Namespace: namespace, Name: name, Message: msg,
+			Severity: severity, Resource: clip(resource), Namespace: clip(namespace), Name: clip(name), Message: clip(msg),
 		})
 	}
+}
+
+// maxProblemField bounds each field of a recorded problem. The problems go
+// into the Backup's status and its metadata file, and some of what they
+// quote is any length a tenant likes: a pod's claimName, an RBAC object's
+// name. Fifty problems quoting a 100 KiB claim name each would make the
+// final status write larger than the API server accepts, and a tenant could
+// keep every cluster backup from being recorded Completed. The log has
+// every problem in full.
+const maxProblemField = 512
+
+func clip(s string) string {
+	if len(s) <= maxProblemField {
+		return s
+	}
+	cut := maxProblemField
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (%d bytes; the backup log has it whole)", s[:cut], len(s))
 }

@@ -3,6 +3,7 @@ package backup
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	fakediscovery "k8s.io/client-go/discovery/fake"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	clienttesting "k8s.io/client-go/testing"
@@ -86,7 +88,9 @@ func fixture() []runtime.Object {
 			"volumes": []interface{}{map[string]interface{}{"name": "d", "persistentVolumeClaim": map[string]interface{}{"claimName": "claim"}}},
 		}}),
 		obj("v1", "PersistentVolumeClaim", "a", "claim", nil, map[string]interface{}{"spec": map[string]interface{}{"volumeName": "vol"}}),
-		obj("v1", "PersistentVolume", "", "vol", nil, nil),
+		obj("v1", "PersistentVolume", "", "vol", nil, map[string]interface{}{"spec": map[string]interface{}{
+			"claimRef": map[string]interface{}{"namespace": "a", "name": "claim"},
+		}}),
 		obj("v1", "PersistentVolume", "", "other", nil, nil),
 	}
 }
@@ -203,6 +207,26 @@ func (r *recordingSnapshotter) SnapshotVolume(_ context.Context, pv *unstructure
 	return &arkv1.VolumeBackupInfo{SnapshotID: "snap-" + pv.GetName()}, nil
 }
 
+type panickingSnapshotter struct{}
+
+func (panickingSnapshotter) SnapshotVolume(context.Context, *unstructured.Unstructured, map[string]string) (*arkv1.VolumeBackupInfo, error) {
+	var m map[string]string
+	m["boom"] = "x" // a provider's bug: assignment to entry in nil map
+	return nil, nil
+}
+
+// A panic set off by one item (here in a volume provider) is an error of
+// that item; every other item is backed up.
+func TestPanicIsAnItemError(t *testing.T) {
+	paths, res := run(t, arkv1.BackupSpec{}, panickingSnapshotter{}, fixture()...)
+	if res.Errors != 2 || !strings.Contains(res.Problems[0].Message, "internal error") || !strings.Contains(res.Problems[0].Message, "nil map") {
+		t.Fatalf("errors %d, problems %+v: want one per PV, naming the panic", res.Errors, res.Problems)
+	}
+	if !strings.Contains(sorted(paths), "configmaps/namespaces/b/cm2.json") || res.ResourceCounts["persistentvolumes"] != 2 {
+		t.Fatalf("the other items must be backed up: %s", sorted(paths))
+	}
+}
+
 func TestVolumesSnapshottedOnce(t *testing.T) {
 	rec := &recordingSnapshotter{}
 	_, res := run(t, arkv1.BackupSpec{IncludedNamespaces: []string{"a"}}, rec, fixture()...)
@@ -217,6 +241,66 @@ func TestVolumesSnapshottedOnce(t *testing.T) {
 	}
 }
 
+// A claim's spec.volumeName is written by whoever owns the claim. A tenant
+// of namespace a naming b's volume there must not get b's volume, nor a
+// snapshot of its data, into a backup of namespace a: a volume comes along
+// with a claim only when its claimRef (written by the PV controller) names
+// that claim, UID included.
+func TestClaimCannotPullInAnotherNamespacesVolume(t *testing.T) {
+	claim := func(ns, name, uid, volume string) runtime.Object {
+		o := obj("v1", "PersistentVolumeClaim", ns, name, nil, map[string]interface{}{"spec": map[string]interface{}{"volumeName": volume}})
+		o.SetUID(types.UID(uid))
+		return o
+	}
+	pv := func(name string, claimRef map[string]interface{}) runtime.Object {
+		spec := map[string]interface{}{}
+		if claimRef != nil {
+			spec["claimRef"] = claimRef
+		}
+		return obj("v1", "PersistentVolume", "", name, nil, map[string]interface{}{"spec": spec})
+	}
+	objs := []runtime.Object{
+		obj("v1", "Namespace", "", "a", nil, nil),
+		obj("v1", "Namespace", "", "b", nil, nil),
+		claim("a", "mine", "uid-mine", "pv-a"),
+		pv("pv-a", map[string]interface{}{"namespace": "a", "name": "mine", "uid": "uid-mine"}),
+		claim("b", "data", "uid-b", "pv-b"),
+		pv("pv-b", map[string]interface{}{"namespace": "b", "name": "data", "uid": "uid-b"}),
+		claim("a", "steal", "uid-steal", "pv-b"),
+		// Bound to an earlier claim a/old (another UID) and then Released.
+		claim("a", "old", "uid-new", "pv-released"),
+		pv("pv-released", map[string]interface{}{"namespace": "a", "name": "old", "uid": "uid-gone"}),
+		claim("a", "early", "uid-early", "pv-free"),
+		pv("pv-free", nil),
+	}
+	rec := &recordingSnapshotter{}
+	paths, res := run(t, arkv1.BackupSpec{IncludedNamespaces: []string{"a"}}, rec, objs...)
+	got := sorted(paths)
+	for _, leaked := range []string{"pv-b", "pv-released", "pv-free"} {
+		if strings.Contains(got, "persistentvolumes/cluster/"+leaked+".json") {
+			t.Errorf("%s came into a backup of namespace a: %s", leaked, got)
+		}
+	}
+	if !strings.Contains(got, "persistentvolumes/cluster/pv-a.json") {
+		t.Errorf("pv-a, bound to a/mine, must come along: %s", got)
+	}
+	if strings.Join(rec.seen, ",") != "pv-a:b" {
+		t.Errorf("snapshots taken: %v, want only pv-a", rec.seen)
+	}
+	warned := map[string]string{}
+	for _, p := range res.Problems {
+		warned[p.Namespace+"/"+p.Name] = p.Message
+	}
+	for claim, want := range map[string]string{"a/steal": "bound to claim b/data", "a/old": "earlier claim", "a/early": "bound to no claim"} {
+		if !strings.Contains(warned[claim], want) {
+			t.Errorf("claim %s: warning %q, want one saying %q", claim, warned[claim], want)
+		}
+	}
+	if res.Errors != 0 || res.Warnings != 3 {
+		t.Errorf("errors %d warnings %d (%+v), want 0 and 3", res.Errors, res.Warnings, res.Problems)
+	}
+}
+
 func TestMissingClaimIsAWarning(t *testing.T) {
 	objs := []runtime.Object{
 		obj("v1", "Namespace", "", "a", nil, nil),
@@ -227,6 +311,36 @@ func TestMissingClaimIsAWarning(t *testing.T) {
 	_, res := run(t, arkv1.BackupSpec{}, nil, objs...)
 	if res.Warnings != 1 || res.Errors != 0 || !strings.Contains(res.Problems[0].Message, "does not exist") {
 		t.Fatalf("want one warning about the missing claim, got %+v", res)
+	}
+}
+
+// A pod's claimName may be any length the API server stores. Pods of one
+// tenant quoting missing claims of 300 KiB names must not make the
+// backup's recorded problems (its status and metadata file) larger than the
+// API server accepts, which would keep every cluster backup from being
+// recorded.
+func TestRecordedProblemsAreBounded(t *testing.T) {
+	objs := []runtime.Object{obj("v1", "Namespace", "", "a", nil, nil)}
+	for i := range 60 {
+		claim := fmt.Sprintf("%03d-%s", i, strings.Repeat("c", 300<<10))
+		objs = append(objs, obj("v1", "Pod", "a", fmt.Sprintf("pod-%d", i), nil, map[string]interface{}{"spec": map[string]interface{}{
+			"volumes": []interface{}{map[string]interface{}{"name": "d", "persistentVolumeClaim": map[string]interface{}{"claimName": claim}}},
+		}}))
+	}
+	_, res := run(t, arkv1.BackupSpec{}, nil, objs...)
+	if res.Warnings != 60 || len(res.Problems) != maxRecordedProblems {
+		t.Fatalf("warnings %d, recorded %d: want 60 and %d", res.Warnings, len(res.Problems), maxRecordedProblems)
+	}
+	data, err := json.Marshal(res.Problems)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > 100<<10 {
+		t.Errorf("recorded problems take %d bytes; they must stay far below the API server's 1.5 MiB request limit", len(data))
+	}
+	p := res.Problems[0]
+	if !strings.HasPrefix(p.Name, "000-ccc") || !strings.Contains(p.Name, fmt.Sprintf("(%d bytes;", 4+300<<10)) {
+		t.Errorf("clipped name %.80q... does not say how long the name was", p.Name)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/filter"
+	"github.com/heptio/ark/internal/hooks"
 	"github.com/heptio/ark/internal/kube"
 )
 
@@ -23,7 +24,7 @@ func Validate(spec arkv1.BackupSpec, d *kube.Discovery) []string {
 }
 
 // ValidateSpec is the part of Validate that needs no cluster: the lists, the
-// label selector and the TTL. The CLI and schedules use it before anything
+// label selector, the TTL and the hooks. The CLI and schedules use it before anything
 // is sent to the server.
 func ValidateSpec(spec arkv1.BackupSpec) []string {
 	errs := filter.ValidateLists("namespace", spec.IncludedNamespaces, spec.ExcludedNamespaces)
@@ -36,5 +37,6 @@ func ValidateSpec(spec arkv1.BackupSpec) []string {
 	if spec.TTL.Duration < 0 {
 		errs = append(errs, fmt.Sprintf("ttl %s is negative: use a positive duration such as 720h", spec.TTL.Duration))
 	}
+	errs = append(errs, hooks.ValidateBackupHooks(spec.Hooks)...)
 	return errs
 }

@@ -122,21 +122,52 @@ func (s *Store) ListBackups(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-// BackupFiles says which of a backup's own files are in the bucket.
+// BackupFiles says which files the bucket holds under a backup's name.
 type BackupFiles struct {
 	Metadata, Archive, Log bool
+	// Runs are the IDs of the runs whose marker is there: under way, or
+	// interrupted before they finished (see BackupRun).
+	Runs []string
+	// Other counts any other objects there (restore logs and results).
+	Other int
 }
 
-// Any reports whether any file of the backup is there.
-func (f BackupFiles) Any() bool { return f.Metadata || f.Archive || f.Log }
+// Any reports whether any file is there under the backup's name.
+func (f BackupFiles) Any() bool {
+	return f.Metadata || f.Archive || f.Log || len(f.Runs) > 0 || f.Other > 0
+}
 
 // Complete reports whether the backup is whole: its archive and its
 // metadata, which is written last.
 func (f BackupFiles) Complete() bool { return f.Metadata && f.Archive }
 
+// String lists the files, for messages.
+func (f BackupFiles) String() string {
+	var parts []string
+	for _, p := range []struct {
+		there bool
+		what  string
+	}{{f.Metadata, "its metadata"}, {f.Archive, "its archive"}, {f.Log, "its log"}} {
+		if p.there {
+			parts = append(parts, p.what)
+		}
+	}
+	if n := len(f.Runs); n > 0 {
+		parts = append(parts, fmt.Sprintf("the marker of %d backup run(s) under way or interrupted", n))
+	}
+	if f.Other > 0 {
+		parts = append(parts, fmt.Sprintf("%d other file(s)", f.Other))
+	}
+	if len(parts) == 0 {
+		return "nothing"
+	}
+	return strings.Join(parts, ", ")
+}
+
 // Files lists which of a backup's files the bucket holds.
 func (s *Store) Files(ctx context.Context, backup string) (BackupFiles, error) {
-	keys, err := s.objects.ListObjects(ctx, s.bucket, s.layout.backupDir(backup))
+	dir := s.layout.backupDir(backup)
+	keys, err := s.objects.ListObjects(ctx, s.bucket, dir)
 	if err != nil {
 		return BackupFiles{}, err
 	}
@@ -149,6 +180,13 @@ func (s *Store) Files(ctx context.Context, backup string) (BackupFiles, error) {
 			f.Archive = true
 		case s.layout.logKey(backup):
 			f.Log = true
+		default:
+			name := strings.TrimPrefix(k, dir)
+			if id, ok := strings.CutPrefix(name, runMarkerPrefix); ok && strings.HasSuffix(id, runMarkerSuffix) && !strings.Contains(id, "/") {
+				f.Runs = append(f.Runs, strings.TrimSuffix(id, runMarkerSuffix))
+				continue
+			}
+			f.Other++
 		}
 	}
 	return f, nil
@@ -206,4 +244,14 @@ func (s *Store) PingWithRetry(ctx context.Context) error {
 		delay *= 2
 	}
 	return err
+}
+
+// RemoveStaleUploads removes what uploads that a crashed server left in the
+// bucket, when the store keeps such things (the filesystem store's
+// temporary files); other stores drop an unfinished upload themselves.
+func (s *Store) RemoveStaleUploads(ctx context.Context) ([]string, error) {
+	if r, ok := s.objects.(objectstore.StaleUploadRemover); ok {
+		return r.RemoveStaleUploads(ctx, s.bucket)
+	}
+	return nil, nil
 }

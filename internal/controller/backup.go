@@ -2,15 +2,19 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/util/retry"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	crcontroller "sigs.k8s.io/controller-runtime/pkg/controller"
@@ -19,6 +23,7 @@ import (
 	"github.com/heptio/ark/internal/archive"
 	"github.com/heptio/ark/internal/backup"
 	"github.com/heptio/ark/internal/backupstore"
+	"github.com/heptio/ark/internal/hooks"
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/metrics"
 	"github.com/heptio/ark/internal/oplog"
@@ -41,7 +46,9 @@ type BackupReconciler struct {
 	Discovery *kube.Discovery
 	Dynamic   dynamic.Interface
 	PageSize  int64
-	Log       *slog.Logger
+	// PodExec runs backup hooks in pods (pods/exec).
+	PodExec hooks.PodExecutor
+	Log     *slog.Logger
 	// ItemActions are the plugins' backup item actions.
 	ItemActions []backup.ItemAction
 	// Recovery must finish before new backups start.
@@ -49,6 +56,13 @@ type BackupReconciler struct {
 	// Concurrency is how many backups run at once (at least 1): a fleet of
 	// schedules due at the same minute need not queue behind each other.
 	Concurrency int
+
+	// unrecorded holds, by Backup UID, the final status of backups that are
+	// complete in the bucket but whose status write failed even after its
+	// retries (the API server away for long): each later reconcile of the
+	// backup tries again. A server that dies meanwhile leaves the work to
+	// the next one's recovery, which reads the same status from the bucket.
+	unrecorded sync.Map
 }
 
 // Reconcile validates and runs a new backup.
@@ -59,6 +73,9 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	}
 	if err := removeLegacyFinalizer(ctx, r.Client, &b); err != nil {
 		return ctrl.Result{}, err
+	}
+	if final, ok := r.unrecorded.Load(b.UID); ok {
+		return ctrl.Result{}, r.recordFinal(ctx, &b, final.(*arkv1.BackupStatus))
 	}
 	if !b.DeletionTimestamp.IsZero() || (b.Status.Phase != "" && b.Status.Phase != arkv1.BackupPhaseNew) {
 		return ctrl.Result{}, nil
@@ -82,15 +99,23 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if err != nil {
 		problems = append(problems, err.Error())
 	} else {
-		problems = r.validate(&b, env)
+		problems = r.validate(ctx, &b, env)
 	}
 	if len(problems) > 0 {
 		log.Info("backup failed validation", "errors", problems)
-		metrics.BackupFinished(string(arkv1.BackupPhaseFailedValidation), 0, 0, 0)
-		return ctrl.Result{}, claimStatus(ctx, r.Client, &b, func(b *arkv1.Backup) {
+		err := claimStatus(ctx, r.Client, &b, func(b *arkv1.Backup) {
 			b.Status.Phase = arkv1.BackupPhaseFailedValidation
 			b.Status.ValidationErrors = problems
 		})
+		if apierrors.IsConflict(err) {
+			// Read before another server claimed it (whose files this
+			// validation may have seen): the next event tells.
+			return ctrl.Result{Requeue: true}, nil
+		}
+		if err == nil {
+			metrics.BackupFinished(string(arkv1.BackupPhaseFailedValidation), 0, 0, 0)
+		}
+		return ctrl.Result{}, err
 	}
 	now := metav1.Now()
 	ttl := b.Spec.TTL.Duration
@@ -117,7 +142,7 @@ func (r *BackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	return ctrl.Result{}, r.run(ctx, log, &b, env)
 }
 
-func (r *BackupReconciler) validate(b *arkv1.Backup, env *settings.Environment) []string {
+func (r *BackupReconciler) validate(ctx context.Context, b *arkv1.Backup, env *settings.Environment) []string {
 	if env.Config.RestoreOnlyMode {
 		return []string{"the Ark server is in restore-only mode (Config restoreOnlyMode: true), so it creates no backups: set restoreOnlyMode to false in Config default to back up"}
 	}
@@ -128,7 +153,22 @@ func (r *BackupReconciler) validate(b *arkv1.Backup, env *settings.Environment) 
 	if s := b.Spec.SnapshotVolumes; s != nil && *s && env.Volumes == nil {
 		problems = append(problems, "snapshotVolumes is true but the Config names no persistentVolumeProvider: configure one, or back up with --snapshot-volumes=false")
 	}
+	// A backup never writes over another: an older backup of this name
+	// (its Backup object deleted with kubectl, its files kept) or another
+	// cluster's, on a shared bucket.
+	// A bucket that cannot be read fails the backup when it runs, with the
+	// store's own message; the run checks again when it claims the name.
+	if files, err := env.Store.Files(ctx, b.Name); err == nil && files.Any() {
+		problems = append(problems, existingBackupProblem(env.Store.Bucket(), b.Namespace, b.Name, files.String()))
+	}
 	return problems
+}
+
+// existingBackupProblem says that the bucket holds files of a backup named
+// name (listed in what) and how to go on.
+func existingBackupProblem(bucket, namespace, name, what string) string {
+	return fmt.Sprintf("bucket %s already holds a backup named %q (%s), made earlier by this cluster or by another one sharing the bucket; it is left as it is: give this backup another name; or, to replace the stored one, delete this Backup object (kubectl -n %s delete backup %s), delete the stored backup with 'ark backup delete %s', and create this backup again",
+		bucket, name, what, namespace, name, name)
 }
 
 // run takes a backup that is InProgress to Completed, PartiallyFailed or
@@ -146,18 +186,28 @@ func (r *BackupReconciler) run(ctx context.Context, log *slog.Logger, b *arkv1.B
 	if err := env.Store.PingWithRetry(ctx); err != nil {
 		return r.fail(ctx, log, b, fmt.Sprintf("object storage is not usable: %v", err))
 	}
-	files := env.Store.StartBackup(b.Name)
+	files := env.Store.StartBackup(b.Name, string(b.UID))
+	if err := files.Claim(ctx, b.Status.StartTimestamp.Time); err != nil {
+		if exists := (*backupstore.ExistingBackupError)(nil); errors.As(err, &exists) {
+			// Another backup of this name appeared since validation: a
+			// second cluster on the bucket started one at the same time.
+			return r.fail(ctx, log, b, existingBackupProblem(env.Store.Bucket(), b.Namespace, b.Name, exists.Files.String()))
+		}
+		return r.fail(ctx, log, b, fmt.Sprintf("writing to bucket %s: %v", env.Store.Bucket(), err))
+	}
 	result, err := r.writeArchive(ctx, blog, b, env, files)
 	if err != nil {
 		blog.Error("backup failed", "error", err)
-		if derr := files.Discard(ctx); derr != nil {
+		reason := err.Error()
+		if derr := discardRetrying(ctx, files); derr != nil {
 			log.Error("could not remove the partial archive of a failed backup", "error", derr)
+			reason += fmt.Sprintf("; what it wrote to the bucket could not all be removed (%v): remove it with 'ark backup delete %s'", derr, b.Name)
 		}
 		// The log stays, so `ark backup logs` says why it failed.
-		if err := uploadLog(ctx, opLog, files.PutLog); err != nil {
+		if err := uploadLog(ctx, opLog, files.PutFailedLog); err != nil {
 			log.Warn("could not upload the log of a failed backup", "error", err)
 		}
-		return r.fail(ctx, log, b, err.Error())
+		return r.fail(ctx, log, b, reason)
 	}
 
 	final := b.DeepCopy()
@@ -176,6 +226,9 @@ func (r *BackupReconciler) run(ctx context.Context, log *slog.Logger, b *arkv1.B
 	if len(result.VolumeBackups) > 0 {
 		s.VolumeBackups = result.VolumeBackups
 	}
+	if result.Hooks.HooksAttempted > 0 {
+		s.HookStatus = &result.Hooks
+	}
 	blog.Info("backup finished", "phase", s.Phase, "items", result.Archive.Items, "warnings", s.Warnings, "errors", s.Errors)
 
 	// The log, then the metadata: the metadata file is written last, so a
@@ -188,13 +241,41 @@ func (r *BackupReconciler) run(ctx context.Context, log *slog.Logger, b *arkv1.B
 	if err := files.PutMetadata(ctx, final); err != nil {
 		return r.abandon(ctx, log, b, files, fmt.Sprintf("uploading %s: %v", env.Store.MetadataFile(), err))
 	}
+	if err := files.Finish(ctx); err != nil {
+		log.Warn("could not remove the marker of the finished backup run; the next server start removes it", "error", err)
+	}
 	if err := patchStatusRetrying(ctx, r.Client, b, func(b *arkv1.Backup) { b.Status = final.Status }); err != nil {
-		return fmt.Errorf("backup %s is stored but its status could not be updated: %w", b.Name, err)
+		r.unrecorded.Store(b.UID, final.Status.DeepCopy())
+		return fmt.Errorf("backup %s is complete in the bucket but its status could not be written (tried again later): %w", b.Name, err)
 	}
 	metrics.BackupFinished(string(final.Status.Phase), completed.Sub(b.Status.StartTimestamp.Time), result.Archive.Items, result.Archive.Size)
 	log.Info("backup done", "phase", final.Status.Phase, "items", result.Archive.Items,
 		"bytes", result.Archive.Size, "seconds", completed.Sub(b.Status.StartTimestamp.Time).Seconds())
 	return nil
+}
+
+// recordFinal writes the final status of a complete backup whose first
+// attempt failed.
+func (r *BackupReconciler) recordFinal(ctx context.Context, b *arkv1.Backup, final *arkv1.BackupStatus) error {
+	if err := patchStatusRetrying(ctx, r.Client, b, func(b *arkv1.Backup) { b.Status = *final }); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.unrecorded.Delete(b.UID)
+			return nil
+		}
+		return fmt.Errorf("backup %s is complete in the bucket but its status could not be written (tried again later): %w", b.Name, err)
+	}
+	r.unrecorded.Delete(b.UID)
+	r.Log.Info("backup status written on a later attempt", "backup", b.Namespace+"/"+b.Name, "phase", final.Phase)
+	return nil
+}
+
+// discardRetrying removes what a failed run wrote, retrying as status
+// writes are: object storage that is briefly away (a restart) must not
+// leave half a backup behind.
+func discardRetrying(ctx context.Context, files *backupstore.BackupRun) error {
+	return retry.OnError(finalWriteBackoff, func(error) bool { return ctx.Err() == nil }, func() error {
+		return files.Discard(ctx)
+	})
 }
 
 // writeArchive streams the engine's archive into the bucket through a pipe,
@@ -216,8 +297,12 @@ func (r *BackupReconciler) writeArchive(ctx context.Context, blog *slog.Logger, 
 	defer reporter.Stop()
 
 	var volumes backup.VolumeSnapshotter
+	var recordSnapshot func(string, *arkv1.VolumeBackupInfo) error
 	if env.Volumes != nil {
 		volumes = &snapshot.VolumeSnapshotter{Store: env.Volumes}
+		// b itself is being rewritten by the reporter: the recorder gets
+		// its name, read now.
+		recordSnapshot = r.snapshotRecorder(ctx, blog, b.Namespace, b.Name, env)
 	}
 	result, err := backup.Run(ctx, backup.Options{
 		// The reporter writes b's status while the engine runs.
@@ -226,9 +311,12 @@ func (r *BackupReconciler) writeArchive(ctx context.Context, blog *slog.Logger, 
 		Dynamic:     r.Dynamic,
 		PageSize:    r.PageSize,
 		Volumes:     volumes,
+		PodExec:     r.PodExec,
 		Log:         blog,
 		Progress:    reporter.Update,
 		ItemActions: r.ItemActions,
+
+		RecordSnapshot: recordSnapshot,
 	}, pw)
 	pw.CloseWithError(err)
 	uploadErr := <-uploadDone
@@ -241,6 +329,33 @@ func (r *BackupReconciler) writeArchive(ctx context.Context, blog *slog.Logger, 
 		return nil, err
 	}
 	return result, nil
+}
+
+// snapshotRecorder writes each volume snapshot into the backup's status as
+// soon as it is taken, so a backup that fails afterwards, or whose server
+// dies, still lists it and its deletion removes it. A snapshot that cannot
+// be recorded is deleted at once rather than left where nothing refers to
+// it.
+func (r *BackupReconciler) snapshotRecorder(ctx context.Context, blog *slog.Logger, namespace, name string, env *settings.Environment) func(string, *arkv1.VolumeBackupInfo) error {
+	return func(pv string, info *arkv1.VolumeBackupInfo) error {
+		patch, err := json.Marshal(map[string]any{"status": map[string]any{"volumeBackups": map[string]any{pv: info}}})
+		if err != nil {
+			return err
+		}
+		target := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}}
+		err = retry.OnError(finalWriteBackoff, func(err error) bool { return retriable(err) && ctx.Err() == nil }, func() error {
+			return r.Client.Status().Patch(ctx, target, client.RawPatch(types.MergePatchType, patch))
+		})
+		if err == nil {
+			return nil
+		}
+		if derr := env.Volumes.DeleteSnapshot(ctx, info.SnapshotID); derr != nil {
+			blog.Error("a snapshot that could not be recorded could not be deleted either: delete it by hand",
+				"persistentVolume", pv, "snapshotID", info.SnapshotID, "error", derr)
+			return fmt.Errorf("%w; deleting the snapshot failed too (%v): delete snapshot %s by hand", err, derr, info.SnapshotID)
+		}
+		return fmt.Errorf("%w; the snapshot was deleted", err)
+	}
 }
 
 // abandon fails a backup whose archive was written but whose other files

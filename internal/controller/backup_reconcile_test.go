@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/heptio/ark/api/v1"
@@ -206,3 +207,42 @@ func TestBackupReconcilerFailureBranches(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A tenant's pods may quote claims of any name length (the API server only
+// requires claimName to be non-empty). Backing up pods that name missing
+// claims of 200 KiB each, through a real API server, must still record the
+// backup Completed: the problems the status quotes are clipped, so the final
+// status write stays within what the API server accepts.
+func TestBackupOfHugeClaimNamesIsRecorded(t *testing.T) {
+	e := newReconcilerEnv(t)
+	src := e.namespace + "-huge"
+	e.createNamespace(t, src)
+	ctx := context.Background()
+	// The ServiceAccount admission plugin wants the pods' account to exist.
+	if err := e.client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: src, Name: "default"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		pod := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: src, Name: fmt.Sprintf("pod-%d", i)},
+			Spec: corev1.PodSpec{
+				AutomountServiceAccountToken: ptr(false),
+				Containers:                   []corev1.Container{{Name: "c", Image: "busybox"}},
+				Volumes: []corev1.Volume{{Name: "d", VolumeSource: corev1.VolumeSource{PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{
+					ClaimName: fmt.Sprintf("%d-%s", i, strings.Repeat("c", 200<<10))}}}},
+			},
+		}
+		if err := e.client.Create(ctx, pod); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.newBackup(t, "huge", arkv1.BackupSpec{IncludedNamespaces: []string{src}, SnapshotVolumes: ptr(false)})
+	e.reconcileBackup(t, "huge")
+	b := e.getBackup(t, "huge")
+	if b.Status.Phase != arkv1.BackupPhaseCompleted || b.Status.ResourceCounts["pods"] != 10 {
+		t.Fatalf("phase %s (%s), pods %d: want Completed with the 10 pods", b.Status.Phase, b.Status.FailureReason, b.Status.ResourceCounts["pods"])
+	}
+	if len(b.Status.Problems) != 10 || b.Status.Warnings != 10 {
+		t.Fatalf("warnings %d, problems recorded %d: want one per missing claim", b.Status.Warnings, len(b.Status.Problems))
+	}
+}

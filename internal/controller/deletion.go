@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -17,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/internal/objectstore"
 	"github.com/heptio/ark/internal/settings"
 	"github.com/heptio/ark/internal/snapshot"
@@ -105,14 +108,11 @@ func (r *DeleteBackupRequestReconciler) Reconcile(ctx context.Context, req ctrl.
 	if name == "" {
 		return r.finish(ctx, log, &dbr, []string{"spec.backupName is empty: name the backup to delete (ark backup delete NAME)"})
 	}
-	if dbr.Labels[arkv1.BackupNameLabel] != name {
+	if dbr.Labels[arkv1.BackupNameLabel] != arkv1.LabelValue(name) {
 		// Requests made with kubectl get the label `ark backup delete` sets,
 		// so both can be found by backup.
 		orig := dbr.DeepCopy()
-		if dbr.Labels == nil {
-			dbr.Labels = map[string]string{}
-		}
-		dbr.Labels[arkv1.BackupNameLabel] = name
+		arkv1.SetBackupNameLabel(&dbr, name)
 		if err := r.Client.Patch(ctx, &dbr, client.MergeFrom(orig)); err != nil {
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
@@ -153,13 +153,23 @@ func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *s
 	case apierrors.IsNotFound(err):
 		inCluster = false
 		stored, serr := env.Store.GetMetadata(ctx, name)
-		if errors.Is(serr, objectstore.ErrNotFound) {
-			return fmt.Sprintf("backup %q not found in namespace %s nor in bucket %s: nothing to delete (check the name with 'ark backup get')", name, ns, env.Store.Bucket()), nil
-		}
-		if serr != nil {
+		switch {
+		case errors.Is(serr, objectstore.ErrNotFound):
+			// No metadata: what is left of a failed backup (its log), or of
+			// a deletion that stopped half way, is deleted all the same.
+			files, ferr := env.Store.Files(ctx, name)
+			if ferr != nil {
+				return "", []error{fmt.Errorf("listing the files of backup %q in bucket %s: %w", name, env.Store.Bucket(), ferr)}
+			}
+			if !files.Any() {
+				return fmt.Sprintf("backup %q not found in namespace %s nor in bucket %s: nothing to delete (check the name with 'ark backup get')", name, ns, env.Store.Bucket()), nil
+			}
+			b = arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Status: arkv1.BackupStatus{Phase: arkv1.BackupPhaseFailed}}
+		case serr != nil:
 			return "", []error{fmt.Errorf("reading backup %q from bucket %s: %w", name, env.Store.Bucket(), serr)}
+		default:
+			b = *stored
 		}
-		b = *stored
 	case err != nil:
 		return "", []error{fmt.Errorf("reading backup %q: %w", name, err)}
 	}
@@ -215,10 +225,8 @@ func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *s
 		return "", errs
 	}
 
-	if err := env.Store.DeleteBackup(ctx, name); err != nil {
+	if err := deleteOwnFiles(ctx, log, env.Store, &b, inCluster); err != nil {
 		errs = append(errs, fmt.Errorf("deleting the backup's files from bucket %s: %w", env.Store.Bucket(), err))
-	} else {
-		log.Info("deleted the backup's files from object storage", "bucket", env.Store.Bucket())
 	}
 
 	var restores arkv1.RestoreList
@@ -255,6 +263,53 @@ func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *s
 	}
 	r.deleteOtherRequests(ctx, log, dbr)
 	return "", nil
+}
+
+// deleteOwnFiles deletes the backup's files from the bucket, but only those
+// that are this backup's: a Backup object made here whose name the bucket
+// gives to another backup (an older one, another cluster's on a shared
+// bucket) must not take that one with it.
+func deleteOwnFiles(ctx context.Context, log *slog.Logger, store *backupstore.Store, b *arkv1.Backup, inCluster bool) error {
+	_, fromStorage := b.Annotations[arkv1.FromStorageAnnotation]
+	if !inCluster || fromStorage {
+		// The stored backup is the one asked for, by name.
+		return deleteAllFiles(ctx, log, store, b.Name)
+	}
+	files, err := store.Files(ctx, b.Name)
+	if err != nil {
+		return err
+	}
+	var stored *arkv1.Backup
+	if files.Metadata {
+		if stored, err = store.GetMetadata(ctx, b.Name); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
+			return err
+		}
+	}
+	othersRunning := slices.ContainsFunc(files.Runs, func(id string) bool { return id != string(b.UID) })
+	switch {
+	case stored != nil && (stored.UID == "" || stored.UID == b.UID):
+		return deleteAllFiles(ctx, log, store, b.Name)
+	case stored == nil && !othersRunning && b.Status.Phase != arkv1.BackupPhaseFailedValidation:
+		// What a failed run left (its log), and no one else's.
+		return deleteAllFiles(ctx, log, store, b.Name)
+	}
+	run, _, err := store.OpenRun(ctx, b.Name, string(b.UID))
+	if err != nil {
+		return err
+	}
+	if err := run.Discard(ctx); err != nil {
+		return err
+	}
+	log.Info("the bucket's files under this name are another backup's (an older one, or another cluster's): they are left as they are", "files", files.String())
+	return nil
+}
+
+func deleteAllFiles(ctx context.Context, log *slog.Logger, store *backupstore.Store, name string) error {
+	if err := store.DeleteBackup(ctx, name); err != nil {
+		return err
+	}
+	log.Info("deleted the backup's files from object storage", "bucket", store.Bucket())
+	return nil
 }
 
 // deleteOtherRequests removes the other requests for the same backup, which

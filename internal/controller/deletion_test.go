@@ -25,7 +25,7 @@ import (
 func storeBackup(t *testing.T, s *backupstore.Store, b *arkv1.Backup) {
 	t.Helper()
 	ctx := context.Background()
-	files := s.StartBackup(b.Name)
+	files := s.StartBackup(b.Name, string(b.UID))
 	for _, err := range []error{
 		files.PutArchive(ctx, strings.NewReader("data")),
 		files.PutLog(ctx, strings.NewReader("data")),

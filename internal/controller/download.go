@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -60,10 +62,29 @@ func (r *DownloadRequestReconciler) Reconcile(ctx context.Context, req ctrl.Requ
 
 // target maps a request's target to the file it names. A restore's files
 // belong to its backup.
+//
+// The target must be a Backup or Restore object of the request's namespace:
+// its name is checked to be an object name first, since it becomes part of
+// a bucket key (a name like "other/other.tar.gz#" or "../x" must not reach a
+// file that is no file of a backup), and a request reaches only the backups
+// and restores the cluster shows in that namespace, whatever the bucket
+// holds besides.
 func (r *DownloadRequestReconciler) target(ctx context.Context, dr *arkv1.DownloadRequest) (backupstore.DownloadTarget, error) {
 	t := dr.Spec.Target
+	if problems := validation.IsDNS1123Subdomain(t.Name); len(problems) > 0 {
+		return backupstore.DownloadTarget{}, fmt.Errorf("spec.target.name %s is not the name of a backup or restore (%s): name one that `ark backup get` or `ark restore get` lists",
+			quoteName(t.Name), strings.Join(problems, "; "))
+	}
 	switch t.Kind {
 	case arkv1.DownloadTargetKindBackupLog, arkv1.DownloadTargetKindBackupContents:
+		var backup arkv1.Backup
+		err := r.Client.Get(ctx, types.NamespacedName{Namespace: dr.Namespace, Name: t.Name}, &backup)
+		if apierrors.IsNotFound(err) {
+			return backupstore.DownloadTarget{}, fmt.Errorf("backup %q not found in namespace %s: `ark backup get` lists the backups there", t.Name, dr.Namespace)
+		}
+		if err != nil {
+			return backupstore.DownloadTarget{}, err
+		}
 		return backupstore.DownloadTarget{Kind: t.Kind, Backup: t.Name}, nil
 	case arkv1.DownloadTargetKindRestoreLog, arkv1.DownloadTargetKindRestoreResults:
 		var restore arkv1.Restore
@@ -77,6 +98,16 @@ func (r *DownloadRequestReconciler) target(ctx context.Context, dr *arkv1.Downlo
 		return backupstore.DownloadTarget{Kind: t.Kind, Backup: restore.Spec.BackupName, Restore: t.Name}, nil
 	}
 	return backupstore.DownloadTarget{}, fmt.Errorf("unknown download target kind %q: use BackupLog, BackupContents, RestoreLog or RestoreResults", t.Kind)
+}
+
+// quoteName quotes a name for a message, cut short when it is longer than
+// any object name, so a hostile request cannot inflate its own status.
+func quoteName(name string) string {
+	const max = validation.DNS1123SubdomainMaxLength
+	if len(name) > max {
+		return fmt.Sprintf("%q... (%d bytes)", name[:max], len(name))
+	}
+	return fmt.Sprintf("%q", name)
 }
 
 func (r *DownloadRequestReconciler) signedURL(ctx context.Context, dr *arkv1.DownloadRequest) (string, error) {

@@ -12,7 +12,16 @@ import (
 
 func TestDownloadRequestReconciler(t *testing.T) {
 	e := newReconcilerEnv(t)
+	e.newBackup(t, "b1", arkv1.BackupSpec{})
 	e.newRestore(t, "r1", arkv1.RestoreSpec{BackupName: "b1"})
+	// A backup of another namespace (another Ark server's, or no one's):
+	// requests in this namespace cannot reach it, even when the bucket
+	// holds its files.
+	other := "other-" + e.namespace
+	e.createNamespace(t, other)
+	if err := e.client.Create(context.Background(), &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: other, Name: "theirs"}}); err != nil {
+		t.Fatal(err)
+	}
 	r := &DownloadRequestReconciler{Client: e.client, Settings: e.settings, Log: e.log()}
 	cases := []struct {
 		target  arkv1.DownloadTarget
@@ -24,6 +33,14 @@ func TestDownloadRequestReconciler(t *testing.T) {
 		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindRestoreLog, Name: "r1"}, url: "mem://ark/b1/restore-r1-logs.gz"},
 		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindRestoreResults, Name: "r1"}, url: "mem://ark/b1/restore-r1-results.gz"},
 		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindRestoreLog, Name: "nope"}, failure: `restore "nope" not found`},
+		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindBackupContents, Name: "theirs"}, failure: `backup "theirs" not found in namespace ` + e.namespace},
+		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindBackupLog, Name: "nope"}, failure: `backup "nope" not found`},
+		// Names become part of bucket keys: one that is no object name is
+		// refused before any key is built.
+		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindBackupContents, Name: "../b1"}, failure: `spec.target.name "../b1" is not the name of a backup or restore`},
+		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindBackupLog, Name: "b1/b1.tar.gz#"}, failure: "is not the name of a backup or restore"},
+		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindRestoreResults, Name: "r1/../r1"}, failure: "is not the name of a backup or restore"},
+		{target: arkv1.DownloadTarget{Kind: arkv1.DownloadTargetKindBackupContents, Name: strings.Repeat("b", 5000)}, failure: "(5000 bytes)"},
 	}
 	for i, c := range cases {
 		name := "dr" + string(rune('a'+i))

@@ -21,6 +21,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/archive"
+	"github.com/heptio/ark/internal/hooks"
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/metrics"
 	"github.com/heptio/ark/internal/objectstore"
@@ -29,6 +30,7 @@ import (
 	"github.com/heptio/ark/internal/restore"
 	"github.com/heptio/ark/internal/settings"
 	"github.com/heptio/ark/internal/snapshot"
+	"github.com/heptio/ark/internal/tempfiles"
 )
 
 // RestoreReconciler runs restores in phase New.
@@ -41,8 +43,10 @@ type RestoreReconciler struct {
 	Workers int
 	// VolumeTimeout bounds the wait for a volume created from a snapshot.
 	VolumeTimeout time.Duration
-	Log           *slog.Logger
-	Recovery      *Interrupted
+	// PodExec runs restore exec hooks in restored pods (pods/exec).
+	PodExec  hooks.PodExecutor
+	Log      *slog.Logger
+	Recovery *Interrupted
 	// ArchiveLimits bound what a restore accepts from an archive.
 	ArchiveLimits archive.Limits
 	// Concurrency is how many restores run at once (at least 1).
@@ -199,6 +203,7 @@ func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1
 		rs.Status.Warnings, rs.Status.Errors = warnings, errs
 		rs.Status.CompletionTimestamp = &completed
 		rs.Status.Progress = &arkv1.RestoreProgress{TotalItems: result.TotalItems, ItemsRestored: result.ItemsRestored}
+		rs.Status.HookStatus = result.Hooks
 	}); err != nil {
 		return fmt.Errorf("recording the result of restore %s: %w", rs.Name, err)
 	}
@@ -217,11 +222,11 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 		return nil, fmt.Errorf("opening the archive of backup %q: %w", b.Name, err)
 	}
 	defer body.Close()
-	dir, err := os.MkdirTemp("", RestoreTempPattern)
+	dir, held, err := tempfiles.MkdirTemp("", RestoreTempPattern)
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir); _ = held.Release() }()
 	verifying := archive.NewVerifyingReader(body)
 	limits := r.ArchiveLimits
 	// A backup that records its archive's digest was written by this Ark,
@@ -263,6 +268,7 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 		Priorities:  env.Config.ResourcePriorities,
 		Workers:     r.Workers,
 		Volumes:     volumes,
+		PodExec:     r.PodExec,
 		Log:         rlog,
 		Progress:    reporter.Update,
 		ItemActions: r.ItemActions,
@@ -275,7 +281,8 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 
 // RestoreTempPattern names the temporary directories restores extract
 // archives into, so a server that starts can remove those a crashed one
-// left behind.
+// left behind (tempfiles.RemoveStale: a live server holds a lock on each of
+// its own).
 const RestoreTempPattern = "ark-restore-*"
 
 // uploadRestoreFiles stores the log and the results with the backup. A

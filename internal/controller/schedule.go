@@ -127,10 +127,10 @@ func (r *ScheduleReconciler) createBackup(ctx context.Context, log *slog.Logger,
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: s.Namespace,
 			Name:      name,
-			Labels:    map[string]string{arkv1.ScheduleNameLabel: s.Name},
 		},
 		Spec: *s.Spec.Template.DeepCopy(),
 	}
+	arkv1.SetScheduleName(b, s.Name)
 	err := r.Client.Create(ctx, b)
 	switch {
 	case err == nil:

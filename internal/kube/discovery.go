@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -35,6 +36,15 @@ type Discovery struct {
 	resources []Resource
 	byGR      map[schema.GroupResource]Resource
 	versions  map[schema.GroupResource][]string
+	failed    []FailedGroup
+}
+
+// FailedGroup is an API group version whose resources could not be
+// discovered (an aggregated API whose server is down): whatever it serves is
+// unknown, so an operation that wanted everything did not get it.
+type FailedGroup struct {
+	GroupVersion schema.GroupVersion
+	Err          error
 }
 
 // NewDiscovery loads the resources the cluster serves.
@@ -44,11 +54,22 @@ func NewDiscovery(client discovery.DiscoveryInterface) (*Discovery, error) {
 }
 
 // Refresh reloads the resource list. A group that fails to answer (an
-// aggregated API that is down) is skipped rather than failing everything.
+// aggregated API that is down) is skipped rather than failing everything,
+// and listed by FailedGroups, so the operations can say what they missed.
 func (d *Discovery) Refresh() error {
 	groups, lists, err := discovery.ServerGroupsAndResources(d.client)
 	if err != nil && len(lists) == 0 {
 		return fmt.Errorf("discovering the cluster's resources: %w", err)
+	}
+	var failed []FailedGroup
+	if groupErr := (*discovery.ErrGroupDiscoveryFailed)(nil); errors.As(err, &groupErr) {
+		for gv, gerr := range groupErr.Groups {
+			failed = append(failed, FailedGroup{GroupVersion: gv, Err: gerr})
+		}
+		sort.Slice(failed, func(i, j int) bool { return failed[i].GroupVersion.String() < failed[j].GroupVersion.String() })
+	} else if err != nil {
+		// Some groups answered and some did not, without saying which.
+		failed = []FailedGroup{{Err: err}}
 	}
 	served := servedVersions(groups, lists)
 	var resources []Resource
@@ -74,9 +95,17 @@ func (d *Discovery) Refresh() error {
 		return resources[i].GroupResource().String() < resources[j].GroupResource().String()
 	})
 	d.mu.Lock()
-	d.resources, d.byGR, d.versions = resources, byGR, versions
+	d.resources, d.byGR, d.versions, d.failed = resources, byGR, versions, failed
 	d.mu.Unlock()
 	return nil
+}
+
+// FailedGroups lists the group versions the last Refresh could not
+// discover, sorted.
+func (d *Discovery) FailedGroups() []FailedGroup {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return append([]FailedGroup(nil), d.failed...)
 }
 
 func hasVerbs(ar metav1.APIResource, verbs ...string) bool {

@@ -11,6 +11,9 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+
+	"github.com/heptio/ark/internal/redact"
+	"github.com/heptio/ark/internal/tempfiles"
 )
 
 // Log is one operation's log.
@@ -19,6 +22,9 @@ type Log struct {
 	Logger *slog.Logger
 	path   string
 	file   *os.File
+	// held keeps the file from being taken for a crashed server's
+	// leftover (tempfiles.RemoveStale) until Remove.
+	held   *tempfiles.Lock
 	zw     *gzip.Writer
 	mu     sync.Mutex
 	closed bool
@@ -26,18 +32,21 @@ type Log struct {
 
 // New makes a log whose records also go to server, the server's own handler.
 func New(server slog.Handler) (*Log, error) {
-	f, err := os.CreateTemp("", TempPattern)
+	f, held, err := tempfiles.CreateFile("", TempPattern)
 	if err != nil {
 		return nil, err
 	}
-	l := &Log{path: f.Name(), file: f, zw: gzip.NewWriter(f)}
-	own := slog.NewTextHandler(lockedWriter{l}, &slog.HandlerOptions{Level: slog.LevelInfo})
+	l := &Log{path: f.Name(), file: f, held: held, zw: gzip.NewWriter(f)}
+	// The file is uploaded and shown by `ark backup logs`: what the
+	// server's log would redact is redacted here too.
+	own := redact.Handler(slog.NewTextHandler(lockedWriter{l}, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	l.Logger = slog.New(tee{own, server})
 	return l, nil
 }
 
 // TempPattern is the name pattern of the temporary files, so a server that
-// starts can remove those a crashed one left behind.
+// starts can remove those a crashed one left behind (tempfiles.RemoveStale:
+// a live server holds a lock on each of its own).
 const TempPattern = "ark-log-*.gz"
 
 type lockedWriter struct{ l *Log }
@@ -75,7 +84,7 @@ func (l *Log) Open() (io.ReadCloser, error) {
 }
 
 // Remove closes the log and deletes its temporary file.
-func (l *Log) Remove() { _ = l.Close(); _ = os.Remove(l.path) }
+func (l *Log) Remove() { _ = l.Close(); _ = os.Remove(l.path); _ = l.held.Release() }
 
 // tee sends each record to two handlers.
 type tee struct{ a, b slog.Handler }

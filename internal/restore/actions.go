@@ -7,8 +7,9 @@ import (
 )
 
 // applyBuiltinActions makes the changes an object of the given resource needs
-// to be created in another (or an emptied) cluster. The object's metadata has
-// already been reset.
+// to be created in another (or an emptied) cluster, and maps the namespaces
+// it refers to (namespacerefs.go). The object's metadata has already been
+// reset.
 func applyBuiltinActions(key string, obj *unstructured.Unstructured, namespaceMapping map[string]string) {
 	switch key {
 	case podsKey:
@@ -18,10 +19,13 @@ func applyBuiltinActions(key string, obj *unstructured.Unstructured, namespaceMa
 	case servicesKey:
 		prepareService(obj)
 	case pvsKey:
-		preparePersistentVolume(obj, namespaceMapping)
+		preparePersistentVolume(obj)
 	case pvcsKey:
 		preparePersistentVolumeClaim(obj)
+	case secretsKey:
+		prepareSecret(obj)
 	}
+	namespaceMapper(namespaceMapping).apply(key, obj)
 }
 
 // preparePod lets the scheduler place the pod again and lets the
@@ -164,19 +168,13 @@ func prepareService(obj *unstructured.Unstructured) {
 }
 
 // preparePersistentVolume lets the volume bind to the restored claim: the
-// claim reference keeps the claim's (mapped) namespace and name but loses the
-// old claim's UID, which would make the volume look taken.
-func preparePersistentVolume(obj *unstructured.Unstructured, namespaceMapping map[string]string) {
-	claimRef, ok, _ := unstructured.NestedMap(obj.Object, "spec", "claimRef")
-	if !ok {
-		return
-	}
+// claim reference keeps the claim's namespace (mapped by namespaceMapper)
+// and name but loses the old claim's UID, which would make the volume look
+// taken.
+func preparePersistentVolume(obj *unstructured.Unstructured) {
+	claimRef := nested(obj.Object, "spec", "claimRef")
 	delete(claimRef, "uid")
 	delete(claimRef, "resourceVersion")
-	if ns, _ := claimRef["namespace"].(string); namespaceMapping[ns] != "" {
-		claimRef["namespace"] = namespaceMapping[ns]
-	}
-	_ = unstructured.SetNestedMap(obj.Object, claimRef, "spec", "claimRef")
 }
 
 // pvcBindingAnnotations record the old binding. With bind-completed kept, the
@@ -199,4 +197,33 @@ func preparePersistentVolumeClaim(obj *unstructured.Unstructured) {
 		delete(annotations, a)
 	}
 	obj.SetAnnotations(annotations)
+}
+
+// serviceAccountTokenType is the type of the Secrets that hold a legacy
+// (long-lived) ServiceAccount token.
+const serviceAccountTokenType = "kubernetes.io/service-account-token"
+
+// serviceAccountUIDAnnotation names the ServiceAccount a token was made for.
+const serviceAccountUIDAnnotation = "kubernetes.io/service-account.uid"
+
+// prepareSecret lets the cluster make a legacy ServiceAccount token again.
+// The backed-up token was signed for the old ServiceAccount (its UID, its
+// namespace, the old cluster's key), so it is refused once restored; worse,
+// the token controller deletes a token Secret whose UID annotation is not
+// its ServiceAccount's, and the restored ServiceAccount always has a new
+// UID. Without the annotation and the token, the controller fills in the
+// new ServiceAccount's UID, a new token, the cluster's CA and the Secret's
+// (possibly mapped) namespace.
+func prepareSecret(obj *unstructured.Unstructured) {
+	if t, _ := obj.Object["type"].(string); t != serviceAccountTokenType {
+		return
+	}
+	if annotations := obj.GetAnnotations(); annotations != nil {
+		delete(annotations, serviceAccountUIDAnnotation)
+		obj.SetAnnotations(annotations)
+	}
+	data := nested(obj.Object, "data")
+	for _, k := range []string{"token", "namespace", "ca.crt"} {
+		delete(data, k)
+	}
 }

@@ -27,4 +27,5 @@ const (
 	podsKey       = "pods"
 	jobsKey       = "jobs.batch"
 	servicesKey   = "services"
+	secretsKey    = "secrets"
 )

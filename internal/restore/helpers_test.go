@@ -215,12 +215,17 @@ type fakeVolumes struct {
 	mu    sync.Mutex
 	calls []string
 	err   error
+	panic bool
 }
 
 func (f *fakeVolumes) RestoreVolume(_ context.Context, pv *unstructured.Unstructured, snap *arkv1.VolumeBackupInfo) (*unstructured.Unstructured, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, pv.GetName()+"<-"+snap.SnapshotID)
+	if f.panic {
+		var m map[string]string
+		m["boom"] = "x" // a provider's bug
+	}
 	if f.err != nil {
 		return nil, f.err
 	}

@@ -3,6 +3,7 @@ package restore
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/heptio/ark/internal/archive"
+	"github.com/heptio/ark/internal/hooks"
 	"github.com/heptio/ark/internal/kube"
 )
 
@@ -24,6 +26,16 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 	if item.Namespace != "" {
 		target = r.targetNamespace(item.Namespace)
 	}
+	// A bug set off by one object (in a transform, or in a volume
+	// provider's SDK) is an error of that object: a panic in a worker
+	// would take the whole server down, with every other restore and
+	// backup it was running.
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("panic while restoring an item", "item", item.String(), "panic", p, "stack", string(debug.Stack()))
+			r.results.error(target, "could not restore %s: internal error (a bug of Ark, please report it with the server's log): %v", item, p)
+		}
+	}()
 	obj, err := r.readItem(item)
 	if err != nil {
 		r.results.error(target, "%v", err)
@@ -57,13 +69,19 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 	if target != "" {
 		obj.SetNamespace(target)
 	}
-	addRestoreLabel(obj, r.labelValue)
+	addRestoreLabel(obj, r.opts.Restore.Name)
 	applyBuiltinActions(t.key, obj, r.spec.NamespaceMapping)
 	if len(r.actions) > 0 {
 		if obj, err = r.runPluginActions(ctx, t.key, item.Namespace, target, obj, what); err != nil {
 			r.results.error(target, "%v", err)
 			return
 		}
+	}
+	// Hooks are prepared on what the plugins' actions returned: the init
+	// containers Ark adds are its own, after theirs.
+	var execHooks []hooks.Exec
+	if t.key == podsKey {
+		execHooks = r.hooks.prepare(obj, item.Namespace)
 	}
 	if t.key == pvsKey {
 		if obj, err = r.restoreVolume(ctx, obj, what); err != nil {
@@ -81,11 +99,15 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 	if target != "" {
 		client = r.opts.Dynamic.Resource(gvr).Namespace(target)
 	}
-	_, err = client.Create(ctx, obj, metav1.CreateOptions{})
+	created, err := client.Create(ctx, obj, metav1.CreateOptions{})
 	switch {
 	case err == nil:
 		r.restored.Add(1)
 		r.log.Debug("restored", "item", what)
+		r.warnOfClusterWideGrant(t.key, obj)
+		r.hooks.start(ctx, gvr, created, execHooks)
+	case apierrors.IsAlreadyExists(err) && len(execHooks) > 0:
+		r.results.warning(target, "%s already exists, left as it is (never overwritten); its restore exec hooks were not run", what)
 	case apierrors.IsAlreadyExists(err):
 		r.results.warning(target, "%s already exists, left as it is (never overwritten)", what)
 	case apierrors.IsNotFound(err) && gvr.Version != res.GVR.Version:

@@ -1,16 +1,16 @@
 package restore
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"maps"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/util/validation"
+
+	arkv1 "github.com/heptio/ark/api/v1"
 )
 
 // RestoreLabel is put on every object a restore creates, with the restore's
 // name as value, so that what a restore made can be listed and removed.
-const RestoreLabel = "ark-restore"
+const RestoreLabel = arkv1.RestoreNameLabel
 
 // serverOwnedMetadata is what the API server sets on an object; a create that
 // carries it is refused or misleading in the new cluster.
@@ -37,46 +37,31 @@ func resetMetadataAndStatus(obj *unstructured.Unstructured) {
 	delete(obj.Object, "status")
 }
 
-func addRestoreLabel(obj *unstructured.Unstructured, value string) {
+// addRestoreLabel marks obj as made by the restore named restore: the
+// ark-restore label, and the full name in an annotation when the label
+// value had to be shortened (arkv1.RestoreLabels).
+func addRestoreLabel(obj *unstructured.Unstructured, restore string) {
+	add, annotate := arkv1.RestoreLabels(restore)
 	labels := obj.GetLabels()
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	labels[RestoreLabel] = value
+	maps.Copy(labels, add)
 	obj.SetLabels(labels)
-}
-
-// restoreLabelValue is the restore's name if it is a valid label value.
-// Generated restore names (<backup>-<timestamp>) can be longer than the 63
-// characters a label value allows; those are cut and given a digest suffix so
-// that two long names stay distinct.
-func restoreLabelValue(name string) string {
-	if len(validation.IsValidLabelValue(name)) == 0 {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	suffix := hex.EncodeToString(sum[:])[:6]
-	prefix := name
-	if len(prefix) > validation.LabelValueMaxLength-len(suffix) {
-		prefix = prefix[:validation.LabelValueMaxLength-len(suffix)]
-	}
-	// A label value must start with an alphanumeric character and contain
-	// only [-_.A-Za-z0-9]; replace anything else so the result is valid.
-	b := []byte(prefix)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			b[i] = '-'
+	if len(annotate) > 0 {
+		annotations := obj.GetAnnotations()
+		if annotations == nil {
+			annotations = map[string]string{}
 		}
+		maps.Copy(annotations, annotate)
+		obj.SetAnnotations(annotations)
 	}
-	for len(b) > 0 && !isAlnum(b[0]) {
-		b = b[1:]
-	}
-	return string(b) + suffix
 }
 
-func isAlnum(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
+// restoreLabelValue is the ark-restore label value of a restore's objects:
+// the restore's name when it is a valid label value, else a shortened,
+// hashed form (arkv1.LabelValue), so that two long names stay distinct.
+func restoreLabelValue(name string) string { return arkv1.LabelValue(name) }
 
 // controllerOwner returns the owner reference with controller=true, if any.
 func controllerOwner(obj *unstructured.Unstructured) (kind, name string, ok bool) {

@@ -61,7 +61,7 @@ func (c *namespaceCreator) create(ctx context.Context, target, source string) er
 		return err
 	}
 	ns.SetName(target)
-	addRestoreLabel(ns, c.r.labelValue)
+	addRestoreLabel(ns, c.r.opts.Restore.Name)
 
 	client := c.r.opts.Dynamic.Resource(namespacesGVR)
 	_, err = client.Create(ctx, ns, metav1.CreateOptions{})

@@ -37,6 +37,7 @@ import (
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/archive"
 	"github.com/heptio/ark/internal/filter"
+	"github.com/heptio/ark/internal/hooks"
 	"github.com/heptio/ark/internal/kube"
 )
 
@@ -48,9 +49,11 @@ var DefaultPriorities = []string{
 	"storageclasses",
 	"persistentvolumes",
 	"persistentvolumeclaims",
+	// ServiceAccounts before Secrets: the token controller deletes a
+	// ServiceAccount token Secret whose ServiceAccount does not exist.
+	"serviceaccounts",
 	"secrets",
 	"configmaps",
-	"serviceaccounts",
 	"limitranges",
 	"pods",
 }
@@ -85,6 +88,9 @@ type Options struct {
 	// Volumes creates volumes from snapshots. nil: PVs are restored as
 	// objects only.
 	Volumes VolumeRestorer
+	// PodExec runs the restore's exec hooks in restored pods; nil fails
+	// every exec hook, saying so.
+	PodExec hooks.PodExecutor
 	// Log receives the restore's log; nil discards it.
 	Log *slog.Logger
 	// Progress, when set, is called after every item (never concurrently);
@@ -116,6 +122,8 @@ type Result struct {
 	// and Velero write none), so its items could not be checked one by one:
 	// it says who wrote it and what was checked, for the restore's status.
 	UnverifiedArchive string
+	// Hooks counts the exec hooks run in restored pods; nil when none ran.
+	Hooks *arkv1.HookStatus
 }
 
 // Run restores opts.Contents into the cluster. Per-item problems go into the
@@ -127,19 +135,22 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 		return Result{}, err
 	}
 	err = r.run(ctx)
+	// The exec hooks of restored pods run in the background; the restore
+	// ends when they have (each is bounded by its timeouts).
+	hookStatus := r.hooks.wait()
 	res := r.result()
+	res.Hooks = hookStatus
 	return res, err
 }
 
 type restorer struct {
-	opts       Options
-	spec       arkv1.RestoreSpec
-	log        *slog.Logger
-	workers    int
-	labelValue string
-	selector   labels.Selector
-	nsFilter   *filter.IncludesExcludes
-	resFilter  *filter.IncludesExcludes
+	opts      Options
+	spec      arkv1.RestoreSpec
+	log       *slog.Logger
+	workers   int
+	selector  labels.Selector
+	nsFilter  *filter.IncludesExcludes
+	resFilter *filter.IncludesExcludes
 	// unmatched are the resource names that match nothing in the cluster
 	// or the archive: most likely typos.
 	unmatched []filter.Unmatched
@@ -147,6 +158,7 @@ type restorer struct {
 	results    results
 	namespaces namespaceCreator
 	crds       crdSet
+	hooks      podHooks
 
 	total    atomic.Int64
 	restored atomic.Int64
@@ -192,6 +204,10 @@ func newRestorer(opts Options) (*restorer, error) {
 	if problems := validateNamespaceMapping(spec.NamespaceMapping); len(problems) > 0 {
 		return nil, fmt.Errorf("restore %s: %s", opts.Restore.Name, strings.Join(problems, "; "))
 	}
+	podHookSpecs, err := hooks.NewRestoreHooks(spec.Hooks)
+	if err != nil {
+		return nil, fmt.Errorf("restore %s: spec.hooks: %w", opts.Restore.Name, err)
+	}
 	if opts.Priorities == nil {
 		opts.Priorities = DefaultPriorities
 	}
@@ -204,17 +220,22 @@ func newRestorer(opts Options) (*restorer, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &restorer{
-		opts:       opts,
-		spec:       spec,
-		log:        log,
-		workers:    workers,
-		labelValue: restoreLabelValue(opts.Restore.Name),
-		selector:   selector,
-		nsFilter:   filter.New(spec.IncludedNamespaces, spec.ExcludedNamespaces),
+		opts:     opts,
+		spec:     spec,
+		log:      log,
+		workers:  workers,
+		selector: selector,
+		nsFilter: filter.New(spec.IncludedNamespaces, spec.ExcludedNamespaces),
 	}
 	r.resFilter, r.unmatched = filter.Resources(opts.Discovery, slices.Sorted(maps.Keys(opts.Contents.Resources)), spec.IncludedResources, spec.ExcludedResources)
 	r.namespaces.r = r
 	r.results.log = log
+	r.hooks = podHooks{
+		hooks:   podHookSpecs,
+		runner:  &hooks.Runner{Executor: opts.PodExec, Log: log},
+		dynamic: opts.Dynamic,
+		results: &r.results,
+	}
 	return r, nil
 }
 

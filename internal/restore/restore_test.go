@@ -392,6 +392,19 @@ func TestRunRestoresVolumesFromSnapshots(t *testing.T) {
 			t.Errorf("created %q", cluster.creates())
 		}
 	})
+	// A bug set off by one item is that item's error; the server (whose
+	// other operations share the process) lives on, and so does the restore.
+	t.Run("the volume restorer panics", func(t *testing.T) {
+		cluster := newFakeCluster()
+		res := run(t, Options{Restore: newRestore("r", arkv1.RestoreSpec{}), Backup: backup, Volumes: &fakeVolumes{panic: true},
+			Contents: writeContents(t, pv("pv1"), pv("pv3"), configMap("a", "c", nil)), Discovery: fakeDiscovery(t), Dynamic: cluster})
+		if len(res.Errors.Cluster) != 1 || !strings.Contains(res.Errors.Cluster[0], "internal error") || !strings.Contains(res.Errors.Cluster[0], "nil map") {
+			t.Errorf("errors = %q, want one naming the panic", res.Errors.Cluster)
+		}
+		if got := cluster.creates(); !slices.Contains(got, "persistentvolumes /pv3") || !slices.Contains(got, "configmaps a/c") || slices.Contains(got, "persistentvolumes /pv1") {
+			t.Errorf("creates = %q, want pv3 and a/c, not pv1", got)
+		}
+	})
 	t.Run("restorePVs true without a volume restorer", func(t *testing.T) {
 		res := run(t, Options{Restore: newRestore("r", arkv1.RestoreSpec{RestorePVs: boolPtr(true)}), Backup: backup,
 			Contents: writeContents(t, pv("pv1")), Discovery: fakeDiscovery(t), Dynamic: newFakeCluster()})

@@ -11,6 +11,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/filter"
+	"github.com/heptio/ark/internal/hooks"
 	"github.com/heptio/ark/internal/kube"
 )
 
@@ -40,6 +41,7 @@ func Validate(spec arkv1.RestoreSpec, disc *kube.Discovery, backup string, backe
 		}
 	}
 	problems = append(problems, validateNamespaceMapping(spec.NamespaceMapping)...)
+	problems = append(problems, hooks.ValidateRestoreHooks(spec.Hooks)...)
 	if disc != nil && backedUp != nil {
 		_, unmatched := filter.Resources(disc, backedUp, spec.IncludedResources, spec.ExcludedResources)
 		for _, u := range unmatched {

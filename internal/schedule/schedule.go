@@ -8,6 +8,10 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	// Zones are embedded, so the CLI and the server (whose image may have
+	// no zoneinfo) accept the same CRON_TZ= zones.
+	_ "time/tzdata"
+	"unicode"
 
 	"github.com/robfig/cron/v3"
 )
@@ -16,30 +20,76 @@ import (
 // the message.
 const scheduleExamples = `use a 5-field cron expression (minute hour day-of-month month day-of-week, in UTC) such as "0 */6 * * *" (every 6 hours), or a descriptor such as "@every 6h", "@daily" or "@hourly"`
 
+// zonePrefixes introduce a schedule's time zone, as robfig/cron spells them.
+var zonePrefixes = []string{"CRON_TZ=", "TZ="}
+
 // Parse parses a Schedule's spec.schedule: a standard 5-field cron
 // expression or a descriptor (@every 6h, @daily, ...). Times are UTC unless
-// the expression starts with CRON_TZ=<zone>. The error names the problem and
-// shows valid examples.
+// the expression starts with CRON_TZ=<zone> (or TZ=<zone>), whatever the
+// zone of the machine that parses it. The error names the problem and shows
+// valid examples.
 func Parse(spec string) (sched cron.Schedule, err error) {
-	if strings.TrimSpace(spec) == "" {
-		return nil, fmt.Errorf("the schedule is empty: %s", scheduleExamples)
-	}
-	// robfig/cron panics on some malformed time-zone prefixes ("CRON_TZ=UTC"
-	// with nothing after it); a bad spec must fail validation, not the server.
+	// A bad spec must fail validation, never the server: should robfig/cron
+	// panic on an input parse does not foresee, the panic becomes an error
+	// (FuzzParse calls parse directly, so such inputs are found and fixed).
 	defer func() {
 		if r := recover(); r != nil {
-			sched, err = nil, fmt.Errorf("invalid schedule %q: %v: %s", spec, r, scheduleExamples)
+			sched, err = nil, fmt.Errorf("invalid schedule %q: the cron parser failed on it: %s", spec, scheduleExamples)
 		}
 	}()
-	trimmed := strings.TrimSpace(spec)
-	sched, err = cron.ParseStandard(trimmed)
+	return parse(spec)
+}
+
+func parse(spec string) (cron.Schedule, error) {
+	expr := strings.TrimSpace(spec)
+	if expr == "" {
+		return nil, fmt.Errorf("the schedule is empty: %s", scheduleExamples)
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("invalid schedule %q: %s: %s", spec, fmt.Sprintf(format, args...), scheduleExamples)
+	}
+	zone, explicitZone := "UTC", false
+	for _, prefix := range zonePrefixes {
+		if !strings.HasPrefix(expr, prefix) {
+			continue
+		}
+		head, rest := expr, ""
+		if i := strings.IndexFunc(expr, unicode.IsSpace); i >= 0 {
+			head, rest = expr[:i], strings.TrimSpace(expr[i:])
+		}
+		zone, explicitZone = strings.TrimPrefix(head, prefix), true
+		switch {
+		case zone == "":
+			return nil, bad("the time zone after %s is empty: write %sEurope/Paris 0 3 * * *, or leave the prefix out for UTC", prefix, prefix)
+		case rest == "":
+			return nil, bad("%s%s is followed by no cron expression: write the zone, a space, then the expression, e.g. %s%s 0 3 * * *", prefix, zone, prefix, zone)
+		}
+		if _, err := time.LoadLocation(zone); err != nil {
+			return nil, bad("unknown time zone %q (bad location): use an IANA zone name such as Europe/Paris or America/New_York", zone)
+		}
+		expr = rest
+		break
+	}
+	for _, prefix := range zonePrefixes {
+		if strings.HasPrefix(expr, prefix) {
+			return nil, bad("it gives a time zone twice: keep one %s<zone> prefix", prefix)
+		}
+	}
+	every, isEvery := strings.CutPrefix(expr, "@every ")
+	if isEvery && explicitZone {
+		// robfig/cron would ignore the zone: say so rather than accept it.
+		return nil, bad("a time zone does not apply to @every, which counts from the last run: remove the %s prefix", zonePrefixes[0])
+	}
+	// The zone is always given to robfig/cron, which would otherwise use
+	// the local zone of whichever machine parses the schedule.
+	sched, err := cron.ParseStandard("CRON_TZ=" + zone + " " + expr)
 	if err != nil {
-		return nil, fmt.Errorf("invalid schedule %q: %v: %s", spec, err, scheduleExamples)
+		return nil, bad("%v", err)
 	}
 	// robfig/cron turns "@every 0s" or "@every -1h" into every second.
-	if every, isEvery := strings.CutPrefix(trimmed, "@every "); isEvery {
-		if d, perr := time.ParseDuration(every); perr == nil && d < time.Second {
-			return nil, fmt.Errorf("invalid schedule %q: the interval must be at least 1s: %s", spec, scheduleExamples)
+	if isEvery {
+		if d, perr := time.ParseDuration(strings.TrimSpace(every)); perr == nil && d < time.Second {
+			return nil, bad("the interval must be at least 1s")
 		}
 	}
 	return sched, nil

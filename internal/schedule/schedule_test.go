@@ -124,3 +124,58 @@ func TestDueMatchesAWalk(t *testing.T) {
 		}
 	}
 }
+
+// TestParseTimeZonePrefixes: every malformed CRON_TZ=/TZ= prefix is an error
+// that says what is wrong with it, never a Go runtime panic's message.
+func TestParseTimeZonePrefixes(t *testing.T) {
+	for spec, want := range map[string]string{
+		"CRON_TZ=":                           "the time zone after CRON_TZ= is empty",
+		"TZ=":                                "the time zone after TZ= is empty",
+		"CRON_TZ= 0 * * * *":                 "the time zone after CRON_TZ= is empty",
+		"CRON_TZ=UTC":                        "CRON_TZ=UTC is followed by no cron expression",
+		"TZ=UTC  ":                           "TZ=UTC is followed by no cron expression",
+		"CRON_TZ=Mars/Olympus 0 * * * *":     `unknown time zone "Mars/Olympus"`,
+		"CRON_TZ=../../etc/passwd 0 * * * *": "unknown time zone",
+		"CRON_TZ=UTC TZ=UTC 0 * * * *":       "gives a time zone twice",
+		"CRON_TZ=UTC @every 1h":              "a time zone does not apply to @every",
+		"CRON_TZ=UTC @every 0s":              "a time zone does not apply to @every",
+		"CRON_TZ=UTC 61 * * * *":             "above maximum",
+	} {
+		_, err := Parse(spec)
+		if err == nil {
+			t.Errorf("Parse(%q) accepted it", spec)
+			continue
+		}
+		if !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "runtime error") || !strings.Contains(err.Error(), "@every 6h") {
+			t.Errorf("Parse(%q) = %q, want %q and the examples", spec, err, want)
+		}
+	}
+	for _, good := range []string{"TZ=UTC\t0 * * * *", "CRON_TZ=America/New_York  30 2 * * 1-5", "CRON_TZ=Asia/Kolkata @daily"} {
+		if _, err := Parse(good); err != nil {
+			t.Errorf("Parse(%q): %v", good, err)
+		}
+	}
+}
+
+// TestParseIsUTCWhateverTheLocalZone: a schedule without a zone runs in UTC
+// on a machine whose local zone is not UTC (a laptop running the CLI).
+func TestParseIsUTCWhateverTheLocalZone(t *testing.T) {
+	local := time.Local
+	defer func() { time.Local = local }()
+	time.Local = time.FixedZone("UTC+5", 5*3600)
+	sched, err := Parse("0 12 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := sched.Next(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	if want := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC); !next.Equal(want) {
+		t.Errorf("next run %v, want %v", next, want)
+	}
+	paris, err := Parse("CRON_TZ=Europe/Paris 0 12 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next := paris.Next(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)); !next.Equal(time.Date(2026, 3, 1, 11, 0, 0, 0, time.UTC)) {
+		t.Errorf("Europe/Paris noon = %v, want 11:00 UTC", next)
+	}
+}

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/robfig/cron/v3"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -21,8 +22,14 @@ func Validate(s *arkv1.Schedule) (cron.Schedule, []string) {
 	if err != nil {
 		problems = append(problems, err.Error())
 	}
-	if errs := validation.IsValidLabelValue(s.Name); len(errs) > 0 {
-		problems = append(problems, fmt.Sprintf("the schedule's name %q cannot be the value of the %s label its backups carry (%s): use a name of at most 63 letters, digits, '-' and '.'", s.Name, arkv1.ScheduleNameLabel, errs[0]))
+	// Its backups are named <schedule>-<YYYYMMDDHHMMSS>, which must be a
+	// valid name too; the label they carry is shortened when needed
+	// (arkv1.LabelValue), so it sets no tighter limit.
+	if len(s.Name) > arkv1.MaxScheduleNameLength {
+		problems = append(problems, fmt.Sprintf("the schedule's name is %d characters long, too long for the names of its backups (<schedule>-<YYYYMMDDHHMMSS>, at most %d characters): use a name of at most %d characters",
+			len(s.Name), arkv1.MaxNameLength, arkv1.MaxScheduleNameLength))
+	} else if errs := validation.IsDNS1123Subdomain(BackupName(s.Name, time.Time{})); s.Name != "" && len(errs) > 0 {
+		problems = append(problems, fmt.Sprintf("the schedule's name %q cannot start the names of its backups (%s): use lowercase letters, digits, '-' and '.', starting and ending with a letter or digit", s.Name, errs[0]))
 	}
 	for _, p := range backup.ValidateSpec(s.Spec.Template) {
 		problems = append(problems, "template: "+p)

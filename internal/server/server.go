@@ -32,9 +32,12 @@ import (
 	"github.com/heptio/ark/internal/kube/adaptive"
 	"github.com/heptio/ark/internal/metrics"
 	objectproviders "github.com/heptio/ark/internal/objectstore/providers"
+	"github.com/heptio/ark/internal/oplog"
 	"github.com/heptio/ark/internal/pluginhost"
+	"github.com/heptio/ark/internal/podexec"
 	"github.com/heptio/ark/internal/settings"
 	snapshotproviders "github.com/heptio/ark/internal/snapshot/providers"
+	"github.com/heptio/ark/internal/tempfiles"
 )
 
 // Options are the server's flags.
@@ -42,6 +45,7 @@ type Options struct {
 	Namespace      string
 	MetricsAddress string
 	HealthAddress  string
+	ProfileAddress string // net/http/pprof; "" is off
 	LeaderElect    bool
 	RestoreWorkers int
 	// ConcurrentBackups and ConcurrentRestores bound how many run at once.
@@ -97,13 +101,19 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	limiter := adaptive.New(adaptive.Options{Max: opts.MaxInflightWrites, OnChange: metrics.APIWriteLimit})
 	metrics.APIWriteLimit(limiter.Limit())
 	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return adaptive.Transport(limiter, rt) })
+	removeStaleTempFiles(logger)
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  arkv1.NewScheme(),
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddress},
 		HealthProbeBindAddress:  opts.HealthAddress,
+		PprofBindAddress:        opts.ProfileAddress,
 		LeaderElection:          opts.LeaderElect,
 		LeaderElectionID:        "ark-server.ark.heptio.com",
 		LeaderElectionNamespace: ns,
+		// A server stopped cleanly (SIGTERM: a rollout) hands the lease on at
+		// once instead of making the next one wait out its duration; the
+		// process exits as soon as Run returns, so nothing acts after.
+		LeaderElectionReleaseOnCancel: true,
 		// Ark's objects live in its namespace; it reads nothing else through
 		// the cache (the engines use the dynamic client, paginated).
 		Cache:                   cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
@@ -130,6 +140,10 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	podExec, err := podexec.New(cfg)
+	if err != nil {
+		return err
+	}
 
 	plugins, err := pluginhost.Discover(ctx, pluginhost.Options{Dir: opts.PluginDir, CallTimeout: opts.PluginTimeout,
 		Env: append([]string{"ARK_NAMESPACE=" + ns}, opts.PluginEnv...), Log: logger})
@@ -142,17 +156,17 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 	current := &settings.Settings{Factory: factory}
-	recovery := &controller.Interrupted{Client: mgr.GetClient(), Namespace: ns, Log: logger}
+	recovery := &controller.Interrupted{Client: mgr.GetClient(), Namespace: ns, Log: logger, Settings: current}
 	if err := mgr.Add(recovery); err != nil {
 		return err
 	}
 	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&controller.ConfigReconciler{Client: mgr.GetClient(), Namespace: ns, Settings: current, Log: logger},
 		&controller.BackupReconciler{Client: mgr.GetClient(), Settings: current, Discovery: disco, Dynamic: dyn,
-			PageSize: opts.BackupPageSize, Log: logger, Recovery: recovery, Concurrency: opts.ConcurrentBackups,
+			PageSize: opts.BackupPageSize, PodExec: podExec, Log: logger, Recovery: recovery, Concurrency: opts.ConcurrentBackups,
 			ItemActions: plugins.BackupItemActions()},
 		&controller.RestoreReconciler{Client: mgr.GetClient(), Settings: current, Discovery: disco, Dynamic: dyn,
-			Workers: opts.RestoreWorkers, VolumeTimeout: opts.VolumeTimeout, Log: logger, Recovery: recovery,
+			Workers: opts.RestoreWorkers, VolumeTimeout: opts.VolumeTimeout, PodExec: podExec, Log: logger, Recovery: recovery,
 			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}, Concurrency: opts.ConcurrentRestores,
 			ItemActions: plugins.RestoreItemActions()},
 		&controller.DownloadRequestReconciler{Client: mgr.GetClient(), Settings: current, Log: logger},
@@ -220,3 +234,17 @@ func withPlugins(f settings.Factory, plugins *pluginhost.Host) (settings.Factory
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// removeStaleTempFiles removes the operation logs and restore directories a
+// crashed server left in the temporary directory (an emptyDir that outlives
+// the container in a pod). Those of other live servers sharing the directory
+// are held by them, and left alone.
+func removeStaleTempFiles(logger *slog.Logger) {
+	removed, err := tempfiles.RemoveStale("", controller.RestoreTempPattern, oplog.TempPattern)
+	if len(removed) > 0 {
+		logger.Info("removed temporary files a stopped server left behind", "dir", os.TempDir(), "files", removed)
+	}
+	if err != nil {
+		logger.Warn("could not remove every temporary file a stopped server left behind", "dir", os.TempDir(), "error", err)
+	}
+}

@@ -65,6 +65,17 @@ spec:
   volumeName: pv-a
   storageClassName: ""
 ---
+# A tenant of ns-b names ns-a's volume in its claim: the claim stays
+# Pending, and the volume must not come into backups of ns-b.
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: steal, namespace: ns-b}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 1Gi}}
+  volumeName: pv-a
+  storageClassName: ""
+---
 apiVersion: v1
 kind: Pod
 metadata: {name: pod-a, namespace: ns-a, labels: {app: x}}
@@ -100,6 +111,7 @@ func TestBackupFilters(t *testing.T) {
 		"resources/namespaces/cluster/ns-b.json",
 		"resources/configmaps/namespaces/ns-b/cm-b.json",
 		"resources/deployments.apps/namespaces/ns-b/web.json",
+		"resources/persistentvolumeclaims/namespaces/ns-b/steal.json",
 	)
 	pvA := "resources/persistentvolumes/cluster/pv-a.json"
 	role := "resources/clusterroles.rbac.authorization.k8s.io/cluster/filter-test-role.json"
@@ -113,6 +125,8 @@ func TestBackupFilters(t *testing.T) {
 		// A PV comes along with its claim even when cluster resources are
 		// not otherwise included.
 		{"one namespace", []string{"--include-namespaces", "ns-a"}, append(append([]string{}, nsA...), pvA)},
+		// ns-b's claim "steal" names pv-a, which is bound to ns-a's claim:
+		// pv-a stays out.
 		{"exclude a namespace", []string{"--exclude-namespaces", "ns-a"}, nsB},
 		{"resources by short name and group", []string{"--include-namespaces", "ns-a,ns-b", "--include-resources", "cm,deployments.apps"},
 			[]string{"resources/namespaces/cluster/ns-a.json", "resources/namespaces/cluster/ns-b.json",

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -52,6 +53,10 @@ func TestBasicExample(t *testing.T) {
 	// digest the Backup records.
 	tarball := filepath.Join(t.TempDir(), "nginx.tar.gz")
 	env.MustArk("backup", "download", "nginx-backup", "-o", tarball)
+	// It holds the backup's Secrets: private to the user who downloaded it.
+	if info, err := os.Stat(tarball); err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("downloaded archive: %v, mode %v; want 0600", err, info.Mode())
+	}
 	entries := tarEntries(t, tarball)
 	for _, want := range []string{
 		"resources/namespaces/cluster/nginx-example.json",

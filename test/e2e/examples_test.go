@@ -175,6 +175,9 @@ func TestExamplesRBAC(t *testing.T) {
 		{"nginx-example", "bind", "rbac.authorization.k8s.io", "roles", true},
 		{"", "escalate", "rbac.authorization.k8s.io", "clusterroles", true},
 		{"", "bind", "rbac.authorization.k8s.io", "clusterroles", true},
+		// Hooks exec into pods, in any namespace.
+		{"nginx-example", "create", "", "pods/exec", true},
+		{"nginx-example", "get", "", "pods/exec", true},
 		// Its own objects: everything, in its namespace.
 		{"heptio-ark", "*", "ark.heptio.com", "backups", true},
 		{"heptio-ark", "*", "ark.heptio.com", "restores", true},

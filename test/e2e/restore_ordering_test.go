@@ -165,7 +165,7 @@ func TestRestoreOrdering(t *testing.T) {
 	for _, m := range regexp.MustCompile(`msg="restoring resource" restore=ro-restore resource=(\S+)`).FindAllStringSubmatch(logs, -1) {
 		order = append(order, m[1])
 	}
-	wantOrder := "secrets configmaps serviceaccounts pods jobs.batch replicasets.apps services"
+	wantOrder := "serviceaccounts secrets configmaps pods jobs.batch replicasets.apps services"
 	if strings.Join(order, " ") != wantOrder {
 		t.Errorf("restore order %v, want %s\n%s", order, wantOrder, logs)
 	}

@@ -53,11 +53,11 @@ func TestServerEndpointsAndShutdown(t *testing.T) {
 	t.Logf("server stopped %s after SIGTERM", time.Since(start).Round(time.Millisecond))
 }
 
-// TestLeaderElection runs two servers with --leader-elect: only the leader
-// acts, and when it dies the other takes over.
+// TestLeaderElection runs two servers, with leader election on by default:
+// only the leader acts, and when it dies the other takes over.
 func TestLeaderElection(t *testing.T) {
 	t.Parallel()
-	env := harness.Start(t, harness.Options{ServerArgs: []string{"--leader-elect"}})
+	env := harness.Start(t, harness.Options{})
 	env.Eventually(time.Minute, "first server leads", func() (bool, error) {
 		return strings.Contains(env.ServerLog(), "successfully acquired lease"), nil
 	})
@@ -69,7 +69,7 @@ func TestLeaderElection(t *testing.T) {
 		t.Fatal(err)
 	}
 	second := exec.Command(harness.ArkBinary(t), "server", "--kubeconfig", env.Cluster.Kubeconfig,
-		"--namespace", harness.Namespace, "--leader-elect", "--metrics-address", "0", "--health-address", "0", "--log-level", "debug")
+		"--namespace", harness.Namespace, "--metrics-address", "0", "--health-address", "0", "--log-level", "debug")
 	second.Env = append(os.Environ(), "AWS_SHARED_CREDENTIALS_FILE="+env.CredsFile, "AWS_EC2_METADATA_DISABLED=true")
 	second.Stdout, second.Stderr = logFile, logFile
 	second.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}

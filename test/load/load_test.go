@@ -12,6 +12,12 @@
 // server without plugins, then by one with the no-op backup and restore
 // item actions of test/plugins/noop (called for every ConfigMap), so the
 // two rows show what the plugin protocol costs.
+//
+// With ARK_LOAD_BENCH_PROFILE=DIR, the server serves pprof on loopback and
+// the benchmark saves heap profiles taken when a backup or restore is 90%
+// done (DIR/heap-{backup,restore}-TAG.pb.gz, TAG being N or N-noop-plugin:
+// go tool pprof -sample_index inuse_space FILE), to see what the server
+// holds per item.
 package load
 
 import (
@@ -21,8 +27,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,11 +45,17 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/objectstore/providers"
 	"github.com/heptio/ark/test/e2e/harness"
 )
 
 const namespaces = 10
+
+var (
+	profileDir  = os.Getenv("ARK_LOAD_BENCH_PROFILE")
+	profileAddr string
+)
 
 var configmaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 
@@ -57,7 +72,12 @@ func TestLoadBenchmark(t *testing.T) {
 		}
 		sizes = append(sizes, n)
 	}
-	noPlugins := []string{"--log-level", "info", "--plugin-dir", t.TempDir()}
+	serverArgs := []string{"--log-level", "info"}
+	if profileDir != "" {
+		profileAddr = freeLoopbackAddr(t)
+		serverArgs = append(serverArgs, "--profile-address", profileAddr)
+	}
+	noPlugins := append(slices.Clone(serverArgs), "--plugin-dir", t.TempDir())
 	env := harness.Start(t, harness.Options{ServerArgs: noPlugins})
 	withPlugin := os.Getenv("ARK_LOAD_BENCH_PLUGIN") != ""
 	pluginDir := t.TempDir()
@@ -68,7 +88,7 @@ func TestLoadBenchmark(t *testing.T) {
 	for _, n := range sizes {
 		rows = append(rows, runOnce(t, env, n, ""))
 		if withPlugin {
-			restartServer(t, env, "--log-level", "info", "--plugin-dir", pluginDir)
+			restartServer(t, env, append(slices.Clone(serverArgs), "--plugin-dir", pluginDir)...)
 			rows = append(rows, runOnce(t, env, n, "noop plugin"))
 			restartServer(t, env, noPlugins...)
 		}
@@ -166,9 +186,11 @@ func runOnce(t *testing.T, env *harness.Env, n int, label string) string {
 	resetPeakRSS(pid)
 	name := "load-" + tag
 	start = time.Now()
-	env.MustArk("backup", "create", name, "--include-namespaces", strings.Join(nsNames, ","), "--wait")
+	env.MustArk("backup", "create", name, "--include-namespaces", strings.Join(nsNames, ","))
+	awaitFinal(t, env, &arkv1.Backup{}, name, string(arkv1.BackupPhaseCompleted), n, "heap-backup-"+tag+".pb.gz")
 	backupTime := time.Since(start)
 	backupRSS := peakRSS(pid)
+	t.Logf("N=%d: ark backup %.1fs, server peak RSS %s", n, backupTime.Seconds(), mib(backupRSS))
 
 	for _, ns := range nsNames {
 		if err := env.Client.Delete(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
@@ -185,9 +207,11 @@ func runOnce(t *testing.T, env *harness.Env, n int, label string) string {
 	})
 	resetPeakRSS(pid)
 	start = time.Now()
-	env.MustArk("restore", "create", name+"-restore", "--from-backup", name, "--wait")
+	env.MustArk("restore", "create", name+"-restore", "--from-backup", name)
+	awaitFinal(t, env, &arkv1.Restore{}, name+"-restore", string(arkv1.RestorePhaseCompleted), n, "heap-restore-"+tag+".pb.gz")
 	restoreTime := time.Since(start)
 	restoreRSS := peakRSS(pid)
+	t.Logf("N=%d: ark restore %.1fs, server peak RSS %s", n, restoreTime.Seconds(), mib(restoreRSS))
 
 	restored, err := env.Dynamic.Resource(configmaps).Namespace(nsNames[0]).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -207,6 +231,70 @@ func runOnce(t *testing.T, env *harness.Env, n int, label string) string {
 	return fmt.Sprintf("%-20s %-28s %-28s %-12s %-28s %-28s %-12s", row, rate(baseline),
 		rate(backupTime)+fmt.Sprintf(" %.2fx", backupTime.Seconds()/baseline.Seconds()), mib(backupRSS),
 		rate(createTime), rate(restoreTime)+fmt.Sprintf(" %.2fx", restoreTime.Seconds()/createTime.Seconds()), mib(restoreRSS))
+}
+
+// awaitFinal polls a Backup or Restore until its phase is final and fails
+// unless it is want. The CLI's --wait would do the same, but the harness
+// stops a CLI after 10 minutes, and a 100,000-object restore on a loaded
+// machine takes longer.
+// With profiling on, it saves a heap profile (as profile) once 90% of the n
+// items are done.
+func awaitFinal(t *testing.T, env *harness.Env, obj client.Object, name, want string, n int, profile string) {
+	t.Helper()
+	final := map[string]bool{"Completed": true, "PartiallyFailed": true, "Failed": true, "FailedValidation": true}
+	phase := ""
+	profiled := profileDir == ""
+	env.Eventually(3*time.Hour, fmt.Sprintf("%T %s to finish", obj, name), func() (bool, error) {
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: arkv1.DefaultNamespace, Name: name}, obj); err != nil {
+			return false, client.IgnoreNotFound(err)
+		}
+		done := 0
+		switch o := obj.(type) {
+		// Progress is nil until the server first reports it.
+		case *arkv1.Backup:
+			phase = string(o.Status.Phase)
+			if o.Status.Progress != nil {
+				done = o.Status.Progress.ItemsBackedUp
+			}
+		case *arkv1.Restore:
+			phase = string(o.Status.Phase)
+			if o.Status.Progress != nil {
+				done = o.Status.Progress.ItemsRestored
+			}
+		}
+		if !profiled && done >= n*9/10 {
+			profiled = true
+			saveHeapProfile(t, filepath.Join(profileDir, profile))
+		}
+		return final[phase], nil
+	})
+	if phase != want {
+		t.Fatalf("%s ended %s, want %s: %+v", name, phase, want, obj)
+	}
+}
+
+func freeLoopbackAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// saveHeapProfile fetches the server's heap profile into path.
+func saveHeapProfile(t *testing.T, path string) {
+	resp, err := http.Get("http://" + profileAddr + "/debug/pprof/heap")
+	if err != nil {
+		t.Logf("heap profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err == nil {
+		err = os.WriteFile(path, data, 0o644)
+	}
+	t.Logf("heap profile %s: %v", path, err)
 }
 
 func parallel(workers, n int, fn func(int) error, t *testing.T) {

@@ -40,7 +40,8 @@ func (s *SpecFlags) Bind(cmd *cobra.Command) {
 	f.StringVarP(&s.Selector, "selector", "l", "", "only back up objects whose labels match this selector (e.g. app=nginx)")
 	f.Var(&s.SnapshotVolumes, "snapshot-volumes", "snapshot persistent volumes (default: yes when a persistentVolumeProvider is configured)")
 	f.Var(&s.IncludeClusterResources, "include-cluster-resources", "include cluster-scoped resources (default: only when all namespaces are backed up)")
-	f.DurationVar(&s.TTL, "ttl", 720*time.Hour, "how long to keep the backup before it is garbage-collected")
+	s.TTL = 720 * time.Hour
+	f.Var(flags.Duration{D: &s.TTL}, "ttl", "how long to keep the backup before it is garbage-collected")
 	f.Lookup("snapshot-volumes").NoOptDefVal = "true"
 	f.Lookup("include-cluster-resources").NoOptDefVal = "true"
 }
@@ -108,7 +109,7 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, name strin
 			return err
 		}
 	}
-	labels, err := flags.Map("--labels", o.labels, "=")
+	labels, err := flags.Labels(o.labels)
 	if err != nil {
 		return err
 	}
@@ -135,10 +136,7 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, name strin
 			return fmt.Errorf("reading schedule %q: %w", o.fromSchedule, err)
 		}
 		b.Spec = s.Spec.Template
-		if b.Labels == nil {
-			b.Labels = map[string]string{}
-		}
-		b.Labels[arkv1.ScheduleNameLabel] = s.Name
+		arkv1.SetScheduleName(b, s.Name)
 		if o.output != "" {
 			return output.Object(cmd.OutOrStdout(), o.output, b)
 		}

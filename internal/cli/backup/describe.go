@@ -79,6 +79,13 @@ func Describe(w io.Writer, b *arkv1.Backup, ns string) {
 	p("Label selector:  %s", selectorString(s))
 	p("Snapshot PVs:    %s", optionalBool(s.SnapshotVolumes, "auto"))
 	p("TTL:             %s", s.TTL.Duration)
+	if len(s.Hooks.Resources) > 0 {
+		var names []string
+		for _, h := range s.Hooks.Resources {
+			names = append(names, h.Name)
+		}
+		p("Hooks:           %s", strings.Join(names, ", "))
+	}
 	p("")
 	p("Backup format version:  %d", st.Version)
 	p("Started:     %s", output.Timestamp(st.StartTimestamp))
@@ -115,6 +122,9 @@ func Describe(w io.Writer, b *arkv1.Backup, ns string) {
 	}
 	if n := st.Warnings + st.Errors; n > len(st.Problems) {
 		p("  (%d more in `ark backup logs %s`)", n-len(st.Problems), b.Name)
+	}
+	if h := st.HookStatus; h != nil {
+		p("Hooks run: %d, failed: %d (their output is in `ark backup logs %s`)", h.HooksAttempted, h.HooksFailed, b.Name)
 	}
 	p("")
 	if len(st.VolumeBackups) == 0 {

@@ -11,6 +11,7 @@ import (
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/cli/clientcfg"
 	"github.com/heptio/ark/internal/cli/download"
+	"github.com/heptio/ark/internal/cli/flags"
 )
 
 // NewDownloadCommand is `ark backup download`.
@@ -42,7 +43,9 @@ func NewDownloadCommand(f *clientcfg.Factory) *cobra.Command {
 				return fmt.Errorf("backup %q: %w", name, err)
 			}
 			defer rc.Close()
-			file, err := os.OpenFile(out, flag, 0o644)
+			// The archive holds every Secret of the backup: private to
+			// the user who downloaded it.
+			file, err := os.OpenFile(out, flag, 0o600)
 			if os.IsExist(err) {
 				return fmt.Errorf("%s already exists: pass --force to overwrite it, or -o another path", out)
 			}
@@ -63,6 +66,7 @@ func NewDownloadCommand(f *clientcfg.Factory) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write (default NAME-data.tar.gz)")
 	cmd.Flags().BoolVar(&force, "force", false, "overwrite the output file if it exists")
-	cmd.Flags().DurationVar(&timeout, "timeout", time.Minute, "how long to wait for the server to answer")
+	timeout = time.Minute
+	cmd.Flags().Var(flags.Duration{D: &timeout}, "timeout", "how long to wait for the server to answer")
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/cli/clientcfg"
 	"github.com/heptio/ark/internal/cli/download"
+	"github.com/heptio/ark/internal/cli/flags"
 )
 
 // NewLogsCommand is `ark backup logs`.
@@ -32,6 +33,7 @@ func NewLogsCommand(f *clientcfg.Factory) *cobra.Command {
 			return download.Gunzip(cmd.OutOrStdout(), rc)
 		},
 	}
-	cmd.Flags().DurationVar(&timeout, "timeout", time.Minute, "how long to wait for the server to answer")
+	timeout = time.Minute
+	cmd.Flags().Var(flags.Duration{D: &timeout}, "timeout", "how long to wait for the server to answer")
 	return cmd
 }

@@ -17,13 +17,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/redact"
 )
 
 // Open asks the server for a URL of the target and opens it. The caller
 // closes the reader.
 func Open(ctx context.Context, c client.Client, namespace string, kind arkv1.DownloadTargetKind, name string, timeout time.Duration) (io.ReadCloser, error) {
 	dr := &arkv1.DownloadRequest{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, GenerateName: name + "-"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, GenerateName: arkv1.GenerateNameBase(name)},
 		Spec:       arkv1.DownloadRequestSpec{Target: arkv1.DownloadTarget{Kind: kind, Name: name}},
 	}
 	if err := c.Create(ctx, dr); err != nil {
@@ -39,7 +40,7 @@ func Open(ctx context.Context, c client.Client, namespace string, kind arkv1.Dow
 		case arkv1.DownloadRequestPhaseProcessed:
 			return fetch(ctx, dr.Status.DownloadURL)
 		case arkv1.DownloadRequestPhaseFailed:
-			return nil, fmt.Errorf("the server could not make a download URL: %s", dr.Status.FailureReason)
+			return nil, fmt.Errorf("the server could not make a download URL: %s", redact.String(dr.Status.FailureReason))
 		}
 		if time.Now().After(deadline) {
 			return nil, fmt.Errorf("the Ark server did not answer the download request within %s: check that it runs ('kubectl -n %s get pods', 'kubectl -n %s logs deployment/ark')", timeout, namespace, namespace)
@@ -52,25 +53,28 @@ func Open(ctx context.Context, c client.Client, namespace string, kind arkv1.Dow
 	}
 }
 
+// fetch opens the signed URL. Its signature is a credential: no message
+// quotes it (net/http's errors quote the whole URL), only its scheme, host
+// and path.
 func fetch(ctx context.Context, raw string) (io.ReadCloser, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, fmt.Errorf("the server returned an invalid URL: %w", err)
+		return nil, fmt.Errorf("the server returned an invalid download URL (%s): %w", redact.URL(raw), redact.Error(err))
 	}
 	if u.Scheme == "file" {
 		f, err := os.Open(u.Path)
 		if err != nil {
-			return nil, fmt.Errorf("%w (the filesystem store's files can only be read on the machine that runs the Ark server)", err)
+			return nil, fmt.Errorf("%w (the filesystem store's files can only be read on the machine that runs the Ark server, by the user it runs as)", err)
 		}
 		return f, nil
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("downloading %s: %w", redact.URL(raw), redact.Error(err))
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("downloading: %w", err)
+		return nil, fmt.Errorf("downloading: %w", redact.Error(err))
 	}
 	if resp.StatusCode == http.StatusNotFound {
 		resp.Body.Close()
@@ -78,7 +82,7 @@ func fetch(ctx context.Context, raw string) (io.ReadCloser, error) {
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
-		return nil, fmt.Errorf("downloading: HTTP %s", resp.Status)
+		return nil, fmt.Errorf("downloading %s: HTTP %s", redact.URL(raw), resp.Status)
 	}
 	return resp.Body, nil
 }

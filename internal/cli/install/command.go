@@ -158,7 +158,8 @@ for the namespace to go, then says what holds it.`,
 		},
 	}
 	cmd.Flags().BoolVar(&opts.CRDs, "crds", false, "also delete Ark's CustomResourceDefinitions (and every Ark object in the cluster)")
-	cmd.Flags().DurationVar(&opts.Wait, "timeout", 2*time.Minute, "how long to wait for the namespace to be deleted (0: do not wait)")
+	opts.Wait = 2 * time.Minute
+	cmd.Flags().Var(flags.Duration{D: &opts.Wait}, "timeout", "how long to wait for the namespace to be deleted (0: do not wait)")
 	return cmd
 }
 

@@ -330,7 +330,7 @@ func TestBadInputIsRefusedWithTheFix(t *testing.T) {
 			"needs region: add --snapshot-location-config region="},
 		{[]string{"--provider", "gcp", "--bucket", "b12", "--secret-file", "gcp", "--snapshot-location-config", "zone=x"}, "needs project"},
 		{[]string{"--provider", "azure", "--bucket", "b12", "--secret-file", "azure", "--snapshot-location-config", "timeout=2m"}, `unknown key "timeout"`},
-		{[]string{"--provider", "azure", "--bucket", "b12", "--secret-file", "aws"}, "line 1 is not KEY=VALUE"},
+		{[]string{"--provider", "azure", "--bucket", "b12", "--secret-file", "aws"}, `line 1 has no "=": write each variable as KEY=VALUE`},
 		{[]string{"--provider", "minio", "--secret-file", "aws"}, "--secret-file does not apply to --provider minio"},
 		{[]string{"--provider", "minio", "--snapshot-location-config", "region=x"}, "--snapshot-location-config does not apply to --provider minio"},
 		{[]string{"--provider", "filesystem", "--secret-file", "aws"}, "a directory store needs no credentials"},
@@ -370,3 +370,39 @@ func TestDeploymentsAgree(t *testing.T) {
 }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
+
+// TestSecretFileLinesAreNeverEchoed feeds malformed --secret-file lines that
+// hold real-looking secrets: the error names the line, never its content.
+func TestSecretFileLinesAreNeverEchoed(t *testing.T) {
+	for _, tc := range []struct {
+		line, secret, want string
+	}{
+		{"AZURE_CLIENT_SECRET: Xq8~s3cr3t.Cl1ent-Value_0123456789", "Xq8~s3cr3t.Cl1ent-Value_0123456789", `line 2 has no "="`},
+		{"Xq8~s3cr3t.Cl1ent-Value_0123456789", "Xq8~s3cr3t.Cl1ent-Value_0123456789", `line 2 has no "="`},
+		{"AZURE CLIENT SECRET=Xq8~s3cr3t.Cl1ent-Value_0123456789", "Xq8~s3cr3t", `line 2: the part before "=" is not a variable name`},
+		{"9x8G2kStorageKeyBase64+/==AZURE_STORAGE_KEY", "9x8G2kStorageKeyBase64", `line 2: the part before "=" is not a variable name`},
+	} {
+		path := t.TempDir() + "/credentials-ark"
+		if err := writeFile(path, "AZURE_TENANT_ID=tenant\n"+tc.line+"\nAZURE_CLIENT_ID=client\n"); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("ARK_CONFIG", t.TempDir()+"/no-client-config.json")
+		f := &clientcfg.Factory{}
+		cmd := NewInstallCommand(f)
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetErr(&out)
+		cmd.SetArgs([]string{"--provider", "azure", "--bucket", "b12", "--secret-file", path, "--dry-run", "-o", "yaml"})
+		err := cmd.Execute()
+		if err == nil {
+			t.Errorf("line %q was accepted", tc.line)
+			continue
+		}
+		if strings.Contains(err.Error(), tc.secret) || strings.Contains(out.String(), tc.secret) {
+			t.Errorf("line %q: the secret is in the output:\nerror: %v\noutput: %s", tc.line, err, out.String())
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("line %q: error %v, want %q", tc.line, err, tc.want)
+		}
+	}
+}

@@ -112,8 +112,13 @@ func parseEnvFile(data []byte) (map[string]string, error) {
 		}
 		k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
 		k = strings.TrimSpace(k)
-		if !ok || !envName.MatchString(k) {
-			return nil, fmt.Errorf("--secret-file line %d is not KEY=VALUE (e.g. AZURE_TENANT_ID=...): %q", n, line)
+		// The line is never quoted: it may be a secret pasted whole, or
+		// hold one after a mistyped name.
+		if !ok {
+			return nil, fmt.Errorf("--secret-file line %d has no \"=\": write each variable as KEY=VALUE (e.g. AZURE_TENANT_ID=...), one per line", n)
+		}
+		if !envName.MatchString(k) {
+			return nil, fmt.Errorf("--secret-file line %d: the part before \"=\" is not a variable name (letters, digits and _, not starting with a digit): write KEY=VALUE, e.g. AZURE_TENANT_ID=...", n)
 		}
 		vars[k] = v
 	}

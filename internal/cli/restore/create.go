@@ -5,6 +5,7 @@ package restore
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ import (
 	"github.com/heptio/ark/internal/cli/flags"
 	"github.com/heptio/ark/internal/cli/output"
 	"github.com/heptio/ark/internal/cli/wait"
+	"github.com/heptio/ark/internal/restore"
 )
 
 type createOptions struct {
@@ -85,13 +87,13 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, args []str
 		name = args[0]
 	}
 	if name == "" {
-		name = fmt.Sprintf("%s-%s", backupName, time.Now().UTC().Format("20060102150405"))
+		name = arkv1.RestoreName(backupName, time.Now())
 	}
 	mapping, err := flags.Map("--namespace-mappings", o.namespaceMappings, ":")
 	if err != nil {
 		return err
 	}
-	labels, err := flags.Map("--labels", o.labels, "=")
+	labels, err := flags.Labels(o.labels)
 	if err != nil {
 		return err
 	}
@@ -100,10 +102,6 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, args []str
 		return err
 	}
 	ns := f.ResolvedNamespace()
-	if labels == nil {
-		labels = map[string]string{}
-	}
-	labels[arkv1.BackupNameLabel] = backupName
 	r := &arkv1.Restore{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: labels},
 		Spec: arkv1.RestoreSpec{
@@ -117,6 +115,12 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, args []str
 			RestorePVs:              o.restoreVolumes.Value,
 			IncludeClusterResources: o.includeClusterResources.Value,
 		},
+	}
+	arkv1.SetBackupNameLabel(r, backupName)
+	// The server validates it the same way (with the cluster's discovery
+	// too); failing here loses nothing.
+	if problems := restore.Validate(r.Spec, nil, backupName, nil); len(problems) > 0 {
+		return fmt.Errorf("restore %q is not valid:\n  %s", name, strings.Join(problems, "\n  "))
 	}
 	if o.output != "" {
 		return output.Object(cmd.OutOrStdout(), o.output, r)

@@ -15,6 +15,7 @@ import (
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/cli/clientcfg"
 	"github.com/heptio/ark/internal/cli/download"
+	"github.com/heptio/ark/internal/cli/flags"
 	"github.com/heptio/ark/internal/cli/lookup"
 	"github.com/heptio/ark/internal/cli/output"
 	"github.com/heptio/ark/internal/cli/wait"
@@ -151,6 +152,17 @@ func describe(cmd *cobra.Command, c client.Client, ns string, r *arkv1.Restore) 
 		p("Progress:   %d of %d items restored", pr.ItemsRestored, pr.TotalItems)
 	}
 	p("")
+	if len(s.Hooks.Resources) > 0 {
+		var names []string
+		for _, h := range s.Hooks.Resources {
+			names = append(names, h.Name)
+		}
+		p("Hooks:      %s", strings.Join(names, ", "))
+	}
+	if h := st.HookStatus; h != nil {
+		p("Hooks run:  %d, failed: %d (their output is in `ark restore logs %s`)", h.HooksAttempted, h.HooksFailed, r.Name)
+	}
+	p("")
 	p("Warnings:  %d", st.Warnings)
 	p("Errors:    %d", st.Errors)
 	if st.Warnings+st.Errors == 0 || (st.Phase != arkv1.RestorePhaseCompleted && st.Phase != arkv1.RestorePhasePartiallyFailed) {
@@ -239,7 +251,8 @@ func NewLogsCommand(f *clientcfg.Factory) *cobra.Command {
 			return download.Gunzip(cmd.OutOrStdout(), rc)
 		},
 	}
-	cmd.Flags().DurationVar(&timeout, "timeout", time.Minute, "how long to wait for the server to answer")
+	timeout = time.Minute
+	cmd.Flags().Var(flags.Duration{D: &timeout}, "timeout", "how long to wait for the server to answer")
 	return cmd
 }
 

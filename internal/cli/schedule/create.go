@@ -63,7 +63,7 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, name strin
 	if strings.TrimSpace(o.schedule) == "" {
 		return fmt.Errorf(`--schedule is required: give a cron expression such as --schedule "0 */6 * * *", or a descriptor such as --schedule "@daily"`)
 	}
-	labels, err := flags.Map("--labels", o.labels, "=")
+	labels, err := flags.Labels(o.labels)
 	if err != nil {
 		return err
 	}

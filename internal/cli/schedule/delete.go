@@ -40,7 +40,7 @@ func NewDeleteCommand(f *clientcfg.Factory) *cobra.Command {
 					return fmt.Errorf("deleting schedule %q: %w", s.Name, err)
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "Schedule %q deleted. The backups it made are kept: delete them with `ark backup delete --selector %s=%s`.\n",
-					s.Name, arkv1.ScheduleNameLabel, s.Name)
+					s.Name, arkv1.ScheduleNameLabel, arkv1.LabelValue(s.Name))
 			}
 			return nil
 		},

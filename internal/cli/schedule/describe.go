@@ -3,6 +3,7 @@ package schedule
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -34,8 +35,10 @@ func NewDescribeCommand(f *clientcfg.Factory) *cobra.Command {
 				}
 				s := &l.Items[i]
 				var backups arkv1.BackupList
-				err := c.List(cmd.Context(), &backups, client.InNamespace(s.Namespace), client.MatchingLabels{arkv1.ScheduleNameLabel: s.Name})
-				describe(cmd.OutOrStdout(), s, backups.Items, err, time.Now())
+				err := c.List(cmd.Context(), &backups, client.InNamespace(s.Namespace), client.MatchingLabels(arkv1.ScheduleSelector(s.Name)))
+				// The label may be a shortened name: keep this schedule's own.
+				mine := slices.DeleteFunc(backups.Items, func(b arkv1.Backup) bool { return arkv1.ScheduleName(&b) != s.Name })
+				describe(cmd.OutOrStdout(), s, mine, err, time.Now())
 			}
 			return nil
 		},

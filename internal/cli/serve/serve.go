@@ -11,9 +11,11 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/heptio/ark/internal/cli/clientcfg"
+	"github.com/heptio/ark/internal/cli/flags"
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/kube/adaptive"
 	"github.com/heptio/ark/internal/pluginhost"
+	"github.com/heptio/ark/internal/redact"
 	"github.com/heptio/ark/internal/restore"
 	"github.com/heptio/ark/internal/server"
 	"github.com/heptio/ark/internal/snapshot"
@@ -71,7 +73,10 @@ missing, and reloads it when it changes.`,
 	fl.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	fl.StringVar(&opts.MetricsAddress, "metrics-address", ":8085", "address of the Prometheus /metrics endpoint (0 disables it)")
 	fl.StringVar(&opts.HealthAddress, "health-address", ":8086", "address of the /healthz and /readyz endpoints")
-	fl.BoolVar(&opts.LeaderElect, "leader-elect", false, "elect a leader, so that of several replicas only one acts")
+	fl.StringVar(&opts.ProfileAddress, "profile-address", "", "address of Go's /debug/pprof endpoints, to diagnose memory or CPU use (empty: off; never expose it outside the pod)")
+	// On by default: two servers acting at once (a scale-up, a rollout, a
+	// partitioned node whose pod still runs) would write the same keys.
+	fl.BoolVar(&opts.LeaderElect, "leader-elect", true, "elect a leader through a Lease in the namespace, so that of several replicas only one acts (--leader-elect=false for a single server run by hand)")
 	// No fixed client-side rate by default: writes go through an adaptive
 	// limit that follows the API server's answers (429s from priority and
 	// fairness, latency), which a fixed rate can only under- or overshoot.
@@ -82,12 +87,15 @@ missing, and reloads it when it changes.`,
 	fl.IntVar(&opts.ConcurrentBackups, "concurrent-backups", 4, "how many backups run at once")
 	fl.IntVar(&opts.ConcurrentRestores, "concurrent-restores", 2, "how many restores run at once")
 	fl.Int64Var(&opts.BackupPageSize, "backup-page-size", 500, "items per LIST page during a backup")
-	fl.DurationVar(&opts.VolumeTimeout, "volume-timeout", snapshot.DefaultVolumeTimeout, "how long a restore waits for a volume created from a snapshot")
+	opts.VolumeTimeout = snapshot.DefaultVolumeTimeout
+	fl.Var(flags.Duration{D: &opts.VolumeTimeout}, "volume-timeout", "how long a restore waits for a volume created from a snapshot")
 	fl.Int64Var(&opts.MaxArchiveEntry, "max-archive-entry-size", 0, "largest single object a restore accepts from an archive, in bytes (0: the default, 32 MiB)")
-	fl.DurationVar(&opts.MinSyncPeriod, "min-sync-period", time.Minute, "floor of the Config's sync periods (lowered only for tests)")
+	opts.MinSyncPeriod = time.Minute
+	fl.Var(flags.Duration{D: &opts.MinSyncPeriod}, "min-sync-period", "floor of the Config's sync periods (lowered only for tests)")
 	_ = fl.MarkHidden("min-sync-period")
-	fl.StringVar(&opts.PluginDir, "plugin-dir", pluginhost.DefaultDir, "directory of the plugin binaries (`ark plugin add` puts them there); a missing directory means no plugins")
-	fl.DurationVar(&opts.PluginTimeout, "plugin-timeout", plugin.DefaultCallTimeout, "longest a call to a plugin may take (one batch of items, one store call); a plugin that takes longer is stopped and started again")
+	fl.StringVar(&opts.PluginDir, "plugin-dir", pluginhost.DefaultDir, "directory of the plugin binaries (where ark plugin add puts them); a missing directory means no plugins")
+	opts.PluginTimeout = plugin.DefaultCallTimeout
+	fl.Var(flags.Duration{D: &opts.PluginTimeout}, "plugin-timeout", "longest a call to a plugin may take (one batch of items, one store call); a plugin that takes longer is stopped and started again")
 	return cmd
 }
 
@@ -97,11 +105,13 @@ func newLogger(level, format string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
 	hopts := &slog.HandlerOptions{Level: lv}
+	// Nothing the server logs (its own records, controller-runtime's, the
+	// operations') shows a URL's query string or a credential.
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, hopts)), nil
+		return slog.New(redact.Handler(slog.NewTextHandler(os.Stderr, hopts))), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, hopts)), nil
+		return slog.New(redact.Handler(slog.NewJSONHandler(os.Stderr, hopts))), nil
 	}
 	return nil, fmt.Errorf("--log-format %q: use text or json", format)
 }

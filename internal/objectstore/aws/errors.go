@@ -10,6 +10,7 @@ import (
 
 	"github.com/heptio/ark/internal/objectstore"
 	"github.com/heptio/ark/internal/objectstore/unreachable"
+	"github.com/heptio/ark/internal/redact"
 )
 
 // credentialsFix is the troubleshooting doc's checklist for
@@ -57,6 +58,9 @@ func mapError(op, bucket, key string, err error) error {
 	if err == nil {
 		return nil
 	}
+	// The SDK's errors may quote request URLs (a presigned one's query
+	// string is its signature).
+	err = redact.Error(err)
 	where := fmt.Sprintf("s3://%s/%s", bucket, key)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s %s: %w", op, where, err)

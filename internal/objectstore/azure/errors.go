@@ -12,6 +12,7 @@ import (
 
 	"github.com/heptio/ark/internal/objectstore"
 	"github.com/heptio/ark/internal/objectstore/unreachable"
+	"github.com/heptio/ark/internal/redact"
 )
 
 // credentialsFix is the troubleshooting doc's checklist for "Failed to
@@ -50,6 +51,9 @@ func (s *Store) mapError(op, bucket, key string, err error) error {
 	if err == nil {
 		return nil
 	}
+	// Transport errors quote the request URL, which holds the SAS when
+	// the credentials are a SAS connection string.
+	err = redact.Error(err)
 	where := fmt.Sprintf("azure://%s/%s/%s", s.account, bucket, key)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s %s: %w", op, where, err)

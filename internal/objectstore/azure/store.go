@@ -24,6 +24,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/service"
 
 	"github.com/heptio/ark/internal/objectstore"
+	"github.com/heptio/ark/internal/redact"
 )
 
 // Environment variables, as the cloud-credentials secret of the Ark docs
@@ -86,7 +87,9 @@ func New(cfg map[string]string) (*Store, error) {
 		endpoint = os.Getenv(EnvEndpoint)
 	}
 	if endpoint != "" && !strings.HasPrefix(endpoint, "http://") && !strings.HasPrefix(endpoint, "https://") {
-		return nil, fmt.Errorf("azure object store: blob endpoint %q (config %s or $%s) is not a URL: write the blob service URL with its scheme, for example http://127.0.0.1:10000/devstoreaccount1/", endpoint, ConfigStorageEndpoint, EnvEndpoint)
+		// The value is not echoed: from the environment, it may be a
+		// connection string (with its key) set in the wrong variable.
+		return nil, fmt.Errorf("azure object store: the blob endpoint (config %s or $%s) is not a URL: write the blob service URL with its scheme, for example http://127.0.0.1:10000/devstoreaccount1/", ConfigStorageEndpoint, EnvEndpoint)
 	}
 	if endpoint != "" && !strings.HasSuffix(endpoint, "/") {
 		endpoint += "/"
@@ -246,7 +249,7 @@ func (s *Store) CreateSignedURL(ctx context.Context, bucket, key string, ttl tim
 	if s.sharedKey {
 		u, err := blobClient.GetSASURL(perms, expiry, &blob.GetSASURLOptions{StartTime: &start})
 		if err != nil {
-			return "", fmt.Errorf("sign azure://%s/%s: %w", bucket, key, err)
+			return "", fmt.Errorf("sign azure://%s/%s: %w", bucket, key, redact.Error(err))
 		}
 		return u, nil
 	}

@@ -1,6 +1,10 @@
 // Package filesystem is an object store kept in a local directory, for
 // single-machine setups and the quickstart: <path>/<bucket>/<key>.
 //
+// Objects hold every Secret of a backup, so what the store creates is
+// private to the user the server runs as: files 0600 (the temporary file
+// too, and the rename keeps its mode), directories 0700.
+//
 // Writes go to a hidden temporary file next to the object and are renamed
 // into place after an fsync, so a crash leaves either the old object or the
 // new one under the key, never a torn file. Every file operation goes through
@@ -36,6 +40,12 @@ const ConfigPath = "path"
 // tempPrefix marks in-flight uploads. Keys may not use it, so a listing
 // can skip them without ever hiding a real object.
 const tempPrefix = ".ark-upload-"
+
+// Modes of what the store creates: readable by the server's user only.
+const (
+	fileMode fs.FileMode = 0o600
+	dirMode  fs.FileMode = 0o700
+)
 
 // Store implements objectstore.ObjectStore on a local directory.
 type Store struct {
@@ -164,6 +174,9 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 			_ = r.Remove(tmpName)
 		}
 	}()
+	// Held until the upload ends, so a server starting meanwhile does not
+	// take the file for a crashed upload's (RemoveStaleUploads).
+	defer holdUpload(r, tmpName).Release()
 
 	if _, err := io.Copy(tmp, contextReader{ctx: ctx, r: body}); err != nil {
 		return s.mapError("put", bucket, key, err)
@@ -191,13 +204,13 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 func createTemp(r *os.Root, dir string) (*os.File, string, error) {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		if err := r.MkdirAll(dir, 0o755); err != nil {
+		if err := r.MkdirAll(dir, dirMode); err != nil {
 			return nil, "", err
 		}
 		var rnd [8]byte
 		_, _ = rand.Read(rnd[:])
 		name := path.Join(dir, tempPrefix+hex.EncodeToString(rnd[:]))
-		f, err := r.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err := r.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fileMode)
 		if err == nil {
 			return f, name, nil
 		}

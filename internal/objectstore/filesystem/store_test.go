@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/heptio/ark/internal/objectstore"
@@ -221,5 +222,52 @@ func TestPermissionErrorsMapToAccessDenied(t *testing.T) {
 	err := s.mapError("put", "ark", "b1/x", fmt.Errorf("open: %w", fs.ErrPermission))
 	if !errors.Is(err, objectstore.ErrAccessDenied) || !strings.Contains(err.Error(), root) {
 		t.Errorf("mapError(EACCES) = %v, want ErrAccessDenied naming %s", err, root)
+	}
+}
+
+// TestWhatTheStoreCreatesIsPrivate: archives hold every Secret of a
+// backup, so the files and directories the store creates, and the
+// temporary file of an upload in progress, are readable by the server's
+// user only, whatever the umask lets through.
+func TestWhatTheStoreCreatesIsPrivate(t *testing.T) {
+	old := syscall.Umask(0)
+	defer syscall.Umask(old)
+	s, root := newStore(t)
+	ctx := context.Background()
+
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- s.PutObject(ctx, "ark", "b1/sub/b1.tar.gz", pr) }()
+	if _, err := pw.Write([]byte("secrets")); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(filepath.Join(root, "ark", "b1", "sub"))
+	if err != nil || len(entries) != 1 || !strings.HasPrefix(entries[0].Name(), tempPrefix) {
+		t.Fatalf("upload in progress: entries %v, %v", entries, err)
+	}
+	checkMode(t, filepath.Join(root, "ark", "b1", "sub", entries[0].Name()), 0o600)
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	checkMode(t, filepath.Join(root, "ark", "b1", "sub", "b1.tar.gz"), 0o600)
+	checkMode(t, filepath.Join(root, "ark", "b1", "sub"), fs.ModeDir|0o700)
+	checkMode(t, filepath.Join(root, "ark", "b1"), fs.ModeDir|0o700)
+
+	// An overwrite too.
+	if err := s.PutObject(ctx, "ark", "b1/sub/b1.tar.gz", strings.NewReader("new")); err != nil {
+		t.Fatal(err)
+	}
+	checkMode(t, filepath.Join(root, "ark", "b1", "sub", "b1.tar.gz"), 0o600)
+}
+
+func checkMode(t *testing.T, p string, want fs.FileMode) {
+	t.Helper()
+	info, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode() != want {
+		t.Errorf("%s has mode %v, want %v", p, info.Mode(), want)
 	}
 }

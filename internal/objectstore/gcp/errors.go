@@ -11,6 +11,7 @@ import (
 
 	"github.com/heptio/ark/internal/objectstore"
 	"github.com/heptio/ark/internal/objectstore/unreachable"
+	"github.com/heptio/ark/internal/redact"
 )
 
 const accessFix = "check the service account key in the cloud-credentials secret (key cloud, mounted at /credentials, " +
@@ -27,6 +28,8 @@ func bucketMissing(bucket, op, where string, err error) error {
 // object in a missing bucket with a plain "object doesn't exist", so on that
 // path the bucket is looked up to tell the two apart.
 func (s *Store) mapError(ctx context.Context, op, bucket, key string, err error) error {
+	// Request URLs in the library's errors may carry signatures or tokens.
+	err = redact.Error(err)
 	where := fmt.Sprintf("gs://%s/%s", bucket, key)
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s %s: %w", op, where, err)

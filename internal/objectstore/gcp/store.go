@@ -23,6 +23,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/heptio/ark/internal/objectstore"
+	"github.com/heptio/ark/internal/redact"
 )
 
 const (
@@ -293,7 +294,7 @@ func (s *Store) CreateSignedURL(ctx context.Context, bucket, key string, ttl tim
 	u, err := s.client.Bucket(bucket).SignedURL(key, opts)
 	if err != nil {
 		return "", fmt.Errorf("sign gs://%s/%s: %w; signing needs a service account key in %s (or, without one, the iam.serviceAccounts.signBlob permission); %s",
-			bucket, key, err, EnvCredentials, credentialsFix)
+			bucket, key, redact.Error(err), EnvCredentials, credentialsFix)
 	}
 	return u, nil
 }

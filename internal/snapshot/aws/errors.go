@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/smithy-go"
 
+	"github.com/heptio/ark/internal/redact"
 	"github.com/heptio/ark/internal/snapshot"
 )
 
@@ -53,6 +54,8 @@ func (e *noCredentialsError) Unwrap() []error { return []error{snapshot.ErrCrede
 // user can act on, what to do about it.
 func (b *BlockStore) explain(err error, format string, args ...any) error {
 	what := fmt.Sprintf(format, args...)
+	// The SDK's errors may quote request URLs and token responses.
+	err = redact.Error(err)
 
 	var noCreds *noCredentialsError
 	if errors.As(err, &noCreds) {

@@ -8,6 +8,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/heptio/ark/internal/redact"
 	"github.com/heptio/ark/internal/snapshot"
 )
 
@@ -24,6 +25,8 @@ const credentialsFix = "This means that the secrets containing the Azure service
 // user can act on, what to do about it.
 func (b *BlockStore) explain(err error, format string, args ...any) error {
 	what := fmt.Sprintf(format, args...)
+	// The SDK's errors may quote request URLs and token responses.
+	err = redact.Error(err)
 
 	var authErr *azidentity.AuthenticationFailedError
 	if errors.As(err, &authErr) {

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/oauth2"
 	"google.golang.org/api/googleapi"
 
+	"github.com/heptio/ark/internal/redact"
 	"github.com/heptio/ark/internal/snapshot"
 )
 
@@ -34,6 +35,8 @@ func credentialsError(err error) error {
 // errors a user can act on, what to do about it.
 func (b *BlockStore) explain(err error, format string, args ...any) error {
 	what := fmt.Sprintf(format, args...)
+	// The SDK's errors may quote request URLs and token responses.
+	err = redact.Error(err)
 
 	var authErr *auth.Error
 	var oauthErr *oauth2.RetrieveError

@@ -9,13 +9,15 @@
 //
 // Config keys (the Ark Config's persistentVolumeProvider.config):
 //
-//	volumeRoot  directory under which restored volumes are created; required
-//	            for restores, not for backups
+//	volumeRoot           directory under which restored volumes are created;
+//	                     required for restores, not for backups
+//	maxRestoreBytes      bound of a restored volume (default 32Gi)
+//	maxRestoreFileBytes  bound of one restored file (default 8Gi)
 //
 // Objects, in the bucket and under the key prefix the caller chooses:
 //
 //	<prefix><snapshotID>.tar.gz   the volume's tree: modes, times, symlinks
-//	<prefix><snapshotID>.json     {"snapshotID", "sourcePath", "createdAt", "tags"}
+//	<prefix><snapshotID>.json     {"snapshotID", "sourcePath", "createdAt", "tags", "owners"}
 package local
 
 import (
@@ -60,6 +62,7 @@ type BlockStore struct {
 	bucket     string
 	prefix     string
 	volumeRoot string
+	limits     restoreLimits
 }
 
 var _ snapshot.BlockStore = (*BlockStore)(nil)
@@ -67,7 +70,7 @@ var _ snapshot.BlockStore = (*BlockStore)(nil)
 // New builds a local block store that keeps snapshots in bucket under prefix
 // (e.g. "snapshots/"; a missing trailing slash is added).
 // Keys are the config keys of the local block store.
-var Keys = providerconfig.Keys{Known: []string{VolumeRootKey}}
+var Keys = providerconfig.Keys{Known: []string{VolumeRootKey, MaxRestoreBytesKey, MaxRestoreFileBytesKey}}
 
 func New(store objectstore.ObjectStore, bucket, prefix string, cfg map[string]string) (*BlockStore, error) {
 	if err := Keys.CheckUnknown(cfg); err != nil {
@@ -86,7 +89,11 @@ func New(store objectstore.ObjectStore, bucket, prefix string, cfg map[string]st
 		}
 		root = filepath.Clean(root)
 	}
-	return &BlockStore{store: store, bucket: bucket, prefix: prefix, volumeRoot: root}, nil
+	limits, err := parseRestoreLimits(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &BlockStore{store: store, bucket: bucket, prefix: prefix, volumeRoot: root, limits: limits}, nil
 }
 
 func (b *BlockStore) archiveKey(id string) string  { return b.prefix + id + ".tar.gz" }
@@ -106,7 +113,14 @@ type metadata struct {
 	SourcePath string            `json:"sourcePath"`
 	CreatedAt  time.Time         `json:"createdAt"`
 	Tags       map[string]string `json:"tags"`
+	// Owners are the owners the volume's entries had; a restore gives
+	// entries no other owner. Absent in snapshots of older versions.
+	Owners []Owner `json:"owners,omitempty"`
 }
+
+// maxMetadataBytes bounds the metadata file read on restore (1,024 owners
+// and the tags are far less).
+const maxMetadataBytes = 1 << 20
 
 // CreateSnapshot streams the directory volumeID into the object store as a
 // tar.gz, then writes its tags next to it.
@@ -115,7 +129,8 @@ func (b *BlockStore) CreateSnapshot(ctx context.Context, volumeID, zone string, 
 	if err != nil {
 		return "", err
 	}
-	// WalkDir does not descend into a root that is itself a symlink.
+	// The PV names the directory (an administrator chose it, not a pod): a
+	// symlink there is followed once, and the real path recorded.
 	if dir, err = filepath.EvalSymlinks(dir); err != nil {
 		return "", fmt.Errorf("local volume %s: %w", volumeID, err)
 	}
@@ -126,8 +141,10 @@ func (b *BlockStore) CreateSnapshot(ctx context.Context, volumeID, zone string, 
 
 	pr, pw := io.Pipe()
 	archived := make(chan error, 1)
+	var owners *ownerSet
 	go func() {
-		err := writeArchive(pw, dir)
+		var err error
+		owners, err = writeArchive(pw, dir)
 		pw.CloseWithError(err)
 		archived <- err
 	}()
@@ -146,7 +163,7 @@ func (b *BlockStore) CreateSnapshot(ctx context.Context, volumeID, zone string, 
 		return "", fmt.Errorf("snapshotting %s: uploading to %s/%s: %w", dir, b.bucket, b.archiveKey(id), putErr)
 	}
 
-	meta, err := json.MarshalIndent(metadata{SnapshotID: id, SourcePath: dir, CreatedAt: time.Now().UTC(), Tags: tags}, "", "  ")
+	meta, err := json.MarshalIndent(metadata{SnapshotID: id, SourcePath: dir, CreatedAt: time.Now().UTC(), Tags: tags, Owners: owners.list()}, "", "  ")
 	if err != nil {
 		return "", err
 	}
@@ -174,6 +191,10 @@ func (b *BlockStore) CreateVolumeFromSnapshot(ctx context.Context, snapshotID, v
 		return "", fmt.Errorf("creating %s %s: %w", VolumeRootKey, b.volumeRoot, err)
 	}
 
+	owners, err := b.recordedOwners(ctx, snapshotID)
+	if err != nil {
+		return "", err
+	}
 	body, err := b.store.GetObject(ctx, b.bucket, b.archiveKey(snapshotID))
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return "", fmt.Errorf("local snapshot %s: %w: %s/%s does not exist; it was deleted, or the Ark Config points at another bucket",
@@ -193,7 +214,7 @@ func (b *BlockStore) CreateVolumeFromSnapshot(ctx context.Context, snapshotID, v
 	if err != nil {
 		return "", fmt.Errorf("restoring local snapshot %s: %w", snapshotID, err)
 	}
-	if err := extractArchive(ctx, body, staging); err != nil {
+	if err := extractArchive(ctx, body, staging, b.limits, owners); err != nil {
 		_ = removeTree(staging)
 		return "", fmt.Errorf("restoring local snapshot %s: %w", snapshotID, err)
 	}
@@ -202,6 +223,32 @@ func (b *BlockStore) CreateVolumeFromSnapshot(ctx context.Context, snapshotID, v
 		return "", fmt.Errorf("restoring local snapshot %s: %w", snapshotID, err)
 	}
 	return final, nil
+}
+
+// recordedOwners reads the owners the snapshot's metadata recorded; nil
+// when it recorded none (older snapshots, or a missing metadata file).
+func (b *BlockStore) recordedOwners(ctx context.Context, snapshotID string) (*ownerSet, error) {
+	body, err := b.store.GetObject(ctx, b.bucket, b.metadataKey(snapshotID))
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading local snapshot %s: %w", snapshotID, err)
+	}
+	defer body.Close()
+	var meta metadata
+	if err := json.NewDecoder(io.LimitReader(body, maxMetadataBytes)).Decode(&meta); err != nil {
+		return nil, fmt.Errorf("local snapshot %s: its metadata %s/%s is not valid JSON (%v); the bucket's copy is corrupt",
+			snapshotID, b.bucket, b.metadataKey(snapshotID), err)
+	}
+	if len(meta.Owners) > maxOwners {
+		return nil, fmt.Errorf("local snapshot %s: its metadata records %d owners, more than the %d a snapshot can have; the bucket's copy was altered",
+			snapshotID, len(meta.Owners), maxOwners)
+	}
+	if len(meta.Owners) == 0 {
+		return nil, nil
+	}
+	return ownerSetOf(meta.Owners), nil
 }
 
 // IsVolumeReady reports whether the restored directory exists; it appears

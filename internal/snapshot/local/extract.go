@@ -19,12 +19,25 @@ import (
 // maxSymlinkHops bounds symlink resolution, as the kernel's ELOOP does.
 const maxSymlinkHops = 40
 
+// unsafeModeBits are never restored: a volume is mounted into pods, and a
+// setuid or setgid file (or a setgid or sticky directory) in it would act
+// with the rights of whoever owned it in the backup, or of whatever owner an
+// altered archive names.
+const unsafeModeBits = fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
 // extractArchive unpacks a snapshot made by writeArchive into dest, which
 // must exist and be empty. Every write goes through an os.Root, so no entry
 // can write outside dest even through symlinks; entries named with ".." or
 // absolute paths, absolute symlinks and symlinks that resolve outside dest
 // are refused, as are entry types writeArchive never produces.
-func extractArchive(ctx context.Context, r io.Reader, dest string) error {
+//
+// What it writes is bounded by limits; setuid, setgid and sticky bits are
+// dropped; and owners are restored (when the server runs as root) only when
+// they are among owners, the set the snapshot recorded when it was taken:
+// an entry of any other owner is refused. With no recorded owners (a
+// snapshot taken before they were recorded), everything belongs to the
+// server's user.
+func extractArchive(ctx context.Context, r io.Reader, dest string, limits restoreLimits, owners *ownerSet) error {
 	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return fmt.Errorf("the snapshot is not a gzip stream: %w", err)
@@ -44,9 +57,10 @@ func extractArchive(ctx context.Context, r io.Reader, dest string) error {
 	}
 	var dirs []dirAttrs
 	var links []string
-	chown := os.Geteuid() == 0
+	chown := os.Geteuid() == 0 && !owners.empty()
+	var total int64
 
-	tr := tar.NewReader(gz)
+	tr := tar.NewReader(&boundedReader{r: gz, left: limits.total, limit: limits.total})
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -62,7 +76,11 @@ func extractArchive(ctx context.Context, r io.Reader, dest string) error {
 		if err != nil {
 			return err
 		}
-		mode := hdr.FileInfo().Mode()
+		mode := hdr.FileInfo().Mode() &^ unsafeModeBits
+		if chown && !owners.contains(hdr.Uid, hdr.Gid) {
+			return fmt.Errorf("snapshot entry %s is owned by %d:%d, an owner the snapshot did not record when it was taken; the archive was altered, so it is not restored",
+				name, hdr.Uid, hdr.Gid)
+		}
 
 		switch hdr.Typeflag {
 		case tar.TypeDir:
@@ -79,6 +97,14 @@ func extractArchive(ctx context.Context, r io.Reader, dest string) error {
 			dirs = append(dirs, dirAttrs{name: name, mode: mode, mtime: hdr.ModTime, hdr: hdr})
 			continue
 		case tar.TypeReg:
+			if hdr.Size > limits.file {
+				return fmt.Errorf("snapshot entry %s is %d bytes, more than the %s a restored file may have (%s): raise persistentVolumeProvider.config.%s if the volume really holds such a file",
+					name, hdr.Size, formatBytes(limits.file), MaxRestoreFileBytesKey, MaxRestoreFileBytesKey)
+			}
+			if total += hdr.Size; total > limits.total {
+				return fmt.Errorf("the snapshot's files add up to more than %s (%s) at %s: raise persistentVolumeProvider.config.%s if the volume really is that large",
+					formatBytes(limits.total), MaxRestoreBytesKey, name, MaxRestoreBytesKey)
+			}
 			if err := mkParent(root, name); err != nil {
 				return err
 			}
@@ -99,7 +125,6 @@ func extractArchive(ctx context.Context, r io.Reader, dest string) error {
 					return fmt.Errorf("setting the owner of %s: %w", name, err)
 				}
 			}
-			// Chmod after chown: chown clears setuid/setgid bits.
 			if err := root.Chmod(name, mode); err != nil {
 				return fmt.Errorf("setting the mode of %s: %w", name, err)
 			}

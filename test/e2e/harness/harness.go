@@ -310,10 +310,6 @@ func (e *Env) StartServer() {
 	})
 }
 
-// SetServerArgs replaces the extra flags of `ark server` for the next
-// StartServer.
-func (e *Env) SetServerArgs(args ...string) { e.serverArgs = args }
-
 // BuildPlugin builds the plugin binary of the Go main package pkg, in the
 // module at moduleDir (a path in the repository), into out.
 func BuildPlugin(t testing.TB, moduleDir, pkg, out string) {
