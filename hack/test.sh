@@ -30,6 +30,39 @@ echo "test.sh: go test -race" >&2
 # detector's shadow memory would swamp that measure. The stores' own unit
 # tests run with it.
 race_pkgs=$(go list ./... | grep -v '/internal/objectstore/conformance$')
-go test -race -count=1 -timeout 80m "$@" $race_pkgs
+if [ $# -gt 0 ]; then
+  # Flags given (-run, -short, ...): one go test over everything.
+  go test -race -count=1 -timeout 80m "$@" $race_pkgs
+  go test -count=1 -timeout 20m "$@" ./internal/objectstore/conformance
+  exit 0
+fi
+go test -race -count=1 -timeout 80m $(echo "$race_pkgs" | grep -v '/test/e2e$')
 echo "test.sh: go test (object-store conformance, without the race detector)" >&2
-go test -count=1 -timeout 20m "$@" ./internal/objectstore/conformance
+go test -count=1 -timeout 20m ./internal/objectstore/conformance
+
+# The end-to-end tests each start their own cluster and spend most of their
+# time waiting on it, so two shards at once finish well before one shard
+# would, even on 2 cores. The tests are dealt round-robin from the list.
+shards=${ARK_E2E_SHARDS:-2}
+echo "test.sh: end-to-end tests (-race), $shards shards at once" >&2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+go test -c -race -o "$work/e2e.test" ./test/e2e
+mapfile -t tests < <("$work/e2e.test" -test.list '.*' | grep '^Test' | sort)
+pids=()
+for ((i = 0; i < shards; i++)); do
+  names=()
+  for ((j = i; j < ${#tests[@]}; j += shards)); do names+=("${tests[j]}"); done
+  [ ${#names[@]} -gt 0 ] || continue
+  pattern="^($(IFS='|'; echo "${names[*]}"))\$"
+  (cd test/e2e && "$work/e2e.test" -test.count=1 -test.timeout=80m -test.run "$pattern" >"$work/shard-$i.log" 2>&1) &
+  pids+=($!)
+done
+failed=0
+for i in "${!pids[@]}"; do
+  if wait "${pids[$i]}"; then status=ok; else status=FAIL; failed=1; fi
+  echo "----- e2e shard $i: $status" >&2
+  grep -E '^(--- |ok|FAIL|PASS|panic)' "$work/shard-$i.log" >&2 || true
+  if [ "$status" = FAIL ]; then tail -n 300 "$work/shard-$i.log" >&2; fi
+done
+exit $failed

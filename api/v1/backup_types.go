@@ -171,7 +171,23 @@ type BackupStatus struct {
 	// +optional
 	// +nullable
 	HookStatus *HookStatus `json:"hookStatus,omitempty"`
+	// Conditions are observations of the backup after it finished: Verified
+	// says whether its archive, read back from object storage, passed every
+	// check of `ark backup verify` (reason and message say which failed).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// LastVerified is when the server last read the archive back from
+	// object storage and verified it, whatever the result; the Verified
+	// condition's lastTransitionTime is when the result last changed.
+	// +optional
+	// +nullable
+	LastVerified *metav1.Time `json:"lastVerified,omitempty"`
 }
+
+// BackupConditionVerified is the condition type of a backup's verification.
+const BackupConditionVerified = "Verified"
 
 // BackupProgress counts items as the backup runs.
 type BackupProgress struct {
@@ -223,6 +239,7 @@ type VolumeBackupInfo struct {
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Items",type=integer,JSONPath=`.status.progress.itemsBackedUp`
 // +kubebuilder:printcolumn:name="Errors",type=integer,JSONPath=`.status.errors`
+// +kubebuilder:printcolumn:name="Verified",type=string,JSONPath=`.status.conditions[?(@.type=="Verified")].status`
 // +kubebuilder:printcolumn:name="Expires",type=date,JSONPath=`.status.expiration`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 

@@ -47,6 +47,12 @@ type Config struct {
 	// ScheduleSyncPeriod is how often schedules are checked (default 1m).
 	// +optional
 	ScheduleSyncPeriod metav1.Duration `json:"scheduleSyncPeriod,omitempty"`
+	// BackupVerificationPeriod is how often every finished backup's archive
+	// is read back from object storage and verified again (default 168h,
+	// weekly; at least 1m). Each new backup is verified once right after it
+	// is written, whatever the period.
+	// +optional
+	BackupVerificationPeriod metav1.Duration `json:"backupVerificationPeriod,omitempty"`
 	// ResourcePriorities orders the restore: these resources first, in this
 	// order, then the rest alphabetically.
 	// +optional

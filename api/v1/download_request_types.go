@@ -5,7 +5,7 @@ import (
 )
 
 // DownloadTargetKind is what a DownloadRequest fetches.
-// +kubebuilder:validation:Enum=BackupLog;BackupContents;RestoreLog;RestoreResults
+// +kubebuilder:validation:Enum=BackupLog;BackupContents;RestoreLog;RestoreResults;RestorePlan
 type DownloadTargetKind string
 
 const (
@@ -13,6 +13,8 @@ const (
 	DownloadTargetKindBackupContents DownloadTargetKind = "BackupContents"
 	DownloadTargetKindRestoreLog     DownloadTargetKind = "RestoreLog"
 	DownloadTargetKindRestoreResults DownloadTargetKind = "RestoreResults"
+	// DownloadTargetKindRestorePlan is a dry-run restore's plan.
+	DownloadTargetKindRestorePlan DownloadTargetKind = "RestorePlan"
 )
 
 // DownloadTarget names the file to download.

@@ -32,6 +32,12 @@ type RestoreSpec struct {
 	// +optional
 	// +nullable
 	IncludeClusterResources *bool `json:"includeClusterResources,omitempty"`
+	// DryRun previews the restore: the whole plan runs through the API
+	// server's own dry run (dryRun=All), so admission, schemas and quotas
+	// are checked by the cluster, and nothing is created. The restore ends
+	// Previewed, with a plan of what each item would do.
+	// +optional
+	DryRun bool `json:"dryRun,omitempty"`
 	// Hooks add init containers to restored pods and run commands in them
 	// once they are Running (docs/hooks.md).
 	// +optional
@@ -116,7 +122,7 @@ type HookStatus struct {
 }
 
 // RestorePhase is where a restore is in its life.
-// +kubebuilder:validation:Enum=New;FailedValidation;InProgress;Completed;PartiallyFailed;Failed
+// +kubebuilder:validation:Enum=New;FailedValidation;InProgress;Completed;PartiallyFailed;Failed;Previewed
 type RestorePhase string
 
 const (
@@ -126,6 +132,10 @@ const (
 	RestorePhaseCompleted        RestorePhase = "Completed"
 	RestorePhasePartiallyFailed  RestorePhase = "PartiallyFailed"
 	RestorePhaseFailed           RestorePhase = "Failed"
+	// RestorePhasePreviewed: a dry run finished; nothing was created, and
+	// status.plan (with the plan file in object storage) says what a
+	// restore would do.
+	RestorePhasePreviewed RestorePhase = "Previewed"
 )
 
 // RestoreStatus is what the server did.
@@ -153,6 +163,33 @@ type RestoreStatus struct {
 	// +optional
 	// +nullable
 	HookStatus *HookStatus `json:"hookStatus,omitempty"`
+	// Plan counts what a dry run found; set only for spec.dryRun. The plan
+	// of every item is in object storage (`ark restore describe --details`).
+	// +optional
+	// +nullable
+	Plan *RestorePlanSummary `json:"plan,omitempty"`
+}
+
+// RestorePlanSummary counts the items of a dry run by what a restore would
+// do with them.
+type RestorePlanSummary struct {
+	// WouldCreate: the API server accepted the item's dry-run create.
+	// +optional
+	WouldCreate int `json:"wouldCreate,omitempty"`
+	// Identical: the object exists and is what the backup holds.
+	// +optional
+	Identical int `json:"identical,omitempty"`
+	// Differs: the object exists and differs from the backup; a restore
+	// leaves it as it is.
+	// +optional
+	Differs int `json:"differs,omitempty"`
+	// WouldFail: the API server refused the item's dry-run create.
+	// +optional
+	WouldFail int `json:"wouldFail,omitempty"`
+	// NotChecked: the API server could not check the item before something
+	// else the restore creates first (its namespace, its CRD).
+	// +optional
+	NotChecked int `json:"notChecked,omitempty"`
 }
 
 // RestoreProgress counts items as the restore runs.

@@ -28,8 +28,10 @@ func (s *Store) SignedURL(ctx context.Context, t DownloadTarget, ttl time.Durati
 		key = s.layout.restoreLogKey(t.Backup, t.Restore)
 	case arkv1.DownloadTargetKindRestoreResults:
 		key = s.layout.restoreResultsKey(t.Backup, t.Restore)
+	case arkv1.DownloadTargetKindRestorePlan:
+		key = s.layout.restorePlanKey(t.Backup, t.Restore)
 	default:
-		return "", fmt.Errorf("unknown download target kind %q: use BackupLog, BackupContents, RestoreLog or RestoreResults", t.Kind)
+		return "", fmt.Errorf("unknown download target kind %q: use BackupLog, BackupContents, RestoreLog, RestoreResults or RestorePlan", t.Kind)
 	}
 	return s.objects.CreateSignedURL(ctx, s.bucket, key, ttl)
 }

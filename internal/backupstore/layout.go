@@ -29,6 +29,7 @@ type Layout struct {
 //	<backup>/<backup>-logs.gz           the backup log
 //	<backup>/restore-<restore>-logs.gz
 //	<backup>/restore-<restore>-results.gz
+//	<backup>/restore-<restore>-plan.gz   the plan of a dry-run restore
 //
 // A file name longer than 255 bytes (a backup or restore name of more than
 // 246 characters) is shortened: see fileName.
@@ -87,4 +88,8 @@ func fileName(prefix, name, suffix string) string {
 	hash := hex.EncodeToString(sum[:])[:16]
 	keep := maxFileName - len(prefix) - len(suffix) - len(hash) - 1
 	return prefix + name[:keep] + "-" + hash + suffix
+}
+
+func (l Layout) restorePlanKey(backup, restore string) string {
+	return l.restoreDir(backup, restore) + fileName("restore-", restore, "-plan.gz")
 }

@@ -43,6 +43,18 @@ func (s *Store) GetArchive(ctx context.Context, backup string) (io.ReadCloser, e
 	return s.objects.GetObject(ctx, s.bucket, s.layout.archiveKey(backup))
 }
 
+// ArchiveLocation names a backup's archive object, for messages that must
+// say which object is damaged or missing.
+func (s *Store) ArchiveLocation(backup string) string {
+	return fmt.Sprintf("bucket %s, object %s", s.bucket, s.layout.archiveKey(backup))
+}
+
+// PutRestorePlan stores a dry-run restore's plan, gzipped JSON, as `ark
+// restore describe` reads it.
+func (s *Store) PutRestorePlan(ctx context.Context, backup, restore string, gzipped io.Reader) error {
+	return s.objects.PutObject(ctx, s.bucket, s.layout.restorePlanKey(backup, restore), gzipped)
+}
+
 // PutRestoreLog stores a restore's gzipped log.
 func (s *Store) PutRestoreLog(ctx context.Context, backup, restore string, gzipped io.Reader) error {
 	return s.objects.PutObject(ctx, s.bucket, s.layout.restoreLogKey(backup, restore), gzipped)

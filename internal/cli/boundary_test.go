@@ -48,7 +48,7 @@ func TestCLIKnowsNothingOfTheServer(t *testing.T) {
 // change there.
 func TestOnlyTheBucketKnowsItsLayout(t *testing.T) {
 	root := filepath.Join("..", "..")
-	layoutMarks := []string{`"ark-backup.json"`, `"-logs.gz"`, `"-results.gz"`, `".tar.gz"`}
+	layoutMarks := []string{`"ark-backup.json"`, `"-logs.gz"`, `"-results.gz"`, `"-plan.gz"`, `".tar.gz"`}
 	err := filepath.WalkDir(filepath.Join(root, "internal"), func(p string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err

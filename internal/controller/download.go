@@ -86,7 +86,7 @@ func (r *DownloadRequestReconciler) target(ctx context.Context, dr *arkv1.Downlo
 			return backupstore.DownloadTarget{}, err
 		}
 		return backupstore.DownloadTarget{Kind: t.Kind, Backup: t.Name}, nil
-	case arkv1.DownloadTargetKindRestoreLog, arkv1.DownloadTargetKindRestoreResults:
+	case arkv1.DownloadTargetKindRestoreLog, arkv1.DownloadTargetKindRestoreResults, arkv1.DownloadTargetKindRestorePlan:
 		var restore arkv1.Restore
 		err := r.Client.Get(ctx, types.NamespacedName{Namespace: dr.Namespace, Name: t.Name}, &restore)
 		if apierrors.IsNotFound(err) {
@@ -97,7 +97,7 @@ func (r *DownloadRequestReconciler) target(ctx context.Context, dr *arkv1.Downlo
 		}
 		return backupstore.DownloadTarget{Kind: t.Kind, Backup: restore.Spec.BackupName, Restore: t.Name}, nil
 	}
-	return backupstore.DownloadTarget{}, fmt.Errorf("unknown download target kind %q: use BackupLog, BackupContents, RestoreLog or RestoreResults", t.Kind)
+	return backupstore.DownloadTarget{}, fmt.Errorf("unknown download target kind %q: use BackupLog, BackupContents, RestoreLog, RestoreResults or RestorePlan", t.Kind)
 }
 
 // quoteName quotes a name for a message, cut short when it is longer than

@@ -28,6 +28,7 @@ import (
 	"github.com/heptio/ark/internal/oplog"
 	"github.com/heptio/ark/internal/progress"
 	"github.com/heptio/ark/internal/restore"
+	"github.com/heptio/ark/internal/restoreplan"
 	"github.com/heptio/ark/internal/settings"
 	"github.com/heptio/ark/internal/snapshot"
 	"github.com/heptio/ark/internal/tempfiles"
@@ -198,12 +199,18 @@ func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1
 	if errs > 0 {
 		phase = arkv1.RestorePhasePartiallyFailed
 	}
+	if result.Plan != nil {
+		phase = arkv1.RestorePhasePreviewed
+	}
 	if err := patchStatusRetrying(ctx, r.Client, rs, func(rs *arkv1.Restore) {
 		rs.Status.Phase = phase
 		rs.Status.Warnings, rs.Status.Errors = warnings, errs
 		rs.Status.CompletionTimestamp = &completed
 		rs.Status.Progress = &arkv1.RestoreProgress{TotalItems: result.TotalItems, ItemsRestored: result.ItemsRestored}
 		rs.Status.HookStatus = result.Hooks
+		if result.Plan != nil {
+			rs.Status.Plan = &result.Plan.Counts
+		}
 	}); err != nil {
 		return fmt.Errorf("recording the result of restore %s: %w", rs.Name, err)
 	}
@@ -250,8 +257,15 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 	}
 	rlog.Info("archive verified", "items", contents.Items, "sha256", verifying.SHA256())
 
+	var plan *restoreplan.Spool
+	if rs.Spec.DryRun {
+		if plan, err = restoreplan.NewSpool(dir); err != nil {
+			return nil, err
+		}
+		defer plan.Close()
+	}
 	var volumes restore.VolumeRestorer
-	if env.Volumes != nil && (rs.Spec.RestorePVs == nil || *rs.Spec.RestorePVs) {
+	if env.Volumes != nil && (rs.Spec.RestorePVs == nil || *rs.Spec.RestorePVs) && !rs.Spec.DryRun {
 		volumes = snapshot.NewVolumeRestorer(env.Volumes, r.VolumeTimeout, rlog, r.Dynamic)
 	}
 	reporter := progress.Start(progressInterval, func(p arkv1.RestoreProgress) {
@@ -271,10 +285,17 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 		PodExec:     r.PodExec,
 		Log:         rlog,
 		Progress:    reporter.Update,
+		DryRun:      rs.Spec.DryRun,
+		Plan:        recorder(plan),
 		ItemActions: r.ItemActions,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if plan != nil {
+		if err := storePlan(ctx, env, rs, plan, result.Plan); err != nil {
+			return nil, err
+		}
 	}
 	return &result, nil
 }

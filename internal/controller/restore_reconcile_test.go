@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/restoreplan"
 )
 
 func (e *reconcilerEnv) newRestore(t *testing.T, name string, spec arkv1.RestoreSpec) {
@@ -114,5 +116,48 @@ func TestRestoreReconcilerFailureBranches(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A dry-run restore ends Previewed with its plan counted in the status and
+// stored, item by item, beside its results; it creates nothing.
+func TestRestoreReconcilerDryRun(t *testing.T) {
+	e := newReconcilerEnv(t)
+	src := e.namespace + "-src"
+	e.createNamespace(t, src)
+	e.configMaps(t, src, 5)
+	e.newBackup(t, "b1", arkv1.BackupSpec{IncludedNamespaces: []string{src}, IncludedResources: []string{"configmaps"}})
+	e.reconcileBackup(t, "b1")
+	for _, name := range []string{"cm-000", "cm-001"} {
+		if err := e.client.Delete(context.Background(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: src, Name: name}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.newRestore(t, "preview", arkv1.RestoreSpec{BackupName: "b1", DryRun: true})
+	e.reconcileRestore(t, "preview")
+	r := e.getRestore(t, "preview")
+	// Three ConfigMaps and their namespace exist as backed up.
+	want := arkv1.RestorePlanSummary{WouldCreate: 2, Identical: 4}
+	if r.Status.Phase != arkv1.RestorePhasePreviewed || r.Status.Plan == nil || *r.Status.Plan != want {
+		t.Fatalf("restore %s (%s), plan %+v, want %+v", r.Status.Phase, r.Status.FailureReason, r.Status.Plan, want)
+	}
+	var cms corev1.ConfigMapList
+	if err := e.client.List(context.Background(), &cms, client.InNamespace(src)); err != nil {
+		t.Fatal(err)
+	}
+	for _, cm := range cms.Items {
+		if cm.Name == "cm-000" || cm.Name == "cm-001" || cm.Labels[arkv1.RestoreNameLabel] != "" {
+			t.Errorf("a dry run created or changed %s", cm.Name)
+		}
+	}
+	if keys := e.bucket.Keys("ark", "b1/restore-preview-"); strings.Join(keys, ",") != "b1/restore-preview-logs.gz,b1/restore-preview-plan.gz,b1/restore-preview-results.gz" {
+		t.Fatalf("bucket holds %v", keys)
+	}
+	plan, err := restoreplan.Read(bytes.NewReader(e.readObject(t, "b1/restore-preview-plan.gz")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Items) != 6 || plan.Counts != want {
+		t.Errorf("stored plan: %d items, %+v", len(plan.Items), plan.Summary)
 	}
 }

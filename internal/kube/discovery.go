@@ -53,10 +53,20 @@ func NewDiscovery(client discovery.DiscoveryInterface) (*Discovery, error) {
 	return d, d.Refresh()
 }
 
+// Offline is the Discovery of no cluster: it serves nothing, so resource
+// names resolve only against what callers know (a backup's resources). It
+// cannot Refresh.
+func Offline() *Discovery {
+	return &Discovery{byGR: map[schema.GroupResource]Resource{}, versions: map[schema.GroupResource][]string{}}
+}
+
 // Refresh reloads the resource list. A group that fails to answer (an
 // aggregated API that is down) is skipped rather than failing everything,
 // and listed by FailedGroups, so the operations can say what they missed.
 func (d *Discovery) Refresh() error {
+	if d.client == nil {
+		return fmt.Errorf("discovering the cluster's resources: there is no cluster (offline)")
+	}
 	groups, lists, err := discovery.ServerGroupsAndResources(d.client)
 	if err != nil && len(lists) == 0 {
 		return fmt.Errorf("discovering the cluster's resources: %w", err)

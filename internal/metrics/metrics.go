@@ -31,6 +31,14 @@ var (
 		Name: "ark_backup_last_successful_timestamp_seconds",
 		Help: "When the last backup Completed (Unix time). Alert when it grows old.",
 	})
+	verifications = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ark_backup_verification_total",
+		Help: "Backup archives read back from object storage and verified, by result (passed, failed, or unreadable when the store could not be read).",
+	}, []string{"result"})
+	lastVerification = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "ark_backup_last_verification_timestamp_seconds",
+		Help: "When a backup archive was last verified (Unix time), by result. Alert when the passed one grows old or the failed one moves.",
+	}, []string{"result"})
 	restores = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ark_restores_total",
 		Help: "Restores finished, by final phase.",
@@ -44,7 +52,7 @@ var (
 
 func init() {
 	metrics.Registry.MustRegister(backups, backupDuration, backupItems, backupArchiveBytes,
-		lastSuccessfulBackup, restores, restoreDuration)
+		lastSuccessfulBackup, verifications, lastVerification, restores, restoreDuration)
 }
 
 // BackupFinished records a backup's end. ran is how long it ran (0 when it
@@ -67,4 +75,17 @@ func RestoreFinished(phase string, ran time.Duration) {
 	if ran > 0 {
 		restoreDuration.Observe(ran.Seconds())
 	}
+}
+
+// Results of a backup verification, the label of its metrics.
+const (
+	VerificationPassed     = "passed"
+	VerificationFailed     = "failed"
+	VerificationUnreadable = "unreadable"
+)
+
+// BackupVerified records one verification of a backup's archive.
+func BackupVerified(result string) {
+	verifications.WithLabelValues(result).Inc()
+	lastVerification.WithLabelValues(result).SetToCurrentTime()
 }

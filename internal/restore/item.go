@@ -54,6 +54,10 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 		r.skip()
 		return
 	}
+	if r.preview != nil {
+		r.preview.item(ctx, t, res, item, obj, target)
+		return
+	}
 	if t.copy.unserved != "" {
 		r.results.error(target, "could not restore %s: %s", r.describe(obj, item, target), t.copy.unserved)
 		return

@@ -62,6 +62,9 @@ func (c *namespaceCreator) create(ctx context.Context, target, source string) er
 	}
 	ns.SetName(target)
 	addRestoreLabel(ns, c.r.opts.Restore.Name)
+	if c.r.preview != nil {
+		return c.r.preview.namespace(ctx, ns, target, c.inBackup(source))
+	}
 
 	client := c.r.opts.Dynamic.Resource(namespacesGVR)
 	_, err = client.Create(ctx, ns, metav1.CreateOptions{})
@@ -94,4 +97,10 @@ func (c *namespaceCreator) backedUpNamespace(source string) (*unstructured.Unstr
 	}
 	resetMetadataAndStatus(obj)
 	return obj, nil
+}
+
+// inBackup reports whether the archive has the Namespace object of source.
+func (c *namespaceCreator) inBackup(source string) bool {
+	items := c.r.opts.Contents.Resources[namespacesKey]
+	return items != nil && items.Cluster.Contains(source)
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/heptio/ark/internal/filter"
 	"github.com/heptio/ark/internal/hooks"
 	"github.com/heptio/ark/internal/kube"
+	"github.com/heptio/ark/internal/restoreplan"
 )
 
 // DefaultPriorities is the restore order of the resources that others depend
@@ -96,9 +97,15 @@ type Options struct {
 	// Progress, when set, is called after every item (never concurrently);
 	// the caller rate-limits what it does with it.
 	Progress func(arkv1.RestoreProgress)
+	// DryRun previews the restore (dryrun.go): every create is the API
+	// server's dry run and nothing is created; Plan, when set, receives
+	// what each item would do, and Result.Plan sums it up.
+	DryRun bool
+	Plan   restoreplan.Recorder
 	// ItemActions (plugins') run in order on the items each applies to,
-	// after Ark's own changes and before the item is created. Their
-	// selectors name the backed-up namespace.
+	// after Ark's own changes and before the item is created (or, in a dry
+	// run, sent to the API server's dry run). Their selectors name the
+	// backed-up namespace.
 	ItemActions []ItemAction
 }
 
@@ -124,6 +131,8 @@ type Result struct {
 	UnverifiedArchive string
 	// Hooks counts the exec hooks run in restored pods; nil when none ran.
 	Hooks *arkv1.HookStatus
+	// Plan sums up a dry run (Options.DryRun); nil otherwise.
+	Plan *restoreplan.Summary
 }
 
 // Run restores opts.Contents into the cluster. Per-item problems go into the
@@ -159,6 +168,7 @@ type restorer struct {
 	namespaces namespaceCreator
 	crds       crdSet
 	hooks      podHooks
+	preview    *preview // nil unless Options.DryRun
 
 	total    atomic.Int64
 	restored atomic.Int64
@@ -236,6 +246,9 @@ func newRestorer(opts Options) (*restorer, error) {
 		dynamic: opts.Dynamic,
 		results: &r.results,
 	}
+	if opts.DryRun {
+		r.preview = newPreview(r)
+	}
 	return r, nil
 }
 
@@ -311,6 +324,9 @@ func (r *restorer) targetNamespace(source string) string {
 // and returns when all are done.
 func (r *restorer) restoreTier(ctx context.Context, t tier) error {
 	res, served := r.opts.Discovery.ForGroupResource(t.gr)
+	if !served && r.preview != nil {
+		return r.preview.unserved(ctx, t)
+	}
 	if !served {
 		r.results.arkWarning("resource %s is not served by this cluster (its API group or CustomResourceDefinition is missing), so its %d items in the backup were not restored", t.key, t.total)
 		r.log.Warn("resource not served, skipped", "resource", t.key, "items", t.total)
@@ -342,7 +358,7 @@ func (r *restorer) restoreTier(ctx context.Context, t tier) error {
 	if stopped {
 		return fmt.Errorf("restore %s stopped during %s: %w", r.opts.Restore.Name, t.key, ctx.Err())
 	}
-	if t.key == crdsKey {
+	if t.key == crdsKey && r.preview == nil {
 		return r.awaitCRDs(ctx, res.GVR, r.crds.take())
 	}
 	return nil
@@ -371,11 +387,15 @@ func (r *restorer) reportProgress(current string) {
 
 func (r *restorer) result() Result {
 	warnings, errs := r.results.sorted()
-	return Result{
+	res := Result{
 		Warnings:          warnings,
 		Errors:            errs,
 		ItemsRestored:     int(r.restored.Load()),
 		TotalItems:        int(r.total.Load()),
 		UnverifiedArchive: r.opts.Contents.Format.Unverified(),
 	}
+	if r.preview != nil {
+		res.Plan = r.preview.summary()
+	}
+	return res
 }

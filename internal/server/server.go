@@ -176,6 +176,8 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		&controller.BackupSyncer{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Namespace: ns, Settings: current, Log: logger},
 		&controller.ServerStatusRequestReconciler{Client: mgr.GetClient(), Log: logger, Status: controller.ServerStatus{
 			Version: buildinfo.Version, PluginDir: plugins.Dir(), Plugins: plugins.Plugins(), PluginErrors: plugins.Errors()}},
+		&controller.BackupVerifier{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Namespace: ns, Settings: current, Log: logger,
+			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}},
 	}
 	for _, r := range reconcilers {
 		if err := r.SetupWithManager(mgr); err != nil {

@@ -26,6 +26,16 @@ func ScheduleSyncPeriod(cfg *arkv1.Config) time.Duration {
 	return period(cfg.ScheduleSyncPeriod.Duration, time.Minute)
 }
 
+// DefaultBackupVerificationPeriod is how often every backup is verified
+// again when the Config does not say: weekly.
+const DefaultBackupVerificationPeriod = 7 * 24 * time.Hour
+
+// BackupVerificationPeriod is how often each finished backup's archive is
+// read back and verified again, by default weekly.
+func BackupVerificationPeriod(cfg *arkv1.Config) time.Duration {
+	return period(cfg.BackupVerificationPeriod.Duration, DefaultBackupVerificationPeriod)
+}
+
 func period(d, def time.Duration) time.Duration {
 	if d == 0 {
 		return def

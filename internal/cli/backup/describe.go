@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/cli/clientcfg"
@@ -101,6 +103,7 @@ func Describe(w io.Writer, b *arkv1.Backup, ns string) {
 	if a := st.Archive; a != nil {
 		p("Archive:   %d items, %d bytes, sha256 %s", a.Items, a.Size, a.SHA256)
 	}
+	describeVerification(p, b)
 	if len(st.ResourceCounts) > 0 {
 		p("")
 		p("Items per resource:")
@@ -177,4 +180,21 @@ func labelsString(l map[string]string) string {
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, ",")
+}
+
+// describeVerification says what the server's last verification of the
+// archive found, and when.
+func describeVerification(p func(string, ...any), b *arkv1.Backup) {
+	c := meta.FindStatusCondition(b.Status.Conditions, arkv1.BackupConditionVerified)
+	if c == nil {
+		switch b.Status.Phase {
+		case arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed:
+			p("Verified:  not yet (the server reads every new archive back; or run 'ark backup verify %s')", b.Name)
+		}
+		return
+	}
+	state := map[metav1.ConditionStatus]string{metav1.ConditionTrue: "yes", metav1.ConditionFalse: "NO"}[c.Status]
+	p("Verified:  %s (%s), last verified %s; since %s", output.Or(state, string(c.Status)), c.Reason,
+		output.Timestamp(b.Status.LastVerified), output.Timestamp(&c.LastTransitionTime))
+	p("  %s", c.Message)
 }

@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -56,10 +57,10 @@ func NewGetCommand(f *clientcfg.Factory) *cobra.Command {
 					items = strconv.Itoa(b.Status.Progress.ItemsBackedUp)
 				}
 				rows = append(rows, []string{b.Name, output.Or(string(b.Status.Phase), "New"), items,
-					strconv.Itoa(b.Status.Errors), strconv.Itoa(b.Status.Warnings),
+					strconv.Itoa(b.Status.Errors), strconv.Itoa(b.Status.Warnings), verifiedColumn(&b),
 					output.Age(b.CreationTimestamp), expires, selectorString(b.Spec)})
 			}
-			return output.Table(cmd.OutOrStdout(), []string{"NAME", "STATUS", "ITEMS", "ERRORS", "WARNINGS", "AGE", "EXPIRES", "SELECTOR"}, rows)
+			return output.Table(cmd.OutOrStdout(), []string{"NAME", "STATUS", "ITEMS", "ERRORS", "WARNINGS", "VERIFIED", "AGE", "EXPIRES", "SELECTOR"}, rows)
 		},
 	}
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "only backups whose labels match")
@@ -86,4 +87,24 @@ func selectorString(s arkv1.BackupSpec) string {
 		return "<invalid>"
 	}
 	return sel.String()
+}
+
+// verifiedColumn is the Verified condition in a word: "yes" with how long
+// ago, the reason of a failure, or "-" when never verified.
+func verifiedColumn(b *arkv1.Backup) string {
+	c := meta.FindStatusCondition(b.Status.Conditions, arkv1.BackupConditionVerified)
+	if c == nil {
+		return "-"
+	}
+	ago := ""
+	if last := b.Status.LastVerified; last != nil {
+		ago = " (" + output.Age(*last) + " ago)"
+	}
+	switch c.Status {
+	case metav1.ConditionTrue:
+		return "yes" + ago
+	case metav1.ConditionFalse:
+		return "NO: " + c.Reason + ago
+	}
+	return "unknown" + ago
 }

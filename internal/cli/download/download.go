@@ -6,8 +6,10 @@ package download
 import (
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,6 +21,10 @@ import (
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/redact"
 )
+
+// ErrNotFound means the server made a URL but the file is not in object
+// storage.
+var ErrNotFound = errors.New("the file is not in object storage")
 
 // Open asks the server for a URL of the target and opens it. The caller
 // closes the reader.
@@ -63,6 +69,9 @@ func fetch(ctx context.Context, raw string) (io.ReadCloser, error) {
 	}
 	if u.Scheme == "file" {
 		f, err := os.Open(u.Path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %v", ErrNotFound, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w (the filesystem store's files can only be read on the machine that runs the Ark server, by the user it runs as)", err)
 		}
@@ -78,7 +87,7 @@ func fetch(ctx context.Context, raw string) (io.ReadCloser, error) {
 	}
 	if resp.StatusCode == http.StatusNotFound {
 		resp.Body.Close()
-		return nil, fmt.Errorf("the file is not in object storage (HTTP 404): the backup or restore may not have written it")
+		return nil, fmt.Errorf("%w (HTTP 404): the backup or restore may not have written it, or it was deleted", ErrNotFound)
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()

@@ -33,6 +33,7 @@ type createOptions struct {
 	labels                  []string
 	output                  string
 	wait                    bool
+	dryRun                  bool
 }
 
 // NewCreateCommand is `ark restore create`.
@@ -67,6 +68,7 @@ restore is named <backup>-<YYYYMMDDHHMMSS>.`,
 	fl.Lookup("include-cluster-resources").NoOptDefVal = "true"
 	fl.StringSliceVar(&o.labels, "labels", nil, "labels to put on the Restore (k1=v1,k2=v2)")
 	fl.BoolVarP(&o.wait, "wait", "w", false, "wait for the restore to finish, showing its progress")
+	fl.BoolVar(&o.dryRun, "dry-run", false, "preview the restore: the server runs the whole plan through the API server's own dry run, creates nothing, and ends Previewed with what each item would do ('ark restore describe NAME --details')")
 	output.BindFlag(cmd, &o.output, "", "json", "yaml")
 	return cmd
 }
@@ -114,6 +116,7 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, args []str
 			LabelSelector:           sel,
 			RestorePVs:              o.restoreVolumes.Value,
 			IncludeClusterResources: o.includeClusterResources.Value,
+			DryRun:                  o.dryRun,
 		},
 	}
 	arkv1.SetBackupNameLabel(r, backupName)
@@ -133,7 +136,11 @@ func (o *createOptions) run(cmd *cobra.Command, f *clientcfg.Factory, args []str
 		return fmt.Errorf("creating restore %q: %w", name, err)
 	}
 	out := cmd.OutOrStdout()
-	fmt.Fprintf(out, "Restore request %q submitted successfully.\n", name)
+	if o.dryRun {
+		fmt.Fprintf(out, "Dry-run restore %q submitted successfully: nothing will be created.\n", name)
+	} else {
+		fmt.Fprintf(out, "Restore request %q submitted successfully.\n", name)
+	}
 	if !o.wait {
 		fmt.Fprintf(out, "Run `ark restore describe %s` for more details.\n", name)
 		return nil
@@ -163,6 +170,10 @@ func Wait(ctx context.Context, cmd *cobra.Command, c client.Client, ns, name str
 		fmt.Fprintf(out, " (%d items restored, %d warnings, %d errors)", pr.ItemsRestored, r.Status.Warnings, r.Status.Errors)
 	}
 	fmt.Fprintln(out)
+	if p := r.Status.Plan; p != nil {
+		fmt.Fprintf(out, "Plan: %d would be created, %d exist as backed up, %d exist and differ, %d would fail, %d could not be checked. Run `ark restore describe %s --details` for every item.\n",
+			p.WouldCreate, p.Identical, p.Differs, p.WouldFail, p.NotChecked, name)
+	}
 	if r.Status.Phase == arkv1.RestorePhaseCompleted && r.Status.Warnings > 0 {
 		fmt.Fprintf(out, "Run `ark restore describe %s` to see the warnings.\n", name)
 	}

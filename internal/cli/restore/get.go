@@ -84,10 +84,11 @@ func NewGetCommand(f *clientcfg.Factory) *cobra.Command {
 // warnings and errors per namespace, read from the results in object storage.
 func NewDescribeCommand(f *clientcfg.Factory) *cobra.Command {
 	var selector string
+	var details bool
 	cmd := &cobra.Command{
 		Use:     "describe [NAME...]",
-		Short:   "Describe restores, with their warnings and errors per namespace",
-		Example: "  ark restore describe nginx-backup-20260101120000",
+		Short:   "Describe restores, with their warnings and errors per namespace, and a dry run's plan",
+		Example: "  ark restore describe nginx-backup-20260101120000\n  ark restore describe nginx-preview --details",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, l, err := list(cmd, f, selector, args)
 			if err != nil {
@@ -98,16 +99,17 @@ func NewDescribeCommand(f *clientcfg.Factory) *cobra.Command {
 				if i > 0 {
 					fmt.Fprintln(cmd.OutOrStdout())
 				}
-				describe(cmd, c, ns, &l.Items[i])
+				describe(cmd, c, ns, &l.Items[i], details)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "only restores whose labels match")
+	cmd.Flags().BoolVar(&details, "details", false, "for a dry run, list every item of its plan with what a restore would do and why")
 	return cmd
 }
 
-func describe(cmd *cobra.Command, c client.Client, ns string, r *arkv1.Restore) {
+func describe(cmd *cobra.Command, c client.Client, ns string, r *arkv1.Restore, details bool) {
 	w := cmd.OutOrStdout()
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	s, st := r.Spec, r.Status
@@ -150,6 +152,9 @@ func describe(cmd *cobra.Command, c client.Client, ns string, r *arkv1.Restore) 
 	p("Completed:  %s", output.Timestamp(st.CompletionTimestamp))
 	if pr := st.Progress; pr != nil {
 		p("Progress:   %d of %d items restored", pr.ItemsRestored, pr.TotalItems)
+	}
+	if s.DryRun && st.Phase == arkv1.RestorePhasePreviewed {
+		describePlan(cmd, c, ns, r, details)
 	}
 	p("")
 	if len(s.Hooks.Resources) > 0 {

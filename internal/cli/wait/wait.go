@@ -31,6 +31,8 @@ const (
 	phaseFailed           = "Failed"
 	phaseFailedValidation = "FailedValidation"
 	phasePartiallyFailed  = "PartiallyFailed"
+	// phasePreviewed ends a dry-run restore.
+	phasePreviewed = "Previewed"
 )
 
 func (s State) phase() string {
@@ -42,7 +44,7 @@ func (s State) phase() string {
 
 func (s State) done() bool {
 	switch s.Phase {
-	case phaseCompleted, phasePartiallyFailed, phaseFailed, phaseFailedValidation:
+	case phaseCompleted, phasePartiallyFailed, phaseFailed, phaseFailedValidation, phasePreviewed:
 		return true
 	}
 	return false
@@ -90,10 +92,11 @@ func Follow(ctx context.Context, out io.Writer, kind, namespace string, read fun
 }
 
 // Outcome is the command's result for a finished operation: nil when it
-// Completed, else an error with the reasons or where to find them.
+// Completed (or, for a dry run, Previewed), else an error with the reasons
+// or where to find them.
 func Outcome(kind, name string, st State) error {
 	switch st.Phase {
-	case phaseCompleted:
+	case phaseCompleted, phasePreviewed:
 		return nil
 	case phaseFailedValidation:
 		return fmt.Errorf("%s %s failed validation:\n  %s", kind, name, strings.Join(st.ValidationErrors, "\n  "))
