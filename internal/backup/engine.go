@@ -325,6 +325,10 @@ func (e *engine) writeItem(ctx context.Context, r kube.Resource, item *unstructu
 // namespace.
 func (e *engine) admit(gr schema.GroupResource, item *unstructured.Unstructured) bool {
 	key := gr.String() + "/" + item.GetNamespace() + "/" + item.GetName()
+	if !tracksPullIns(gr) && e.pulledIn[key] {
+		delete(e.pulledIn, key) // pulled in by an action already; listed once
+		return false
+	}
 	if tracksPullIns(gr) {
 		if e.pulledIn[key] {
 			return false
@@ -427,7 +431,8 @@ func (e *engine) backupAdditional(ctx context.Context, ref itemRef) error {
 	if !r.Namespaced && e.Backup.Spec.IncludeClusterResources != nil && !*e.Backup.Spec.IncludeClusterResources {
 		return nil
 	}
-	if e.pulledIn[ref.Resource.String()+"/"+ref.Namespace+"/"+ref.Name] {
+	key := ref.Resource.String() + "/" + ref.Namespace + "/" + ref.Name
+	if e.pulledIn[key] || e.out.Has(archive.Item{Resource: ref.Resource.String(), Namespace: ref.Namespace, Name: ref.Name}) {
 		return nil
 	}
 	client := e.Dynamic.Resource(r.GVR)
@@ -452,7 +457,16 @@ func (e *engine) backupAdditional(ctx context.Context, ref itemRef) error {
 		}
 	}
 	e.progress.TotalItems++
-	return e.backupItem(ctx, r, item)
+	if err := e.backupItem(ctx, r, item); err != nil {
+		return err
+	}
+	if !tracksPullIns(ref.Resource) {
+		// A plugin's action may pull in any kind (a pod's ConfigMaps): it is
+		// remembered, so that the LIST of its resource, later, leaves it
+		// out. Only pulled-in items are, so memory follows their number.
+		e.pulledIn[key] = true
+	}
+	return nil
 }
 
 // backupNamespaces writes the Namespace object of every namespace that items
