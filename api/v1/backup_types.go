@@ -40,6 +40,12 @@ type BackupSpec struct {
 	// Hooks are commands run in pods around their backup.
 	// +optional
 	Hooks BackupHooks `json:"hooks,omitempty"`
+	// Cancel asks the server to stop the backup: a New one never starts, an
+	// InProgress one stops within seconds and deletes what it wrote (its
+	// files and the volume snapshots it took). Either ends Cancelled. It
+	// does nothing to a finished backup. Set by `ark backup cancel`.
+	// +optional
+	Cancel bool `json:"cancel,omitempty"`
 }
 
 // BackupHooks holds the hook specs of a backup.
@@ -107,7 +113,7 @@ type ExecHook struct {
 }
 
 // BackupPhase is where a backup is in its life.
-// +kubebuilder:validation:Enum=New;FailedValidation;InProgress;Completed;PartiallyFailed;Failed;Deleting
+// +kubebuilder:validation:Enum=New;FailedValidation;InProgress;Completed;PartiallyFailed;Failed;Cancelled;Deleting
 type BackupPhase string
 
 const (
@@ -119,6 +125,9 @@ const (
 	// BackupPhasePartiallyFailed: the archive is complete but some items failed.
 	BackupPhasePartiallyFailed BackupPhase = "PartiallyFailed"
 	BackupPhaseFailed          BackupPhase = "Failed"
+	// BackupPhaseCancelled: spec.cancel stopped the backup; nothing of it
+	// is kept in object storage (failureReason says what was removed).
+	BackupPhaseCancelled BackupPhase = "Cancelled"
 	// BackupPhaseDeleting: a DeleteBackupRequest is removing the backup.
 	BackupPhaseDeleting BackupPhase = "Deleting"
 )
@@ -150,7 +159,8 @@ type BackupStatus struct {
 	// Errors counts items that could not be backed up.
 	// +optional
 	Errors int `json:"errors,omitempty"`
-	// FailureReason says why a backup Failed.
+	// FailureReason says why a backup Failed, or what a cancelled one
+	// removed.
 	// +optional
 	FailureReason string `json:"failureReason,omitempty"`
 	// +optional
@@ -184,6 +194,26 @@ type BackupStatus struct {
 	// +optional
 	// +nullable
 	LastVerified *metav1.Time `json:"lastVerified,omitempty"`
+	// Encryption says how the archive and the log were encrypted before
+	// they left the server; nil means they were not.
+	// +optional
+	// +nullable
+	Encryption *BackupEncryption `json:"encryption,omitempty"`
+}
+
+// BackupEncryption records the key an encrypted backup needs.
+type BackupEncryption struct {
+	// Format is the encryption format of the archive and log: "age" (the
+	// age-encryption.org/v1 format: X25519 recipients, ChaCha20-Poly1305 in
+	// 64 KiB authenticated chunks).
+	Format string `json:"format"`
+	// Recipient is the public key (age1...) the files were encrypted to:
+	// the identity that matches it is needed to read them.
+	Recipient string `json:"recipient"`
+	// SecretName is the Secret (in the server's namespace) that held the
+	// key when the backup was made.
+	// +optional
+	SecretName string `json:"secretName,omitempty"`
 }
 
 // BackupConditionVerified is the condition type of a backup's verification.
@@ -202,10 +232,21 @@ type BackupProgress struct {
 
 // ArchiveInfo is the digest and size of a backup's tar.gz.
 type ArchiveInfo struct {
+	// SHA256 and Size are those of the object in the bucket: of the
+	// ciphertext when the backup is encrypted, so the stored file can be
+	// checked without the key.
 	SHA256 string `json:"sha256"`
 	Size   int64  `json:"size"`
 	// +optional
 	Items int `json:"items,omitempty"`
+	// PlaintextSHA256 and PlaintextSize are those of the tar.gz before
+	// encryption (set only for an encrypted backup; otherwise they equal
+	// SHA256 and Size). The archive's own index holds the digests of the
+	// items inside it.
+	// +optional
+	PlaintextSHA256 string `json:"plaintextSHA256,omitempty"`
+	// +optional
+	PlaintextSize int64 `json:"plaintextSize,omitempty"`
 }
 
 // Problem is one warning or error, located where it happened.

@@ -60,6 +60,33 @@ type Config struct {
 	// RestoreOnlyMode turns off backups, schedules and garbage collection.
 	// +optional
 	RestoreOnlyMode bool `json:"restoreOnlyMode,omitempty"`
+	// Retention is the retention of the schedules that set none of their
+	// own (see Schedule spec.retention).
+	// +optional
+	// +nullable
+	Retention *RetentionPolicy `json:"retention,omitempty"`
+	// Encryption turns on client-side encryption: the archive and the log
+	// of every new backup are encrypted on the server before they are
+	// uploaded. See docs/encryption.md.
+	// +optional
+	// +nullable
+	Encryption *EncryptionConfig `json:"encryption,omitempty"`
+}
+
+// EncryptionConfig names the Secret holding the keys of client-side
+// encryption.
+type EncryptionConfig struct {
+	// SecretName is a Secret in the server's namespace whose data holds age
+	// identities (AGE-SECRET-KEY-1..., one a line, as age-keygen writes
+	// them). New backups are encrypted to the first; every one listed can
+	// read the backups made with it, so rotating a key is adding a new one
+	// at the top and keeping the old ones while backups made with them are
+	// kept.
+	SecretName string `json:"secretName"`
+	// Key is the key of the Secret's data that holds the identities;
+	// default "identities".
+	// +optional
+	Key string `json:"key,omitempty"`
 }
 
 // +kubebuilder:object:root=true

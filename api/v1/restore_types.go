@@ -32,6 +32,12 @@ type RestoreSpec struct {
 	// +optional
 	// +nullable
 	IncludeClusterResources *bool `json:"includeClusterResources,omitempty"`
+	// Cancel asks the server to stop the restore: a New one never starts,
+	// an InProgress one stops creating objects, keeps those it created and
+	// ends Cancelled with the counts of what was and was not restored. Set
+	// by `ark restore cancel`.
+	// +optional
+	Cancel bool `json:"cancel,omitempty"`
 	// DryRun previews the restore: the whole plan runs through the API
 	// server's own dry run (dryRun=All), so admission, schemas and quotas
 	// are checked by the cluster, and nothing is created. The restore ends
@@ -122,7 +128,7 @@ type HookStatus struct {
 }
 
 // RestorePhase is where a restore is in its life.
-// +kubebuilder:validation:Enum=New;FailedValidation;InProgress;Completed;PartiallyFailed;Failed;Previewed
+// +kubebuilder:validation:Enum=New;FailedValidation;InProgress;Completed;PartiallyFailed;Failed;Previewed;Cancelled
 type RestorePhase string
 
 const (
@@ -136,6 +142,9 @@ const (
 	// status.plan (with the plan file in object storage) says what a
 	// restore would do.
 	RestorePhasePreviewed RestorePhase = "Previewed"
+	// RestorePhaseCancelled: spec.cancel stopped the restore; what it had
+	// created stays (status.progress counts it).
+	RestorePhaseCancelled RestorePhase = "Cancelled"
 )
 
 // RestoreStatus is what the server did.
@@ -198,6 +207,11 @@ type RestoreProgress struct {
 	TotalItems int `json:"totalItems,omitempty"`
 	// +optional
 	ItemsRestored int `json:"itemsRestored,omitempty"`
+	// ItemsNotRestored counts, for a cancelled restore, the items of
+	// TotalItems it did not create: those it never reached, and those its
+	// results list as already there or failed.
+	// +optional
+	ItemsNotRestored int `json:"itemsNotRestored,omitempty"`
 	// +optional
 	CurrentResource string `json:"currentResource,omitempty"`
 }

@@ -89,12 +89,6 @@ func NewWriter(w io.Writer) (*Writer, error) {
 // name or an invalid resource, namespace or version, a path already written,
 // data that is not a JSON object, and an entry or archive larger than a
 // Reader accepts by default (see the Default* limits).
-// Has reports whether item was added already.
-func (w *Writer) Has(item Item) bool {
-	_, ok := w.seen[item.Path()]
-	return ok
-}
-
 func (w *Writer) Add(item Item, data []byte) error {
 	if w.closed {
 		return fmt.Errorf("archive: Add(%s) after Close", item)
@@ -141,6 +135,12 @@ func (w *Writer) Add(item Item, data []byte) error {
 	w.indexBytes += entryIndexBytes
 	w.seen[p] = struct{}{}
 	return nil
+}
+
+// Has reports whether item was added already.
+func (w *Writer) Has(item Item) bool {
+	_, ok := w.seen[item.Path()]
+	return ok
 }
 
 // writerMaxTotalSize is DefaultMaxTotalSize; tests lower it.

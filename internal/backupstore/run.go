@@ -30,6 +30,10 @@ type BackupRun struct {
 	backup  string
 	id      string
 	written []string
+	// sealer encrypts the archive and the log; nil: they are stored plain.
+	sealer Sealer
+	// stored is the digest of the encrypted archive as uploaded.
+	stored *arkv1.ArchiveInfo
 }
 
 // StartBackup begins writing the files of backup in the run id.
@@ -98,21 +102,40 @@ func (r *BackupRun) put(ctx context.Context, key string, body io.Reader) error {
 	return r.store.objects.PutObject(ctx, r.store.bucket, key, body)
 }
 
-// PutArchive streams the backup's archive into the bucket.
+// PutArchive streams the backup's archive into the bucket, encrypted when
+// the run encrypts (StoredArchive then says what was stored).
 func (r *BackupRun) PutArchive(ctx context.Context, archive io.Reader) error {
-	return r.put(ctx, r.store.layout.archiveKey(r.backup), archive)
+	body, count, err := r.seal(archive)
+	if err != nil {
+		return err
+	}
+	if err := r.put(ctx, r.store.layout.archiveKey(r.backup), body); err != nil {
+		return err
+	}
+	if count != nil {
+		r.stored = &arkv1.ArchiveInfo{SHA256: count.SHA256(), Size: count.Size()}
+	}
+	return nil
 }
 
-// PutLog stores the backup's gzipped log.
+// PutLog stores the backup's gzipped log, encrypted when the run encrypts.
 func (r *BackupRun) PutLog(ctx context.Context, gzipped io.Reader) error {
-	return r.put(ctx, r.store.layout.logKey(r.backup), gzipped)
+	body, _, err := r.seal(gzipped)
+	if err != nil {
+		return err
+	}
+	return r.put(ctx, r.store.layout.logKey(r.backup), body)
 }
 
 // PutFailedLog stores the log of a run that failed, after Discard: it stays
 // in the bucket, so `ark backup logs` says why the backup failed, until the
 // backup is deleted.
 func (r *BackupRun) PutFailedLog(ctx context.Context, gzipped io.Reader) error {
-	return r.store.objects.PutObject(ctx, r.store.bucket, r.store.layout.logKey(r.backup), gzipped)
+	body, _, err := r.seal(gzipped)
+	if err != nil {
+		return err
+	}
+	return r.store.objects.PutObject(ctx, r.store.bucket, r.store.layout.logKey(r.backup), body)
 }
 
 // PutMetadata writes the Backup object as the metadata file. It must come
@@ -225,4 +248,25 @@ func (s *Store) OpenRun(ctx context.Context, backup, id string) (run *BackupRun,
 		return run, stored, nil
 	}
 	return run, nil, nil
+}
+
+// DiscardUnfinished deletes the files of a backup that never finished (a
+// run a crash interrupted): its archive and log. A backup whose metadata is
+// in the bucket is complete, hence not that run's: it is left alone and
+// the error says so.
+func (s *Store) DiscardUnfinished(ctx context.Context, backup string) error {
+	files, err := s.Files(ctx, backup)
+	if err != nil {
+		return err
+	}
+	if files.Metadata {
+		return fmt.Errorf("bucket %s holds a complete backup named %q (its %s is there), which is not this run's: left alone", s.bucket, backup, s.layout.metadataFile)
+	}
+	var errs []error
+	for _, key := range []string{s.layout.archiveKey(backup), s.layout.logKey(backup)} {
+		if err := s.objects.DeleteObject(ctx, s.bucket, key); err != nil {
+			errs = append(errs, fmt.Errorf("deleting %s: %w", key, err))
+		}
+	}
+	return errors.Join(errs...)
 }

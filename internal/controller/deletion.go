@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -190,6 +191,18 @@ func (r *DeleteBackupRequestReconciler) deleteBackup(ctx context.Context, log *s
 			name, n, arkv1.DefaultConfigName, name), nil
 	}
 
+	// A bucket with object lock or a retention policy refuses to delete
+	// the files (or, on S3, hides them behind delete markers while they
+	// stay): say so before anything is deleted, snapshots included, and do
+	// not retry what only time can fix.
+	retention, err := env.Store.Retention(ctx, name)
+	if err != nil {
+		return "", []error{fmt.Errorf("reading whether backup %q is under retention in bucket %s: %w", name, env.Store.Bucket(), err)}
+	}
+	if retention.Holds(r.now()) {
+		return lockedReason(name, env.Store.Bucket(), retention), nil
+	}
+
 	if dbr.Status.Phase != arkv1.DeleteBackupRequestPhaseInProgress {
 		if err := patchStatus(ctx, r.Client, dbr, func(d *arkv1.DeleteBackupRequest) {
 			d.Status.Phase = arkv1.DeleteBackupRequestPhaseInProgress
@@ -369,19 +382,45 @@ func (r *DeleteBackupRequestReconciler) retryOrGiveUp(ctx context.Context, log *
 		}
 		return ctrl.Result{RequeueAfter: delay}, nil
 	}
-	if retry {
+	locked := false
+	for _, err := range errs {
+		locked = locked || errors.Is(err, objectstore.ErrRetained)
+	}
+	switch {
+	case locked:
+		msgs = append(msgs, fmt.Sprintf("not retried: the bucket keeps these files under retention (object lock, a retention or immutability policy, or a hold); the backup is left in phase Deleting, and 'ark backup delete %s' finishes it once the retention ends", dbr.Spec.BackupName))
+	case retry:
 		msgs = append(msgs, fmt.Sprintf("gave up after %d attempts: the backup is left in phase Deleting; fix the cause and run 'ark backup delete %s' again", attempt, dbr.Spec.BackupName))
-	} else {
+	default:
 		msgs = append(msgs, fmt.Sprintf("not retried, since waiting cannot fix this: the backup is left in phase Deleting; fix the cause and run 'ark backup delete %s' again", dbr.Spec.BackupName))
 	}
 	log.Error("backup deletion failed", "errors", msgs)
 	return r.finish(ctx, log, dbr, msgs)
 }
 
-// permanent reports failures that retrying cannot fix.
+// permanent reports failures that retrying soon cannot fix.
 func permanent(err error) bool {
 	return errors.Is(err, objectstore.ErrAccessDenied) || errors.Is(err, objectstore.ErrBucketNotFound) ||
+		errors.Is(err, objectstore.ErrRetained) ||
 		errors.Is(err, snapshot.ErrCredentials) || errors.Is(err, snapshot.ErrInvalidConfig)
+}
+
+// lockedReason says why a backup under retention is not deleted, and
+// when it can be.
+func lockedReason(name, bucket string, r objectstore.Retention) string {
+	var why, when string
+	switch {
+	case r.Hold && !r.Until.IsZero():
+		why = fmt.Sprintf("under a legal hold and retained until %s (%s)", r.Until.UTC().Format(time.RFC3339), r.Mode)
+		when = "once the hold is removed and the retention has ended"
+	case r.Hold:
+		why, when = "under a legal hold", "once the hold is removed"
+	default:
+		why = fmt.Sprintf("retained until %s (%s)", r.Until.UTC().Format(time.RFC3339), strings.TrimSpace(r.Mode+" object lock"))
+		when = "after that"
+	}
+	return fmt.Sprintf("backup %q is %s in bucket %s, which keeps its files until then; nothing was deleted (neither its files nor its volume snapshots): garbage collection asks again %s, or run 'ark backup delete %s' then (see docs/object-storage.md, object lock)",
+		name, why, bucket, when, name)
 }
 
 // finish marks the request Processed with its errors (none: success) and

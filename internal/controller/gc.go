@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -10,11 +11,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/retention"
 	"github.com/heptio/ark/internal/settings"
 )
 
 // GarbageCollector asks for the deletion of expired backups, every
-// gcSyncPeriod. It deletes nothing itself: it creates a DeleteBackupRequest,
+// gcSyncPeriod: those past their TTL and those their schedule's retention
+// keeps no more, but never the newest Completed backup of a schedule (see
+// internal/retention). It deletes nothing itself: it creates a DeleteBackupRequest,
 // exactly as `ark backup delete` does, so expiry and a user's delete go
 // through the same path (snapshots, files, restores, then the Backup) and
 // leave the same record. It is off in restore-only mode.
@@ -27,6 +31,12 @@ type GarbageCollector struct {
 	Now func() time.Time
 
 	restoreOnlyLogged atomic.Bool
+
+	// retained remembers the backups found under retention in the bucket
+	// (object lock) and until when, so they are neither requested for
+	// deletion nor looked up again before then.
+	mu       sync.Mutex
+	retained map[string]time.Time
 }
 
 // SetupWithManager adds the collector as a runnable of the manager.
@@ -73,9 +83,20 @@ func (g *GarbageCollector) Collect(ctx context.Context, env *settings.Environmen
 			pending[r.Spec.BackupName] = true
 		}
 	}
+	var schedules arkv1.ScheduleList
+	if err := g.Client.List(ctx, &schedules, client.InNamespace(g.Namespace)); err != nil {
+		g.Log.Error("garbage collection could not list schedules; trying again next period", "error", err)
+		return nil
+	}
+	decisions := retention.Evaluate(retention.Input{Now: now, Backups: backups.Items,
+		Policies: retention.Policies(schedules.Items, backups.Items, env.Config)})
 	var requested []string
 	for _, b := range backups.Items {
-		if !expired(&b, now) || pending[b.Name] || !b.DeletionTimestamp.IsZero() {
+		d := decisions[b.Name]
+		if d.Verdict != retention.Delete || pending[b.Name] || !b.DeletionTimestamp.IsZero() {
+			continue
+		}
+		if g.underRetention(ctx, env, b.Name, now) {
 			continue
 		}
 		req := arkv1.NewDeleteBackupRequest(b.Namespace, b.Name)
@@ -83,19 +104,52 @@ func (g *GarbageCollector) Collect(ctx context.Context, env *settings.Environmen
 			g.Log.Error("could not request the deletion of an expired backup; trying again next period", "backup", b.Name, "error", err)
 			continue
 		}
-		g.Log.Info("backup expired: requested its deletion", "backup", b.Name,
-			"expiration", b.Status.Expiration.UTC().Format(time.RFC3339), "deleteBackupRequest", req.Name)
+		g.Log.Info("backup expired: requested its deletion", "backup", b.Name, "reason", d.Reason, "deleteBackupRequest", req.Name)
 		requested = append(requested, b.Name)
 	}
 	return requested
 }
 
-// expired reports whether a finished backup is past its expiration. A
-// backup that has not finished is left alone: the deletion would be refused.
-func expired(b *arkv1.Backup, now time.Time) bool {
-	switch b.Status.Phase {
-	case "", arkv1.BackupPhaseNew, arkv1.BackupPhaseInProgress:
+// underRetention reports whether the bucket keeps the backup's files under
+// retention (object lock, a retention or immutability policy, a hold): its
+// deletion would be refused, so it is not requested until the retention
+// ends. A failure to tell lets the request go ahead; the deletion checks
+// again and says why it stops.
+func (g *GarbageCollector) underRetention(ctx context.Context, env *settings.Environment, name string, now time.Time) bool {
+	if env.Store == nil {
 		return false
 	}
-	return b.Status.Expiration != nil && !b.Status.Expiration.Time.After(now)
+	g.mu.Lock()
+	until, known := g.retained[name]
+	g.mu.Unlock()
+	if known && now.Before(until) {
+		return true
+	}
+	r, err := env.Store.Retention(ctx, name)
+	if err != nil {
+		g.Log.Warn("could not read whether an expired backup is under retention in the bucket; requesting its deletion", "backup", name, "error", err)
+		return false
+	}
+	if !r.Holds(now) {
+		g.mu.Lock()
+		delete(g.retained, name)
+		g.mu.Unlock()
+		return false
+	}
+	// A hold has no end date: look again next period.
+	next := r.Until
+	if r.Hold {
+		next = now
+	}
+	g.mu.Lock()
+	if g.retained == nil {
+		g.retained = map[string]time.Time{}
+	}
+	g.retained[name] = next
+	g.mu.Unlock()
+	if !known {
+		g.Log.Info("backup is due for deletion but the bucket keeps it under retention: kept, and asked again once the retention ends",
+			"backup", name, "retainedUntil", r.Until.UTC().Format(time.RFC3339), "mode", r.Mode, "hold", r.Hold)
+	}
+	return true
 }

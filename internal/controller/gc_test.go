@@ -68,3 +68,44 @@ func TestGarbageCollectorRequestsDeletionOfExpiredBackups(t *testing.T) {
 		t.Fatalf("restore-only mode requested deletions: %v", got)
 	}
 }
+
+// GC applies each schedule's retention (its own, else the Config's) and
+// never the newest Completed backup of a schedule, even expired.
+func TestGarbageCollectorAppliesRetentionAndTheGuard(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	backup := func(name, schedule string, phase arkv1.BackupPhase, age, expires time.Duration) *arkv1.Backup {
+		b := finishedBackup(name, phase)
+		b.Labels = map[string]string{arkv1.ScheduleNameLabel: schedule}
+		start, e := metav1.NewTime(now.Add(-age)), metav1.NewTime(now.Add(expires))
+		b.Status.StartTimestamp, b.Status.Expiration = &start, &e
+		return b
+	}
+	own := &arkv1.Schedule{ObjectMeta: metav1.ObjectMeta{Namespace: "heptio-ark", Name: "own"},
+		Spec: arkv1.ScheduleSpec{Schedule: "@every 1h", Retention: &arkv1.RetentionPolicy{KeepLast: 2}}}
+	inherits := &arkv1.Schedule{ObjectMeta: metav1.ObjectMeta{Namespace: "heptio-ark", Name: "inherits"},
+		Spec: arkv1.ScheduleSpec{Schedule: "@every 1h"}}
+	c := fake.NewClientBuilder().WithScheme(testScheme()).WithObjects(own, inherits,
+		backup("own-1", "own", arkv1.BackupPhaseCompleted, 3*time.Hour, time.Hour),
+		backup("own-2", "own", arkv1.BackupPhaseCompleted, 2*time.Hour, time.Hour),
+		backup("own-3", "own", arkv1.BackupPhaseCompleted, 1*time.Hour, time.Hour),
+		backup("inh-1", "inherits", arkv1.BackupPhaseCompleted, 2*time.Hour, time.Hour),
+		backup("inh-2", "inherits", arkv1.BackupPhaseCompleted, 1*time.Hour, time.Hour),
+		// Every backup of "gone" (a deleted schedule) expired: its newest
+		// Completed one stays, though a failed run is newer.
+		backup("gone-1", "gone", arkv1.BackupPhaseCompleted, 3*time.Hour, -time.Hour),
+		backup("gone-2", "gone", arkv1.BackupPhaseCompleted, 2*time.Hour, -time.Hour),
+		backup("gone-3", "gone", arkv1.BackupPhaseFailed, 1*time.Hour, -time.Hour),
+	).Build()
+	g := &GarbageCollector{Client: c, Namespace: "heptio-ark", Log: discardLog(), Now: func() time.Time { return now }}
+	cfg := &arkv1.Config{Retention: &arkv1.RetentionPolicy{KeepLast: 1}}
+	got := g.Collect(ctx, &settings.Environment{Config: cfg})
+	sort.Strings(got)
+	if want := []string{"gone-1", "gone-3", "inh-1", "own-1"}; !slices.Equal(got, want) {
+		t.Fatalf("requested deletion of %v, want %v", got, want)
+	}
+	// A second pass asks for nothing more: the requests are pending.
+	if again := g.Collect(ctx, &settings.Environment{Config: cfg}); len(again) != 0 {
+		t.Fatalf("second pass requested %v", again)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/backupstore"
+	"github.com/heptio/ark/internal/metrics"
 	"github.com/heptio/ark/internal/settings"
 )
 
@@ -27,7 +29,10 @@ import (
 //     or the API server was away, between the two): the status recorded in
 //     the bucket is adopted. Otherwise what its run wrote is removed (only
 //     that: the run's marker says which files are its own, so an older
-//     backup of the same name is never touched) and it is marked Failed.
+//     backup of the same name is never touched) and it is marked Failed;
+//     or Cancelled, when its cancel was requested, its volume snapshots
+//     deleted too. A restore whose cancel was requested ends Cancelled,
+//     keeping what it created.
 //
 // The backups to settle are the ones InProgress when recovery starts; the
 // backup and restore reconcilers wait for Done, which comes as soon as that
@@ -110,6 +115,12 @@ func (i *Interrupted) failRestores(ctx context.Context, started time.Time) error
 	}
 	for _, r := range restores.Items {
 		if r.Status.Phase != arkv1.RestorePhaseInProgress {
+			continue
+		}
+		if r.Spec.Cancel {
+			if err := i.cancelRestore(ctx, &r); client.IgnoreNotFound(err) != nil {
+				return err
+			}
 			continue
 		}
 		now := metav1.Now()
@@ -210,6 +221,9 @@ func (i *Interrupted) settleBackup(ctx context.Context, b *arkv1.Backup, started
 		log.Info("backup interrupted after it was stored: its status is taken from the bucket", "phase", status.Phase)
 		return nil
 	}
+	if b.Spec.Cancel {
+		return i.finishCancel(ctx, log, b, env, run)
+	}
 	reason := stopped + ": it was not complete in the bucket, and what it had written there was removed; run it again"
 	if env.Config.RestoreOnlyMode {
 		reason = stopped + ": it was not complete in the bucket; the server is in restore-only mode, so what it wrote there is left: delete it with 'ark backup delete " + b.Name + "' once restore-only mode is off, and run the backup again"
@@ -230,5 +244,47 @@ func (i *Interrupted) markFailed(ctx context.Context, log *slog.Logger, b *arkv1
 		return client.IgnoreNotFound(err)
 	}
 	log.Warn("backup interrupted by a server restart marked Failed", "reason", reason)
+	return nil
+}
+
+// finishCancel finishes the cancel of a backup a previous server was
+// running: what its run wrote and the snapshots its status lists are
+// deleted, and it ends Cancelled.
+func (i *Interrupted) finishCancel(ctx context.Context, log *slog.Logger, b *arkv1.Backup, env *settings.Environment, run *backupstore.BackupRun) error {
+	cleanup, cancel := cleanupContext(ctx)
+	defer cancel()
+	discardErr := discardRetrying(cleanup, run)
+	left, snapErr := deleteSnapshots(cleanup, env.Volumes, b.Status.VolumeBackups)
+	reason := "the Ark server stopped while it ran; " + cancelReason(b.Name, itemsSoFar(b), len(b.Status.VolumeBackups), discardErr, left, snapErr)
+	now := metav1.Now()
+	if err := patchStatusRetrying(ctx, i.Client, b, func(b *arkv1.Backup) {
+		b.Status.Phase, b.Status.FailureReason, b.Status.CompletionTimestamp = arkv1.BackupPhaseCancelled, reason, &now
+		b.Status.VolumeBackups = left
+	}); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	metrics.BackupFinished(string(arkv1.BackupPhaseCancelled), ranFor(b.Status.StartTimestamp), 0, 0)
+	log.Warn("backup cancelled while the server was down: cleaned up and marked Cancelled", "reason", reason)
+	return nil
+}
+
+// cancelRestore marks a restore a previous server was running Cancelled,
+// with the counts it last recorded.
+func (i *Interrupted) cancelRestore(ctx context.Context, r *arkv1.Restore) error {
+	var total, restored int
+	if p := r.Status.Progress; p != nil {
+		total, restored = p.TotalItems, p.ItemsRestored
+	}
+	notRestored := max(total-restored, 0)
+	reason := fmt.Sprintf("cancelled by request; the Ark server stopped while it ran: %d of %d items restored (kept), %d not restored (as last recorded)", restored, total, notRestored)
+	now := metav1.Now()
+	if err := patchStatusRetrying(ctx, i.Client, r, func(r *arkv1.Restore) {
+		r.Status.Phase, r.Status.FailureReason, r.Status.CompletionTimestamp = arkv1.RestorePhaseCancelled, reason, &now
+		r.Status.Progress = &arkv1.RestoreProgress{TotalItems: total, ItemsRestored: restored, ItemsNotRestored: notRestored}
+	}); err != nil {
+		return err
+	}
+	metrics.RestoreFinished(string(arkv1.RestorePhaseCancelled), ranFor(r.Status.StartTimestamp))
+	i.Log.Warn("restore cancelled while the server was down: marked Cancelled", "restore", r.Name)
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/archive"
+	"github.com/heptio/ark/internal/backupstore"
 	"github.com/heptio/ark/internal/hooks"
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/metrics"
@@ -54,6 +55,9 @@ type RestoreReconciler struct {
 	Concurrency int
 	// ItemActions are the plugins' restore item actions.
 	ItemActions []restore.ItemAction
+
+	// running are the restores this server runs, for cancel requests.
+	running runs
 }
 
 // Reconcile validates and runs a new restore.
@@ -68,10 +72,13 @@ func (r *RestoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if !r.Recovery.recovered() {
 		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
+	log := r.Log.With("restore", rs.Namespace+"/"+rs.Name)
+	if rs.Spec.Cancel {
+		return ctrl.Result{}, r.cancelNew(ctx, log, &rs)
+	}
 	if _, err := r.Settings.Config(); errors.Is(err, settings.ErrNoConfig) {
 		return ctrl.Result{RequeueAfter: 5 * time.Second}, nil
 	}
-	log := r.Log.With("restore", rs.Namespace+"/"+rs.Name)
 	env, err := r.Settings.Environment()
 	if err != nil && !settings.IsInvalidConfig(err) {
 		return ctrl.Result{}, r.fail(ctx, log, &rs, fmt.Sprintf("object storage is not usable: %v", err))
@@ -105,6 +112,25 @@ func (r *RestoreReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, fmt.Errorf("marking restore %s InProgress: %w", rs.Name, err)
 	}
 	return ctrl.Result{}, r.run(ctx, log, &rs, b, env)
+}
+
+// cancelNew ends a restore cancelled before it started: nothing was created.
+func (r *RestoreReconciler) cancelNew(ctx context.Context, log *slog.Logger, rs *arkv1.Restore) error {
+	now := metav1.Now()
+	err := claimStatus(ctx, r.Client, rs, func(rs *arkv1.Restore) {
+		rs.Status.Phase = arkv1.RestorePhaseCancelled
+		rs.Status.FailureReason = "cancelled by request before it started; nothing was restored"
+		rs.Status.CompletionTimestamp = &now
+	})
+	if apierrors.IsConflict(err) {
+		return nil // changed meanwhile: the next event decides again
+	}
+	if err != nil {
+		return fmt.Errorf("marking restore %s Cancelled: %w", rs.Name, err)
+	}
+	log.Info("restore cancelled before it started")
+	metrics.RestoreFinished(string(arkv1.RestorePhaseCancelled), 0)
+	return nil
 }
 
 func (r *RestoreReconciler) validate(ctx context.Context, rs *arkv1.Restore, env *settings.Environment) (*arkv1.Backup, []string) {
@@ -174,8 +200,11 @@ func (r *RestoreReconciler) findBackup(ctx context.Context, namespace, name stri
 	return stored, nil
 }
 
-// run takes a restore that is InProgress to Completed, PartiallyFailed or
-// Failed. The error is only that of writing its status.
+// run takes a restore that is InProgress to Completed, PartiallyFailed,
+// Failed or Cancelled. The error is only that of writing its status.
+//
+// ctx (the reconcile's) writes the status and uploads the results; the
+// work runs under a context of its own that a cancel request ends.
 func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1.Restore, b *arkv1.Backup, env *settings.Environment) error {
 	log.Info("restore started", "backup", b.Name)
 	opLog, err := oplog.New(r.Log.Handler())
@@ -185,7 +214,18 @@ func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1
 	defer opLog.Remove()
 	rlog := opLog.Logger.With("restore", rs.Name)
 
-	result, err := r.restore(ctx, rlog, rs, b, env)
+	key := client.ObjectKeyFromObject(rs)
+	work, stop := r.running.start(ctx, rs.UID, func(ctx context.Context) (bool, error) {
+		var current arkv1.Restore
+		err := r.Client.Get(ctx, key, &current)
+		return current.Spec.Cancel, err
+	})
+	defer stop()
+
+	result, err := r.restore(work, ctx, rlog, rs, b, env)
+	if err != nil && cancelled(work) {
+		return r.cancelled(ctx, log, rlog, env, rs, opLog, result)
+	}
 	if err != nil {
 		rlog.Error("restore failed", "error", err)
 		r.uploadRestoreFiles(ctx, log, env, rs, opLog, nil)
@@ -220,42 +260,85 @@ func (r *RestoreReconciler) run(ctx context.Context, log *slog.Logger, rs *arkv1
 	return nil
 }
 
+// cancelled ends a restore whose cancel was requested while it ran. What it
+// created stays; the log and the results of what it did are stored, and the
+// status counts what was and was not restored. result is nil when the
+// cancel came before the first object was created.
+func (r *RestoreReconciler) cancelled(ctx context.Context, log, rlog *slog.Logger, env *settings.Environment, rs *arkv1.Restore, opLog *oplog.Log, result *restore.Result) error {
+	if result == nil {
+		result = &restore.Result{}
+	}
+	warnings, errs := countResult(result.Warnings), countResult(result.Errors)
+	notRestored := max(result.TotalItems-result.ItemsRestored, 0)
+	reason := fmt.Sprintf("cancelled by request: %d of %d items restored (kept), %d not restored", result.ItemsRestored, result.TotalItems, notRestored)
+	if result.TotalItems == 0 {
+		reason = "cancelled by request before any object was created"
+	}
+	rlog.Info("restore cancelled", "itemsRestored", result.ItemsRestored, "itemsNotRestored", notRestored, "warnings", warnings, "errors", errs)
+	r.uploadRestoreFiles(ctx, log, env, rs, opLog, result)
+	now := metav1.Now()
+	if err := patchStatusRetrying(ctx, r.Client, rs, func(rs *arkv1.Restore) {
+		rs.Status.Phase = arkv1.RestorePhaseCancelled
+		rs.Status.FailureReason = reason
+		rs.Status.Warnings, rs.Status.Errors = warnings, errs
+		rs.Status.CompletionTimestamp = &now
+		rs.Status.Progress = &arkv1.RestoreProgress{TotalItems: result.TotalItems, ItemsRestored: result.ItemsRestored, ItemsNotRestored: notRestored}
+	}); err != nil {
+		return fmt.Errorf("marking restore %s Cancelled: %w", rs.Name, err)
+	}
+	metrics.RestoreFinished(string(arkv1.RestorePhaseCancelled), ranFor(rs.Status.StartTimestamp))
+	log.Info("restore cancelled", "reason", reason)
+	return nil
+}
+
 // restore downloads the archive into a private temporary directory, checks
 // it against the digest the backup recorded and against its own index, and
 // only then creates anything.
-func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *arkv1.Restore, b *arkv1.Backup, env *settings.Environment) (*restore.Result, error) {
-	body, err := env.Store.GetArchive(ctx, b.Name)
+//
+// ctx is the work's (a cancel ends it); statusCtx writes the progress, so
+// the last count before a cancel is recorded. On an error from the engine
+// the result of what it did is returned with it.
+func (r *RestoreReconciler) restore(ctx, statusCtx context.Context, rlog *slog.Logger, rs *arkv1.Restore, b *arkv1.Backup, env *settings.Environment) (*restore.Result, error) {
+	var keys backupstore.Sealer
+	if e := b.Status.Encryption; e != nil {
+		k, err := env.Keys(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("backup %q is encrypted (to %s), and its key could not be read: %w", b.Name, e.Recipient, err)
+		}
+		if k == nil {
+			return nil, fmt.Errorf("backup %q is encrypted (%s, to %s; its key was in Secret %s) and Config %s/%s names no encryption Secret: set encryption.secretName to the Secret holding that key (see docs/encryption.md); nothing was restored",
+				b.Name, e.Format, e.Recipient, e.SecretName, env.Config.Namespace, env.Config.Name)
+		}
+		keys = k
+	}
+	stream, err := env.Store.OpenArchive(ctx, b, keys)
 	if err != nil {
 		return nil, fmt.Errorf("opening the archive of backup %q: %w", b.Name, err)
 	}
-	defer body.Close()
+	defer stream.Close()
 	dir, held, err := tempfiles.MkdirTemp("", RestoreTempPattern)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = os.RemoveAll(dir); _ = held.Release() }()
-	verifying := archive.NewVerifyingReader(body)
 	limits := r.ArchiveLimits
 	// A backup that records its archive's digest was written by this Ark,
 	// whose archives always carry an index: one without is not the same
 	// archive, whatever else it looks like.
 	limits.RequireIndex = b.Status.Archive != nil
-	contents, err := archive.Extract(verifying, dir+"/archive", limits)
+	contents, err := archive.Extract(stream, dir+"/archive", limits)
 	if err != nil {
 		return nil, fmt.Errorf("the archive of backup %q is not usable, nothing was restored: %w", b.Name, err)
 	}
-	// Read to the end so the digest covers the whole object.
-	if _, err := io.Copy(io.Discard, verifying); err != nil {
-		return nil, fmt.Errorf("reading the archive of backup %q: %w", b.Name, err)
-	}
-	if a := b.Status.Archive; a != nil {
-		if err := verifying.Verify(a.SHA256, a.Size); err != nil {
+	if b.Status.Archive != nil {
+		// Verify reads to the end, so the digests cover the whole object.
+		if err := stream.Verify(); err != nil {
 			return nil, fmt.Errorf("the archive of backup %q is not the one the backup wrote, nothing was restored: %w", b.Name, err)
 		}
 	} else {
 		rlog.Warn("the backup records no archive digest (made by an older Ark); only the archive's own index was checked")
 	}
-	rlog.Info("archive verified", "items", contents.Items, "sha256", verifying.SHA256())
+	rlog.Info("archive verified", "items", contents.Items, "sha256", stream.SHA256(), "encrypted", b.Status.Encryption != nil)
 
 	var plan *restoreplan.Spool
 	if rs.Spec.DryRun {
@@ -269,7 +352,7 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 		volumes = snapshot.NewVolumeRestorer(env.Volumes, r.VolumeTimeout, rlog, r.Dynamic)
 	}
 	reporter := progress.Start(progressInterval, func(p arkv1.RestoreProgress) {
-		_ = patchStatus(ctx, r.Client, rs, func(rs *arkv1.Restore) { rs.Status.Progress = &p })
+		_ = patchStatus(statusCtx, r.Client, rs, func(rs *arkv1.Restore) { rs.Status.Progress = &p })
 	})
 	defer reporter.Stop()
 	result, err := restore.Run(ctx, restore.Options{
@@ -290,7 +373,7 @@ func (r *RestoreReconciler) restore(ctx context.Context, rlog *slog.Logger, rs *
 		ItemActions: r.ItemActions,
 	})
 	if err != nil {
-		return nil, err
+		return &result, err
 	}
 	if plan != nil {
 		if err := storePlan(ctx, env, rs, plan, result.Plan); err != nil {
@@ -337,8 +420,15 @@ func (r *RestoreReconciler) fail(ctx context.Context, log *slog.Logger, rs *arkv
 	return nil
 }
 
-// SetupWithManager registers the reconciler.
+// SetupWithManager registers the reconciler, and beside it the watcher
+// that stops a running restore when its spec.cancel is set.
 func (r *RestoreReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	watcher := &cancelWatcher[*arkv1.Restore]{name: "restore-cancel", client: r.Client, runs: &r.running,
+		newObject: func() *arkv1.Restore { return &arkv1.Restore{} },
+		requested: func(rs *arkv1.Restore) bool { return rs.Spec.Cancel }}
+	if err := watcher.setup(mgr); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).Named("restore").
 		WithOptions(crcontroller.Options{MaxConcurrentReconciles: max(r.Concurrency, 1)}).For(&arkv1.Restore{}).Complete(r)
 }

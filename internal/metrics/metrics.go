@@ -12,7 +12,7 @@ import (
 var (
 	backups = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ark_backups_total",
-		Help: "Backups finished, by final phase (Completed, PartiallyFailed, Failed, FailedValidation).",
+		Help: "Backups finished, by final phase (Completed, PartiallyFailed, Failed, FailedValidation, Cancelled).",
 	}, []string{"phase"})
 	backupDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "ark_backup_duration_seconds",
@@ -41,7 +41,7 @@ var (
 	}, []string{"result"})
 	restores = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "ark_restores_total",
-		Help: "Restores finished, by final phase.",
+		Help: "Restores finished, by final phase (Completed, PartiallyFailed, Failed, FailedValidation, Cancelled).",
 	}, []string{"phase"})
 	restoreDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "ark_restore_duration_seconds",

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -86,6 +88,18 @@ func TestIntegrationDryRun(t *testing.T) {
 		q := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "cms"},
 			Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{"count/configmaps": *resource.NewQuantity(hard, resource.DecimalSI)}}}
 		must[*corev1.ResourceQuota](t)(c.kube.CoreV1().ResourceQuotas(ns).Create(ctx, q, metav1.CreateOptions{}))
+	}
+	// The controller-manager publishes kube-root-ca.crt in each namespace;
+	// a quota made before it is there can be counted without it and stay
+	// so until the quota controller's next full resync (minutes).
+	for _, ns := range []string{"dr-app", "dr-full"} {
+		waitUntil(t, "kube-root-ca.crt is published in "+ns, func() (bool, error) {
+			_, err := c.kube.CoreV1().ConfigMaps(ns).Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return false, nil
+			}
+			return err == nil, err
+		})
 	}
 	quota("dr-app", 4)
 	quota("dr-full", 1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,6 +17,10 @@ import (
 	"github.com/heptio/ark/internal/hooks"
 	"github.com/heptio/ark/internal/kube"
 )
+
+// createTimeout bounds one create, which the restore's context does not
+// end.
+const createTimeout = 2 * time.Minute
 
 // restoreItem reads one item from the archive, decides whether it is
 // restored, prepares it and creates it. Every outcome but success and a
@@ -103,7 +108,12 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 	if target != "" {
 		client = r.opts.Dynamic.Resource(gvr).Namespace(target)
 	}
-	created, err := client.Create(ctx, obj, metav1.CreateOptions{})
+	// The create is not cut off by the restore's own end (a cancel): a
+	// create aborted client-side may still have been done by the server,
+	// and would be counted as failed while the object exists.
+	createCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
+	defer cancel()
+	created, err := client.Create(createCtx, obj, metav1.CreateOptions{})
 	switch {
 	case err == nil:
 		r.restored.Add(1)

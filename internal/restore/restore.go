@@ -340,6 +340,12 @@ func (r *restorer) restoreTier(ctx context.Context, t tier) error {
 	for range min(r.workers, t.total) {
 		wg.Go(func() {
 			for item := range items {
+				// Once stopped (a cancel), no item is started; one that
+				// was is finished, so what the cluster holds is what the
+				// result counts.
+				if ctx.Err() != nil {
+					continue
+				}
 				r.restoreItem(ctx, t, res, item)
 			}
 		})

@@ -34,5 +34,24 @@ func Validate(s *arkv1.Schedule) (cron.Schedule, []string) {
 	for _, p := range backup.ValidateSpec(s.Spec.Template) {
 		problems = append(problems, "template: "+p)
 	}
+	problems = append(problems, ValidateRetention(s.Spec.Retention, "retention")...)
 	return sched, problems
+}
+
+// ValidateRetention checks a retention policy (a Schedule's, or the
+// Config's default); field prefixes the names in messages.
+func ValidateRetention(p *arkv1.RetentionPolicy, field string) []string {
+	if p == nil {
+		return nil
+	}
+	var problems []string
+	for _, c := range []struct {
+		name string
+		n    int
+	}{{"keepLast", p.KeepLast}, {"keepHourly", p.KeepHourly}, {"keepDaily", p.KeepDaily}, {"keepWeekly", p.KeepWeekly}, {"keepMonthly", p.KeepMonthly}} {
+		if c.n < 0 {
+			problems = append(problems, fmt.Sprintf("%s.%s is %d: a keep count is 0 (the rule is off) or more", field, c.name, c.n))
+		}
+	}
+	return problems
 }

@@ -155,7 +155,7 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	current := &settings.Settings{Factory: factory}
+	current := &settings.Settings{Factory: factory, Secrets: mgr.GetAPIReader()}
 	recovery := &controller.Interrupted{Client: mgr.GetClient(), Namespace: ns, Log: logger, Settings: current}
 	if err := mgr.Add(recovery); err != nil {
 		return err

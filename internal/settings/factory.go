@@ -33,6 +33,9 @@ func (f Factory) build(cfg *arkv1.Config) (*Environment, error) {
 	if bsp.Bucket == "" {
 		return nil, fmt.Errorf("backupStorageProvider.bucket is empty: set it to the bucket (or container) backups go to")
 	}
+	if e := cfg.Encryption; e != nil && e.SecretName == "" {
+		return nil, fmt.Errorf("encryption.secretName is empty: name the Secret holding the age keys (see docs/encryption.md), or remove encryption")
+	}
 	objects, err := newObjectStore(bsp.Name, bsp.Config)
 	if err != nil {
 		return nil, fmt.Errorf("backupStorageProvider %q: %w", bsp.Name, err)

@@ -8,12 +8,16 @@
 package settings
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
 
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/backupstore"
+	"github.com/heptio/ark/internal/encryption"
 	"github.com/heptio/ark/internal/objectstore"
 	"github.com/heptio/ark/internal/snapshot"
 )
@@ -21,6 +25,9 @@ import (
 // Settings holds the current Config.
 type Settings struct {
 	Factory Factory
+	// Secrets reads the encryption Secret (uncached, so a rotated key is
+	// used at once); nil means encryption cannot be used.
+	Secrets client.Reader
 
 	mu  sync.RWMutex
 	cfg *arkv1.Config
@@ -53,6 +60,22 @@ type Environment struct {
 	Store  *backupstore.Store
 	// Volumes is nil when no persistentVolumeProvider is configured.
 	Volumes snapshot.BlockStore
+
+	secrets client.Reader
+}
+
+// Keys reads the keys of the Config's client-side encryption (a new read
+// each time, so a rotated Secret takes effect at the next backup); nil, nil
+// when the Config turns encryption off.
+func (e *Environment) Keys(ctx context.Context) (*encryption.Keyring, error) {
+	enc := e.Config.Encryption
+	if enc == nil {
+		return nil, nil
+	}
+	if e.secrets == nil {
+		return nil, fmt.Errorf("this server cannot read Secrets, so it cannot use the encryption Secret %s/%s", e.Config.Namespace, enc.SecretName)
+	}
+	return encryption.Load(ctx, e.secrets, e.Config.Namespace, enc)
 }
 
 // Environment builds the stores of the current Config, or says why it
@@ -66,6 +89,7 @@ func (s *Settings) Environment() (*Environment, error) {
 	env, err := s.Factory.build(cfg)
 	switch {
 	case err == nil:
+		env.secrets = s.Secrets
 		return env, nil
 	case errors.Is(err, objectstore.ErrAccessDenied), errors.Is(err, snapshot.ErrCredentials):
 		// The Config is fine; the credentials it reads are not. The

@@ -10,6 +10,6 @@ import (
 func NewCommand(f *clientcfg.Factory) *cobra.Command {
 	c := &cobra.Command{Use: "backup", Aliases: []string{"backups"}, Short: "Work with backups"}
 	c.AddCommand(NewCreateCommand(f), NewGetCommand(f), NewDescribeCommand(f), NewLogsCommand(f),
-		NewDownloadCommand(f), NewDeleteCommand(f), NewVerifyCommand(f), NewDiffCommand(f))
+		NewDownloadCommand(f), NewDeleteCommand(f), NewVerifyCommand(f), NewDiffCommand(f), NewCancelCommand(f))
 	return c
 }

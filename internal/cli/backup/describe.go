@@ -33,11 +33,21 @@ func NewDescribeCommand(f *clientcfg.Factory) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			views := map[string]*RetentionView{}
 			for i := range list.Items {
 				if i > 0 {
 					fmt.Fprintln(cmd.OutOrStdout())
 				}
-				Describe(cmd.OutOrStdout(), &list.Items[i], ns)
+				b := &list.Items[i]
+				schedule := arkv1.ScheduleName(b)
+				v, seen := views[schedule]
+				if !seen {
+					if v, err = ReadRetention(cmd.Context(), c, ns, schedule, nowFunc()); err != nil {
+						return fmt.Errorf("reading what the retention of backup %s depends on: %w", b.Name, err)
+					}
+					views[schedule] = v
+				}
+				Describe(cmd.OutOrStdout(), b, ns, describeRetention(b, v))
 			}
 			return nil
 		},
@@ -46,8 +56,9 @@ func NewDescribeCommand(f *clientcfg.Factory) *cobra.Command {
 	return cmd
 }
 
-// Describe writes a backup for people.
-func Describe(w io.Writer, b *arkv1.Backup, ns string) {
+// Describe writes a backup for people; retention says why it is kept or
+// when it goes.
+func Describe(w io.Writer, b *arkv1.Backup, ns string, retention []string) {
 	s, st := b.Spec, b.Status
 	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
 	p("Name:         %s", b.Name)
@@ -55,12 +66,19 @@ func Describe(w io.Writer, b *arkv1.Backup, ns string) {
 	p("Labels:       %s", labelsString(b.Labels))
 	p("")
 	p("Phase:  %s", output.Or(string(st.Phase), "New"))
+	if s.Cancel && (st.Phase == "" || st.Phase == arkv1.BackupPhaseNew || st.Phase == arkv1.BackupPhaseInProgress) {
+		p("Cancel requested: the server stops it and deletes what it wrote")
+	}
 	if st.Phase == "" || st.Phase == arkv1.BackupPhaseNew {
 		p("")
 		p("%s", wait.ServerHint("backup", ns))
 	}
 	if st.FailureReason != "" {
-		p("Failure reason: %s", st.FailureReason)
+		label := "Failure reason"
+		if st.Phase == arkv1.BackupPhaseCancelled {
+			label = "Cancelled"
+		}
+		p("%s: %s", label, st.FailureReason)
 	}
 	if len(st.ValidationErrors) > 0 {
 		p("Validation errors:")
@@ -93,6 +111,13 @@ func Describe(w io.Writer, b *arkv1.Backup, ns string) {
 	p("Started:     %s", output.Timestamp(st.StartTimestamp))
 	p("Completed:   %s", output.Timestamp(st.CompletionTimestamp))
 	p("Expiration:  %s", output.Timestamp(st.Expiration))
+	for i, line := range retention {
+		if i == 0 {
+			p("Retention:   %s", line)
+		} else {
+			p("             %s", line)
+		}
+	}
 	if pr := st.Progress; pr != nil {
 		p("")
 		p("Progress:  %d of %d items backed up", pr.ItemsBackedUp, pr.TotalItems)
@@ -102,6 +127,12 @@ func Describe(w io.Writer, b *arkv1.Backup, ns string) {
 	}
 	if a := st.Archive; a != nil {
 		p("Archive:   %d items, %d bytes, sha256 %s", a.Items, a.Size, a.SHA256)
+		if a.PlaintextSHA256 != "" {
+			p("           before encryption: %d bytes, sha256 %s", a.PlaintextSize, a.PlaintextSHA256)
+		}
+	}
+	if e := st.Encryption; e != nil {
+		p("Encryption: %s, to recipient %s (key in Secret %s)", e.Format, e.Recipient, output.Or(e.SecretName, "<unknown>"))
 	}
 	describeVerification(p, b)
 	if len(st.ResourceCounts) > 0 {

@@ -24,7 +24,7 @@ import (
 // NewCommand is `ark restore`.
 func NewCommand(f *clientcfg.Factory) *cobra.Command {
 	c := &cobra.Command{Use: "restore", Aliases: []string{"restores"}, Short: "Work with restores"}
-	c.AddCommand(NewCreateCommand(f), NewGetCommand(f), NewDescribeCommand(f), NewLogsCommand(f), NewDeleteCommand(f))
+	c.AddCommand(NewCreateCommand(f), NewGetCommand(f), NewDescribeCommand(f), NewLogsCommand(f), NewDeleteCommand(f), NewCancelCommand(f))
 	return c
 }
 
@@ -122,8 +122,15 @@ func describe(cmd *cobra.Command, c client.Client, ns string, r *arkv1.Restore, 
 		p("")
 		p("%s", wait.ServerHint("restore", ns))
 	}
+	if s.Cancel && (st.Phase == "" || st.Phase == arkv1.RestorePhaseNew || st.Phase == arkv1.RestorePhaseInProgress) {
+		p("Cancel requested: the server stops it; what it created stays")
+	}
 	if st.FailureReason != "" {
-		p("Failure reason: %s", st.FailureReason)
+		label := "Failure reason"
+		if st.Phase == arkv1.RestorePhaseCancelled {
+			label = "Cancelled"
+		}
+		p("%s: %s", label, st.FailureReason)
 	}
 	if len(st.ValidationErrors) > 0 {
 		p("Validation errors:")
@@ -152,6 +159,9 @@ func describe(cmd *cobra.Command, c client.Client, ns string, r *arkv1.Restore, 
 	p("Completed:  %s", output.Timestamp(st.CompletionTimestamp))
 	if pr := st.Progress; pr != nil {
 		p("Progress:   %d of %d items restored", pr.ItemsRestored, pr.TotalItems)
+		if st.Phase == arkv1.RestorePhaseCancelled {
+			p("            %d not restored (cancelled)", pr.ItemsNotRestored)
+		}
 	}
 	if s.DryRun && st.Phase == arkv1.RestorePhasePreviewed {
 		describePlan(cmd, c, ns, r, details)
@@ -170,7 +180,7 @@ func describe(cmd *cobra.Command, c client.Client, ns string, r *arkv1.Restore, 
 	p("")
 	p("Warnings:  %d", st.Warnings)
 	p("Errors:    %d", st.Errors)
-	if st.Warnings+st.Errors == 0 || (st.Phase != arkv1.RestorePhaseCompleted && st.Phase != arkv1.RestorePhasePartiallyFailed) {
+	if st.Warnings+st.Errors == 0 || (st.Phase != arkv1.RestorePhaseCompleted && st.Phase != arkv1.RestorePhasePartiallyFailed && st.Phase != arkv1.RestorePhaseCancelled) {
 		return
 	}
 	results, err := fetchResults(cmd, c, ns, r.Name)

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -9,11 +10,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/cli/backup"
 	"github.com/heptio/ark/internal/cli/clientcfg"
 	"github.com/heptio/ark/internal/cli/output"
+	"github.com/heptio/ark/internal/retention"
 	"github.com/heptio/ark/internal/schedule"
 )
 
@@ -34,11 +36,17 @@ func NewDescribeCommand(f *clientcfg.Factory) *cobra.Command {
 					fmt.Fprintln(cmd.OutOrStdout())
 				}
 				s := &l.Items[i]
-				var backups arkv1.BackupList
-				err := c.List(cmd.Context(), &backups, client.InNamespace(s.Namespace), client.MatchingLabels(arkv1.ScheduleSelector(s.Name)))
-				// The label may be a shortened name: keep this schedule's own.
-				mine := slices.DeleteFunc(backups.Items, func(b arkv1.Backup) bool { return arkv1.ScheduleName(&b) != s.Name })
-				describe(cmd.OutOrStdout(), s, mine, err, time.Now())
+				now := time.Now()
+				v, err := backup.ReadRetention(cmd.Context(), c, s.Namespace, s.Name, now)
+				var backups []arkv1.Backup
+				if err == nil {
+					// The label may be a shortened name: keep this schedule's own.
+					backups = slices.DeleteFunc(slices.Clone(v.Input.Backups), func(b arkv1.Backup) bool { return arkv1.ScheduleName(&b) != s.Name })
+				}
+				describe(cmd.OutOrStdout(), s, backups, err, now)
+				if err == nil {
+					describeRetention(cmd.OutOrStdout(), s, v, now)
+				}
 			}
 			return nil
 		},
@@ -89,6 +97,11 @@ func describe(w io.Writer, s *arkv1.Schedule, backups []arkv1.Backup, listErr er
 	p("  Label selector:  %s", selectorString(t.LabelSelector))
 	p("  Snapshot PVs:    %s", optionalBool(t.SnapshotVolumes, "auto"))
 	p("  TTL:             %s", t.TTL.Duration)
+	if r := s.Spec.Retention; r != nil {
+		p("  Retention:       %s", retention.Describe(r))
+	} else {
+		p("  Retention:       <the Config's default>")
+	}
 	p("")
 	if listErr != nil {
 		p("Backups:  (could not list them: %v)", listErr)
@@ -112,4 +125,61 @@ func optionalBool(b *bool, unset string) string {
 		return unset
 	}
 	return fmt.Sprint(*b)
+}
+
+// maxPreview bounds the deletions listed.
+const maxPreview = 10
+
+// describeRetention shows the policy in force, the backup the guard keeps,
+// and which backups go next and when.
+func describeRetention(w io.Writer, s *arkv1.Schedule, v *backup.RetentionView, now time.Time) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	policy := v.Input.Policies[s.Name]
+	source := "the schedule's own"
+	if s.Spec.Retention == nil {
+		source = "the Config's default"
+	}
+	p("")
+	p("Retention:  %s (%s), plus each backup's TTL", retention.Describe(policy), source)
+	for _, warning := range retention.ShortTTL(policy, cmp.Or(s.Spec.Template.TTL.Duration, retention.DefaultTTL)) {
+		p("  Warning: %s", warning)
+	}
+	if v.Note != "" {
+		p("  (%s)", v.Note)
+	}
+	decisions := retention.Evaluate(v.Input)
+	for _, b := range v.Input.Backups {
+		if d := decisions[b.Name]; d.Guard != "" {
+			p("  Kept whatever the settings say: %s, the %s", b.Name, d.Guard)
+		}
+	}
+	var next time.Time
+	if sched, err := schedule.Parse(s.Spec.Schedule); err == nil && s.Status.Phase == arkv1.SchedulePhaseEnabled {
+		after := s.CreationTimestamp.Time
+		if s.Status.LastBackup != nil {
+			after = s.Status.LastBackup.Time
+		}
+		next, _ = schedule.NextRunTime(sched, after, now)
+	}
+	ttl := s.Spec.Template.TTL.Duration
+	if ttl == 0 {
+		ttl = retention.DefaultTTL
+	}
+	upcoming := retention.Preview(v.Input, s.Name, next, ttl)
+	if len(upcoming) == 0 {
+		p("  Next deletions:  none planned")
+		return
+	}
+	p("  Next deletions:")
+	for i, u := range upcoming {
+		if i == maxPreview {
+			p("    ... and %d more", len(upcoming)-maxPreview)
+			break
+		}
+		when := "at the next garbage collection"
+		if !u.At.IsZero() {
+			when = u.At.UTC().Format(time.RFC3339)
+		}
+		p("    %s  %s: %s", u.Backup, when, u.Reason)
+	}
 }

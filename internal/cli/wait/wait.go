@@ -33,6 +33,8 @@ const (
 	phasePartiallyFailed  = "PartiallyFailed"
 	// phasePreviewed ends a dry-run restore.
 	phasePreviewed = "Previewed"
+	// phaseCancelled ends a cancelled backup or restore.
+	phaseCancelled = "Cancelled"
 )
 
 func (s State) phase() string {
@@ -44,7 +46,7 @@ func (s State) phase() string {
 
 func (s State) done() bool {
 	switch s.Phase {
-	case phaseCompleted, phasePartiallyFailed, phaseFailed, phaseFailedValidation, phasePreviewed:
+	case phaseCompleted, phasePartiallyFailed, phaseFailed, phaseFailedValidation, phasePreviewed, phaseCancelled:
 		return true
 	}
 	return false
@@ -102,6 +104,8 @@ func Outcome(kind, name string, st State) error {
 		return fmt.Errorf("%s %s failed validation:\n  %s", kind, name, strings.Join(st.ValidationErrors, "\n  "))
 	case phaseFailed:
 		return fmt.Errorf("%s %s failed: %s", kind, name, st.FailureReason)
+	case phaseCancelled:
+		return fmt.Errorf("%s %s was cancelled: %s", kind, name, st.FailureReason)
 	}
 	return fmt.Errorf("%s %s is %s: run `ark %s describe %s` and `ark %s logs %s` for the reasons", kind, name, st.phase(), kind, name, kind, name)
 }

@@ -81,6 +81,8 @@ func mapError(op, bucket, key string, err error) error {
 			"ExpiredToken", "InvalidClientTokenId", "AccountProblem", "AllAccessDisabled":
 			return fmt.Errorf("%w: S3 refused to %s %s (%s): %s: %w",
 				objectstore.ErrAccessDenied, op, where, apiErr.ErrorCode(), accessFix, err)
+		case "ObjectLocked", "InvalidRetentionPeriod":
+			return fmt.Errorf("%w: S3 refused to %s %s: it is under object lock (%s): %w", objectstore.ErrRetained, op, where, apiErr.ErrorCode(), err)
 		case "PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException":
 			return fmt.Errorf("%s %s: bucket %q is in another region than the configured one: set backupStorageProvider.config.region to the bucket's region: %w",
 				op, where, bucket, err)

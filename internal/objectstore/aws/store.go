@@ -122,6 +122,10 @@ func New(cfg map[string]string) (*Store, error) {
 		uploader: manager.NewUploader(client, func(u *manager.Uploader) {
 			u.PartSize = uploadPartSize
 			u.Concurrency = uploadConcurrency
+			// The uploader would abort a failed multipart upload with the
+			// upload's own context, which a cancel has ended, leaving the
+			// parts stored (and billed) for good: PutObject aborts it.
+			u.LeavePartsOnError = true
 		}),
 		kmsKeyID: opts.kmsKeyID,
 	}, nil
@@ -174,10 +178,21 @@ func (s *Store) PutObject(ctx context.Context, bucket, key string, body io.Reade
 		in.SSEKMSKeyId = awssdk.String(s.kmsKeyID)
 	}
 	if _, err := s.uploader.Upload(ctx, in); err != nil {
+		var multi manager.MultiUploadFailure
+		if errors.As(err, &multi) && multi.UploadID() != "" {
+			abortCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+			defer cancel()
+			if _, aerr := s.client.AbortMultipartUpload(abortCtx, &s3.AbortMultipartUploadInput{Bucket: &bucket, Key: &key, UploadId: awssdk.String(multi.UploadID())}); aerr != nil {
+				err = fmt.Errorf("%w (and its parts could not be removed: %v; a bucket lifecycle rule AbortIncompleteMultipartUpload removes them)", err, aerr)
+			}
+		}
 		return mapError("put", bucket, key, err)
 	}
 	return nil
 }
+
+// abortTimeout bounds the removal of a failed upload's parts.
+const abortTimeout = time.Minute
 
 // GetObject opens key for reading.
 func (s *Store) GetObject(ctx context.Context, bucket, key string) (io.ReadCloser, error) {
@@ -233,6 +248,20 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
 		return err
 	}
 	return nil
+}
+
+// ObjectRetention reads key's object lock (retain-until date, mode, legal
+// hold) from its HEAD.
+func (s *Store) ObjectRetention(ctx context.Context, bucket, key string) (objectstore.Retention, error) {
+	out, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		return objectstore.Retention{}, mapError("read the retention of", bucket, key, err)
+	}
+	r := objectstore.Retention{Mode: string(out.ObjectLockMode), Hold: out.ObjectLockLegalHoldStatus == types.ObjectLockLegalHoldStatusOn}
+	if out.ObjectLockRetainUntilDate != nil {
+		r.Until = *out.ObjectLockRetainUntilDate
+	}
+	return r, nil
 }
 
 // CreateSignedURL presigns a GET of key (SigV4, valid for ttl), through

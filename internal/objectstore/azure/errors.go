@@ -66,6 +66,8 @@ func (s *Store) mapError(op, bucket, key string, err error) error {
 	case bloberror.HasCode(err, bloberror.ContainerNotFound, bloberror.ContainerBeingDeleted):
 		return fmt.Errorf("%w: Azure blob container %q does not exist in storage account %q (%s %s): create it (az storage container create --name %s --account-name %s) or fix backupStorageProvider.bucket in the Ark Config: %w",
 			objectstore.ErrBucketNotFound, bucket, s.account, op, where, bucket, s.account, err)
+	case bloberror.HasCode(err, bloberror.BlobImmutableDueToPolicy, "BlobImmutableDueToLegalHold"):
+		return fmt.Errorf("%w: Azure refused to %s %s: it is immutable (an immutability policy or legal hold): %w", objectstore.ErrRetained, op, where, err)
 	case bloberror.HasCode(err, bloberror.BlobNotFound):
 		return fmt.Errorf("%w: %s: %w", objectstore.ErrNotFound, where, err)
 	case bloberror.HasCode(err, bloberror.AuthenticationFailed, bloberror.AuthorizationFailure,

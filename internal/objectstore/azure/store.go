@@ -236,6 +236,24 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
 	return err
 }
 
+// ObjectRetention reads the blob's immutability policy (version-level
+// immutable storage) and legal hold from its properties. A container-level
+// time-based policy shows only when a deletion is refused (ErrRetained).
+func (s *Store) ObjectRetention(ctx context.Context, bucket, key string) (objectstore.Retention, error) {
+	props, err := s.client.ServiceClient().NewContainerClient(bucket).NewBlobClient(key).GetProperties(ctx, nil)
+	if err != nil {
+		return objectstore.Retention{}, s.mapError("read the retention of", bucket, key, err)
+	}
+	r := objectstore.Retention{Hold: props.LegalHold != nil && *props.LegalHold}
+	if props.ImmutabilityPolicyExpiresOn != nil {
+		r.Until = *props.ImmutabilityPolicyExpiresOn
+		if props.ImmutabilityPolicyMode != nil {
+			r.Mode = string(*props.ImmutabilityPolicyMode)
+		}
+	}
+	return r, nil
+}
+
 // CreateSignedURL returns a read-only SAS URL valid for ttl: a service SAS
 // signed with the account key, or a user-delegation SAS when Ark runs with an
 // Entra ID identity (which then needs permission to get a delegation key).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"cloud.google.com/go/storage"
 	"google.golang.org/api/googleapi"
@@ -52,7 +53,13 @@ func (s *Store) mapError(ctx context.Context, op, bucket, key string, err error)
 				return bucketMissing(bucket, op, where, err)
 			}
 			return fmt.Errorf("%w: %s: %w", objectstore.ErrNotFound, where, err)
-		case http.StatusUnauthorized, http.StatusForbidden:
+		case http.StatusForbidden:
+			if retained(gErr) {
+				return fmt.Errorf("%w: GCS refused to %s %s: it is under a retention policy, object retention or a hold: %w", objectstore.ErrRetained, op, where, err)
+			}
+			return fmt.Errorf("%w: GCS refused to %s %s (HTTP %d): %s: %w",
+				objectstore.ErrAccessDenied, op, where, gErr.Code, accessFix, err)
+		case http.StatusUnauthorized:
 			return fmt.Errorf("%w: GCS refused to %s %s (HTTP %d): %s: %w",
 				objectstore.ErrAccessDenied, op, where, gErr.Code, accessFix, err)
 		}
@@ -62,4 +69,16 @@ func (s *Store) mapError(ctx context.Context, op, bucket, key string, err error)
 			objectstore.ErrUnreachable, endpoint, op, where, ConfigEmulatorHost, EnvEmulatorHost, err)
 	}
 	return fmt.Errorf("%s %s: %w", op, where, err)
+}
+
+// retained reports a 403 that a retention policy, object retention or a
+// hold caused, not missing permissions.
+func retained(e *googleapi.Error) bool {
+	for _, item := range e.Errors {
+		if item.Reason == "retentionPolicyNotMet" {
+			return true
+		}
+	}
+	msg := strings.ToLower(e.Message)
+	return strings.Contains(msg, "retention") || strings.Contains(msg, "hold")
 }

@@ -279,6 +279,23 @@ func (s *Store) DeleteObject(ctx context.Context, bucket, key string) error {
 	return err
 }
 
+// ObjectRetention reads key's retention: the bucket's retention policy
+// (RetentionExpirationTime), its own retention, and its holds.
+func (s *Store) ObjectRetention(ctx context.Context, bucket, key string) (objectstore.Retention, error) {
+	attrs, err := s.client.Bucket(bucket).Object(key).Attrs(ctx)
+	if err != nil {
+		return objectstore.Retention{}, s.mapError(ctx, "read the retention of", bucket, key, err)
+	}
+	r := objectstore.Retention{Hold: attrs.EventBasedHold || attrs.TemporaryHold}
+	if !attrs.RetentionExpirationTime.IsZero() {
+		r.Until, r.Mode = attrs.RetentionExpirationTime, "bucket retention policy"
+	}
+	if o := attrs.Retention; o != nil && o.RetainUntil.After(r.Until) {
+		r.Until, r.Mode = o.RetainUntil, "object retention "+o.Mode
+	}
+	return r, nil
+}
+
 // CreateSignedURL signs a V4 GET URL with the service account key.
 func (s *Store) CreateSignedURL(ctx context.Context, bucket, key string, ttl time.Duration) (string, error) {
 	opts := &storage.SignedURLOptions{
