@@ -139,3 +139,62 @@ func keys(m map[string]*unstructured.Unstructured) []string {
 	}
 	return out
 }
+
+// pullingAction pulls in the items listed in pulls (by item name), as a
+// pod's action pulls in the ConfigMaps it mounts.
+type pullingAction struct {
+	selector plugin.ResourceSelector
+	pulls    map[string][]plugin.ResourceIdentifier
+}
+
+func (a *pullingAction) AppliesTo() (plugin.ResourceSelector, error) { return a.selector, nil }
+
+func (a *pullingAction) Execute(_ context.Context, item *unstructured.Unstructured, _ *arkv1.Backup) (*unstructured.Unstructured, []plugin.ResourceIdentifier, error) {
+	return item, a.pulls[item.GetName()], nil
+}
+
+// An item an action pulls in that its resource's LIST also returns is
+// written once, whichever comes first (main's archive refuses a second
+// write of a path): the pod pulls in the ConfigMaps and a ConfigMap pulls
+// in the pod, so one of the two is pulled in after being listed and the
+// other before.
+func TestPulledInItemsThatAreAlsoListedAreWrittenOnce(t *testing.T) {
+	cm := func(name string) plugin.ResourceIdentifier {
+		return plugin.ResourceIdentifier{GroupResource: schema.GroupResource{Resource: "configmaps"}, Namespace: "a", Name: name}
+	}
+	pods := &pullingAction{selector: plugin.ResourceSelector{IncludedResources: []string{"pods"}},
+		pulls: map[string][]plugin.ResourceIdentifier{"pod": {cm("cm1"), cm("cm3")}}}
+	cms := &pullingAction{selector: plugin.ResourceSelector{IncludedResources: []string{"configmaps"}},
+		pulls: map[string][]plugin.ResourceIdentifier{"cm3": {{GroupResource: schema.GroupResource{Resource: "pods"}, Namespace: "a", Name: "pod"}}}}
+	objs := append(fixture(), obj("v1", "ConfigMap", "a", "cm3", nil, nil))
+	d, dyn := fakeCluster(t, objs...)
+	var buf bytes.Buffer
+	res, err := Run(context.Background(), Options{
+		Backup:    &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "b"}, Spec: arkv1.BackupSpec{IncludedNamespaces: []string{"a"}}},
+		Discovery: d, Dynamic: dyn,
+		ItemActions: []ItemAction{{Name: "example.com/pods", Action: pods}, {Name: "example.com/cms", Action: cms}},
+	}, &buf)
+	if err != nil {
+		t.Fatalf("backup failed: %v", err)
+	}
+	if res.Errors != 0 {
+		t.Errorf("errors = %d, problems = %+v; want none", res.Errors, res.Problems)
+	}
+	r, err := archive.NewReader(&buf, archive.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := map[string]int{}
+	for {
+		item, _, err := r.Next()
+		if err != nil {
+			break
+		}
+		written[item.Resource+"/"+item.Namespace+"/"+item.Name]++
+	}
+	for _, key := range []string{"pods/a/pod", "configmaps/a/cm1", "configmaps/a/cm3"} {
+		if written[key] != 1 {
+			t.Errorf("%s written %d times; want once (archive: %v)", key, written[key], written)
+		}
+	}
+}
