@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -80,6 +81,10 @@ func TestRemoveStaleRespectsOtherProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	child := exec.Command("flock", "--exclusive", "--close", path, "sleep", "30")
+	// Its own process group, killed whole: flock forks sleep, which holds
+	// the lock until it closes the descriptor; killing flock alone could
+	// leave that window open for the sleep's 30 s.
+	child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := child.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -98,9 +103,15 @@ func TestRemoveStaleRespectsOtherProcesses(t *testing.T) {
 	if removed, _ := RemoveStale(dir, "ark-log-*.gz"); len(removed) != 0 {
 		t.Fatalf("removed %v while another process held it", removed)
 	}
-	_ = child.Process.Kill()
+	_ = syscall.Kill(-child.Process.Pid, syscall.SIGKILL)
 	_ = child.Wait()
-	if removed, _ := RemoveStale(dir, "ark-log-*.gz"); len(removed) != 1 {
+	// The kernel drops the lock when the last holder has exited, which may
+	// come a moment after Wait (the forked sleep is not our child).
+	var removed []string
+	for deadline := time.Now().Add(10 * time.Second); len(removed) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		removed, _ = RemoveStale(dir, "ark-log-*.gz")
+	}
+	if len(removed) != 1 {
 		t.Fatalf("removed %v after the holder died, want the file", removed)
 	}
 }
