@@ -23,8 +23,9 @@ quickstart: build ## a real backup and restore on a local cluster
 quickstart-down: ## stop the quickstart's cluster and server
 	hack/quickstart.sh down
 
-generate: ## regenerate deepcopy code and CRDs from api/v1
+generate: ## regenerate deepcopy code and CRDs from api/v1, and the plugin protocol's Go code
 	hack/generate.sh
+	hack/genproto.sh
 
 testbin: ## build and cache the local cluster's binaries
 	hack/build-testbin.sh

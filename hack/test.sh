@@ -16,6 +16,8 @@ eval "$(hack/install-emulators.sh)"
 export ARK_FAKE_GCS_SERVER ARK_AZURITE
 ARK_CONTROLLER_GEN=$(hack/controller-gen.sh --print-path)
 export ARK_CONTROLLER_GEN
+ARK_PROTOGEN=$(hack/genproto.sh --print-path)/genproto
+export ARK_PROTOGEN
 
 echo "test.sh: gofmt and go vet" >&2
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

@@ -137,6 +137,12 @@ func (w *Writer) Add(item Item, data []byte) error {
 	return nil
 }
 
+// Has reports whether item was added already.
+func (w *Writer) Has(item Item) bool {
+	_, ok := w.seen[item.Path()]
+	return ok
+}
+
 // writerMaxTotalSize is DefaultMaxTotalSize; tests lower it.
 var writerMaxTotalSize = DefaultMaxTotalSize
 

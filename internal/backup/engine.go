@@ -64,6 +64,10 @@ type Options struct {
 	// and a deletion can remove them. An error fails that volume's item;
 	// the callee deals with the snapshot it could not record.
 	RecordSnapshot func(pv string, info *arkv1.VolumeBackupInfo) error
+	// ItemActions (plugins') run in order on the items each applies to, a
+	// page of items per call, before the built-in actions, which see what
+	// they returned.
+	ItemActions []ItemAction
 }
 
 // Result is what a backup wrote and what went wrong along the way.
@@ -107,6 +111,8 @@ type engine struct {
 	withheld map[string]string
 	progress arkv1.BackupProgress
 	result   Result
+	// actions are ItemActions with their selectors resolved.
+	actions []selectedAction
 }
 
 // Run backs up the cluster as opts.Backup says, streaming a tar.gz into out.
@@ -159,6 +165,7 @@ func Run(ctx context.Context, opts Options, out io.Writer) (*Result, error) {
 	e.clusterScope = spec.IncludeClusterResources != nil && *spec.IncludeClusterResources ||
 		spec.IncludeClusterResources == nil && e.namespaces.IncludesAll()
 	e.reportFailedGroups()
+	e.resolveActions()
 	opts.Log.Info("starting backup",
 		"namespaces", filter.Summary(spec.IncludedNamespaces, spec.ExcludedNamespaces),
 		"resources", filter.Summary(spec.IncludedResources, spec.ExcludedResources),
@@ -236,14 +243,60 @@ func (e *engine) backupResource(ctx context.Context, r kube.Resource) error {
 	default: // every namespace, maybe minus some: one cluster-wide list is cheapest
 		targets = []dynamic.ResourceInterface{client.Namespace(metav1.NamespaceAll)}
 	}
+	// Items go to the plugins' actions a page at a time (one call per
+	// action and page), so they are gathered here up to a page.
+	var batch []*unstructured.Unstructured
+	flush := func() error {
+		err := e.backupItems(ctx, r, batch)
+		batch = nil
+		return err
+	}
 	for _, target := range targets {
 		err := e.listPages(ctx, target, func(item *unstructured.Unstructured) error {
 			if r.Namespaced && !e.namespaces.ShouldInclude(item.GetNamespace()) {
 				return nil
 			}
-			return e.backupItem(ctx, r, item)
+			batch = append(batch, item)
+			if int64(len(batch)) >= e.PageSize {
+				return flush()
+			}
+			return nil
 		})
+		if err == nil {
+			err = flush()
+		}
 		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// backupItems backs up a batch of items of one resource: the plugins'
+// actions see the batch in one call each, unless there are none or the
+// items are pods (whose hooks run around each one, before its actions).
+func (e *engine) backupItems(ctx context.Context, r kube.Resource, items []*unstructured.Unstructured) error {
+	gr := r.GroupResource()
+	if len(e.actions) == 0 || gr == podResource {
+		for _, item := range items {
+			if err := e.backupItem(ctx, r, item); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	admitted := items[:0:0]
+	for _, item := range items {
+		if e.admit(gr, item) {
+			admitted = append(admitted, item)
+		}
+	}
+	if len(admitted) == 0 {
+		return nil
+	}
+	outcomes := e.runPluginActions(ctx, gr.String(), admitted)
+	for i := range admitted {
+		if err := e.writeAdmitted(ctx, r, outcomes[i]); err != nil {
 			return err
 		}
 	}
@@ -261,20 +314,39 @@ func (e *engine) backupItem(ctx context.Context, r kube.Resource, item *unstruct
 	return e.writeItem(ctx, r, item)
 }
 
-// writeItem runs the item's actions, writes it, and backs up the items the
-// actions pulled in.
+// writeItem runs the item's actions (the plugins' in a call of one item),
+// writes it, and backs up the items the actions pulled in.
 func (e *engine) writeItem(ctx context.Context, r kube.Resource, item *unstructured.Unstructured) error {
 	gr := r.GroupResource()
+	if !e.admit(gr, item) {
+		return nil
+	}
+	plugged := pluginOutcome{item: item}
+	if len(e.actions) > 0 {
+		plugged = e.runPluginActions(ctx, gr.String(), []*unstructured.Unstructured{item})[0]
+	}
+	return e.writeAdmitted(ctx, r, plugged)
+}
+
+// admit decides whether an item is backed up now (not twice when actions
+// pull it in again, not when a failed pre hook withheld it) and notes its
+// namespace.
+func (e *engine) admit(gr schema.GroupResource, item *unstructured.Unstructured) bool {
 	key := gr.String() + "/" + item.GetNamespace() + "/" + item.GetName()
+	if !tracksPullIns(gr) && e.pulledIn[key] {
+		delete(e.pulledIn, key) // pulled in by an action already; listed once
+		e.progress.TotalItems--
+		return false
+	}
 	if tracksPullIns(gr) {
 		if e.pulledIn[key] {
 			e.progress.TotalItems--
-			return nil
+			return false
 		}
 		e.pulledIn[key] = true
 		if reason, ok := e.withheld[key]; ok {
 			e.Log.Info("not backed up: "+reason, "resource", gr.String(), "namespace", item.GetNamespace(), "name", item.GetName())
-			return nil
+			return false
 		}
 	}
 	if excludedByLabel(item.GetLabels()) {
@@ -284,7 +356,7 @@ func (e *engine) writeItem(ctx context.Context, r kube.Resource, item *unstructu
 		e.progress.TotalItems--
 		e.Log.Info("not backed up: it carries the label "+arkv1.ExcludeFromBackupLabel+"=true",
 			"resource", gr.String(), "namespace", item.GetNamespace(), "name", item.GetName())
-		return nil
+		return false
 	}
 	if ns := item.GetNamespace(); ns != "" {
 		e.seenNamespaces[ns] = true
@@ -292,11 +364,22 @@ func (e *engine) writeItem(ctx context.Context, r kube.Resource, item *unstructu
 	// managedFields are bookkeeping of the source cluster's API server; the
 	// restore drops them, so they only cost space.
 	item.SetManagedFields(nil)
+	return true
+}
 
+// writeAdmitted runs the built-in actions on an admitted item the plugins'
+// actions have had, writes it, and backs up what the actions pulled in.
+func (e *engine) writeAdmitted(ctx context.Context, r kube.Resource, plugged pluginOutcome) error {
+	gr := r.GroupResource()
+	item := plugged.item
+	for _, msg := range plugged.errs {
+		e.problem("error", gr.String(), item.GetNamespace(), item.GetName(), msg)
+	}
 	additional, err := e.runActionsRecovering(ctx, gr, item)
 	if err != nil {
 		e.problem("error", gr.String(), item.GetNamespace(), item.GetName(), err.Error())
 	}
+	additional = append(additional, plugged.additional...)
 	data, err := json.Marshal(item.Object)
 	if err != nil {
 		e.problem("error", gr.String(), item.GetNamespace(), item.GetName(), fmt.Sprintf("encoding: %v", err))
@@ -372,7 +455,8 @@ func (e *engine) backupAdditional(ctx context.Context, ref itemRef) error {
 	if !r.Namespaced && e.Backup.Spec.IncludeClusterResources != nil && !*e.Backup.Spec.IncludeClusterResources {
 		return nil
 	}
-	if e.pulledIn[ref.Resource.String()+"/"+ref.Namespace+"/"+ref.Name] {
+	key := ref.Resource.String() + "/" + ref.Namespace + "/" + ref.Name
+	if e.pulledIn[key] || e.out.Has(archive.Item{Resource: ref.Resource.String(), Namespace: ref.Namespace, Name: ref.Name}) {
 		return nil
 	}
 	client := e.Dynamic.Resource(r.GVR)
@@ -397,7 +481,16 @@ func (e *engine) backupAdditional(ctx context.Context, ref itemRef) error {
 		}
 	}
 	e.progress.TotalItems++
-	return e.backupItem(ctx, r, item)
+	if err := e.backupItem(ctx, r, item); err != nil {
+		return err
+	}
+	if !tracksPullIns(ref.Resource) {
+		// A plugin's action may pull in any kind (a pod's ConfigMaps): it is
+		// remembered, so that the LIST of its resource, later, leaves it
+		// out. Only pulled-in items are, so memory follows their number.
+		e.pulledIn[key] = true
+	}
+	return nil
 }
 
 // backupNamespaces writes the Namespace object of every namespace that items

@@ -11,6 +11,7 @@ import (
 	"github.com/heptio/ark/internal/cli/clientcfg"
 	"github.com/heptio/ark/internal/cli/completion"
 	"github.com/heptio/ark/internal/cli/install"
+	"github.com/heptio/ark/internal/cli/plugin"
 	"github.com/heptio/ark/internal/cli/restore"
 	"github.com/heptio/ark/internal/cli/schedule"
 	"github.com/heptio/ark/internal/cli/serve"
@@ -47,6 +48,7 @@ persistent volumes, and restores either into the same cluster or a new one.`,
 		version.NewCommand(),
 		install.NewInstallCommand(f),
 		install.NewUninstallCommand(f),
+		plugin.NewCommand(f),
 		completion.NewCommand(),
 		verb("create", "Create a backup, restore or schedule", map[string]*cobra.Command{"backup": backup.NewCreateCommand(f), "restore": restore.NewCreateCommand(f), "schedule": schedule.NewCreateCommand(f)}),
 		verb("get", "List backups, restores or schedules", map[string]*cobra.Command{"backup": backup.NewGetCommand(f), "restore": restore.NewGetCommand(f), "schedule": schedule.NewGetCommand(f)}),

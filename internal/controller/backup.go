@@ -50,6 +50,8 @@ type BackupReconciler struct {
 	// PodExec runs backup hooks in pods (pods/exec).
 	PodExec hooks.PodExecutor
 	Log     *slog.Logger
+	// ItemActions are the plugins' backup item actions.
+	ItemActions []backup.ItemAction
 	// Recovery must finish before new backups start.
 	Recovery *Interrupted
 	// Concurrency is how many backups run at once (at least 1): a fleet of
@@ -430,14 +432,15 @@ func (r *BackupReconciler) writeArchive(ctx context.Context, blog *slog.Logger, 
 	}
 	result, err := backup.Run(ctx, backup.Options{
 		// The reporter writes b's status while the engine runs.
-		Backup:    b.DeepCopy(),
-		Discovery: r.Discovery,
-		Dynamic:   r.Dynamic,
-		PageSize:  r.PageSize,
-		Volumes:   volumes,
-		PodExec:   r.PodExec,
-		Log:       blog,
-		Progress:  reporter.Update,
+		Backup:      b.DeepCopy(),
+		Discovery:   r.Discovery,
+		Dynamic:     r.Dynamic,
+		PageSize:    r.PageSize,
+		Volumes:     volumes,
+		PodExec:     r.PodExec,
+		Log:         blog,
+		Progress:    reporter.Update,
+		ItemActions: r.ItemActions,
 	}, pw)
 	pw.CloseWithError(err)
 	uploadErr := <-uploadDone

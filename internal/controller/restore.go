@@ -57,6 +57,8 @@ type RestoreReconciler struct {
 	ArchiveLimits archive.Limits
 	// Concurrency is how many restores run at once (at least 1).
 	Concurrency int
+	// ItemActions are the plugins' restore item actions.
+	ItemActions []restore.ItemAction
 
 	// running are the restores this server runs, for cancel requests.
 	running runs
@@ -382,20 +384,21 @@ func (r *RestoreReconciler) restore(ctx, statusCtx context.Context, rlog *slog.L
 	defer reporter.Stop()
 	result, err := restore.Run(ctx, restore.Options{
 		// The reporter writes rs's status while the engine runs.
-		Restore:    rs.DeepCopy(),
-		Backup:     b.DeepCopy(),
-		Contents:   contents,
-		Discovery:  r.Discovery,
-		Dynamic:    r.Dynamic,
-		Priorities: env.Config.ResourcePriorities,
-		Workers:    r.Workers,
-		Volumes:    volumes,
-		Modifiers:  modifiers,
-		PodExec:    r.PodExec,
-		Log:        rlog,
-		Progress:   reporter.Update,
-		DryRun:     rs.Spec.DryRun,
-		Plan:       recorder(plan),
+		Restore:     rs.DeepCopy(),
+		Backup:      b.DeepCopy(),
+		Contents:    contents,
+		Discovery:   r.Discovery,
+		Dynamic:     r.Dynamic,
+		Priorities:  env.Config.ResourcePriorities,
+		Workers:     r.Workers,
+		Volumes:     volumes,
+		Modifiers:   modifiers,
+		PodExec:     r.PodExec,
+		Log:         rlog,
+		Progress:    reporter.Update,
+		DryRun:      rs.Spec.DryRun,
+		Plan:        recorder(plan),
+		ItemActions: r.ItemActions,
 	})
 	if err != nil {
 		return &result, err

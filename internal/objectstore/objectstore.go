@@ -7,45 +7,28 @@ package objectstore
 import (
 	"context"
 	"errors"
-	"io"
 	"time"
+
+	"github.com/heptio/ark/pkg/plugin"
 )
 
-// ObjectStore is the small surface Ark needs from a bucket.
-//
-// Keys are slash-separated ("<backup>/ark-backup.json"). Implementations must
-// stream: PutObject reads body until EOF without buffering it whole (bodies are
-// multi-GiB tar.gz pipes that cannot seek), and GetObject returns a reader the
-// caller closes.
-type ObjectStore interface {
-	// PutObject writes body to key, replacing any existing object.
-	PutObject(ctx context.Context, bucket, key string, body io.Reader) error
-	// GetObject opens key for reading. A missing key returns an error that
-	// errors.Is(err, ErrNotFound).
-	GetObject(ctx context.Context, bucket, key string) (io.ReadCloser, error)
-	// ListCommonPrefixes returns the distinct prefixes of keys under prefix up
-	// to and including the next delimiter ("b1/", "b2/" for prefix "" and "/").
-	ListCommonPrefixes(ctx context.Context, bucket, prefix, delimiter string) ([]string, error)
-	// ListObjects returns every key that starts with prefix, paginating as needed.
-	ListObjects(ctx context.Context, bucket, prefix string) ([]string, error)
-	// DeleteObject removes key. Deleting a missing key is not an error.
-	DeleteObject(ctx context.Context, bucket, key string) error
-	// CreateSignedURL returns a URL that a plain HTTP client (or, for the
-	// filesystem store, the ark CLI on the same machine) can GET for ttl.
-	CreateSignedURL(ctx context.Context, bucket, key string, ttl time.Duration) (string, error)
-}
+// ObjectStore is the small surface Ark needs from a bucket. It is the public
+// plugin SDK's interface, so a store served by a plugin and a built-in one
+// are held to the same contract (see plugin.ObjectStore for it).
+type ObjectStore = plugin.ObjectStore
 
 // Sentinel errors providers wrap, so callers can react without knowing the SDK.
-// The wrapped message must still say what happened and how to fix it.
+// The wrapped message must still say what happened and how to fix it. They
+// are the SDK's, so they survive the plugin protocol.
 var (
-	ErrNotFound       = errors.New("object not found")
-	ErrBucketNotFound = errors.New("bucket not found")
+	ErrNotFound       = plugin.ErrNotFound
+	ErrBucketNotFound = plugin.ErrBucketNotFound
 	// ErrAccessDenied covers missing, wrong and insufficient credentials.
-	ErrAccessDenied = errors.New("access denied")
+	ErrAccessDenied = plugin.ErrAccessDenied
 	// ErrUnreachable means no answer came from the storage endpoint at all
 	// (connection refused, DNS failure, timeout): retrying later may help,
 	// changing credentials will not.
-	ErrUnreachable = errors.New("object storage endpoint unreachable")
+	ErrUnreachable = plugin.ErrUnreachable
 )
 
 // ErrRetained is wrapped by DeleteObject (and PutObject over an existing

@@ -101,3 +101,16 @@ func (r Registry[New]) Lookup(name string) (Provider[New], bool) {
 	}
 	return Provider[New]{}, false
 }
+
+// With returns the registry with extra providers after its own, or an error
+// when a name is taken twice.
+func (r Registry[New]) With(extra ...Provider[New]) (Registry[New], error) {
+	out := slices.Clone(r)
+	for _, p := range extra {
+		if _, taken := out.Lookup(p.Name); taken {
+			return nil, fmt.Errorf("provider name %q is taken twice", p.Name)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}

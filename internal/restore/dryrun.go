@@ -129,7 +129,7 @@ func (p *preview) item(ctx context.Context, t tier, res kube.Resource, item arch
 		obj.SetNamespace(target)
 	}
 	addRestoreLabel(obj, r.opts.Restore.Name)
-	applyBuiltinActions(t.key, obj, r.actions)
+	applyBuiltinActions(t.key, obj, r.builtin)
 	if err := r.opts.Modifiers.Apply(t.key, obj); err != nil {
 		entry.Outcome, entry.Reason = restoreplan.WouldFail, err.Error()
 		return

@@ -15,6 +15,7 @@ var neverRestored = map[string]string{
 	// links to the old cluster's files.
 	"deletebackuprequests.ark.heptio.com": "restoring a deletion request would delete its backup again",
 	"downloadrequests.ark.heptio.com":     "download requests are short-lived and belong to the old cluster",
+	"serverstatusrequests.ark.heptio.com": "server status requests are short-lived questions to the old cluster's server",
 	namespacesKey:                         "namespaces are created before their items, not as items",
 }
 

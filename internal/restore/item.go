@@ -87,11 +87,21 @@ func (r *restorer) restoreItem(ctx context.Context, t tier, res kube.Resource, i
 		obj.SetNamespace(target)
 	}
 	addRestoreLabel(obj, r.opts.Restore.Name)
-	applyBuiltinActions(t.key, obj, r.actions)
+	applyBuiltinActions(t.key, obj, r.builtin)
+	if len(r.pluginActions) > 0 {
+		if obj, err = r.runPluginActions(ctx, t.key, item.Namespace, target, obj, what); err != nil {
+			r.results.error(target, "%v", err)
+			return
+		}
+	}
+	// The user's modifier rules come after the plugins' actions: they have
+	// the last word on what is created.
 	if err := r.opts.Modifiers.Apply(t.key, obj); err != nil {
 		r.results.error(target, "could not restore %s: %v", what, err)
 		return
 	}
+	// Hooks are prepared on what the actions and modifiers returned: the
+	// init containers Ark adds are its own, after theirs.
 	var execHooks []hooks.Exec
 	if t.key == podsKey {
 		execHooks = r.hooks.prepare(obj, item.Namespace)

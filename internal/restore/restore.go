@@ -106,6 +106,11 @@ type Options struct {
 	// what each item would do, and Result.Plan sums it up.
 	DryRun bool
 	Plan   restoreplan.Recorder
+	// ItemActions (plugins') run in order on the items each applies to,
+	// after Ark's own changes and before the item is created (or, in a dry
+	// run, sent to the API server's dry run). Their selectors name the
+	// backed-up namespace.
+	ItemActions []ItemAction
 }
 
 // VolumeRestorer creates the volume of a PersistentVolume from its snapshot
@@ -170,7 +175,7 @@ type restorer struct {
 	// or the archive: most likely typos.
 	unmatched       []filter.Unmatched
 	statusUnmatched []filter.Unmatched
-	actions         actionOptions
+	builtin         actionOptions
 	tokens          tokenSecrets
 	// holdTokens is set while a ServiceAccounts tier is still to come
 	// after the Secrets one (a priority order that puts Secrets first):
@@ -190,6 +195,10 @@ type restorer struct {
 
 	progressMu sync.Mutex
 	current    string
+
+	// pluginActions are the plugins' ItemActions with their selectors
+	// resolved.
+	pluginActions []selectedAction
 }
 
 func newRestorer(opts Options) (*restorer, error) {
@@ -254,7 +263,7 @@ func newRestorer(opts Options) (*restorer, error) {
 	if rs := spec.RestoreStatus; rs != nil && len(rs.IncludedResources) > 0 {
 		r.statusFilter, r.statusUnmatched = filter.Resources(opts.Discovery, known, rs.IncludedResources, rs.ExcludedResources)
 	}
-	r.actions = actionOptions{namespaceMapping: spec.NamespaceMapping, preserveNodePorts: spec.PreserveNodePorts != nil && *spec.PreserveNodePorts}
+	r.builtin = actionOptions{namespaceMapping: spec.NamespaceMapping, preserveNodePorts: spec.PreserveNodePorts != nil && *spec.PreserveNodePorts}
 	r.namespaces.r = r
 	r.results.log = log
 	r.hooks = podHooks{
@@ -280,6 +289,7 @@ func (r *restorer) run(ctx context.Context) error {
 	for _, u := range r.statusUnmatched {
 		r.results.arkWarning("restoreStatus: %s resource %q matches nothing in the cluster or the backup, so it has no effect: %v", u.List(), u.Name, u.Err)
 	}
+	r.resolveActions()
 	r.total.Store(int64(p.total))
 	// The caller's logger names the restore already.
 	r.log.Info("restore planned", "resources", len(p.tiers), "items", p.total)

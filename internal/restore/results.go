@@ -24,6 +24,10 @@ func (r *results) arkWarning(format string, args ...any) {
 	r.add(&r.warnings, scopeArk, "", format, args...)
 }
 
+func (r *results) arkError(format string, args ...any) {
+	r.add(&r.errors, scopeArk, "", format, args...)
+}
+
 func (r *results) warning(namespace, format string, args ...any) {
 	r.add(&r.warnings, scopeOf(namespace), namespace, format, args...)
 }

@@ -26,13 +26,17 @@ import (
 
 	arkv1 "github.com/heptio/ark/api/v1"
 	"github.com/heptio/ark/internal/archive"
+	"github.com/heptio/ark/internal/buildinfo"
 	"github.com/heptio/ark/internal/controller"
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/kube/adaptive"
 	"github.com/heptio/ark/internal/metrics"
+	objectproviders "github.com/heptio/ark/internal/objectstore/providers"
 	"github.com/heptio/ark/internal/oplog"
+	"github.com/heptio/ark/internal/pluginhost"
 	"github.com/heptio/ark/internal/podexec"
 	"github.com/heptio/ark/internal/settings"
+	snapshotproviders "github.com/heptio/ark/internal/snapshot/providers"
 	"github.com/heptio/ark/internal/tempfiles"
 )
 
@@ -58,6 +62,12 @@ type Options struct {
 	Factory           settings.Factory
 	Log               *slog.Logger
 	ConfigWaitMessage time.Duration
+	// PluginDir holds the plugin binaries; a missing one means none.
+	PluginDir string
+	// PluginTimeout bounds each call to a plugin.
+	PluginTimeout time.Duration
+	// PluginEnv is added to the server's environment for plugins.
+	PluginEnv []string
 }
 
 // serviceAccountNamespaceFile is where a pod learns its namespace.
@@ -136,7 +146,17 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 		return err
 	}
 
-	current := &settings.Settings{Factory: opts.Factory, Secrets: mgr.GetAPIReader()}
+	plugins, err := pluginhost.Discover(ctx, pluginhost.Options{Dir: opts.PluginDir, CallTimeout: opts.PluginTimeout,
+		Env: append([]string{"ARK_NAMESPACE=" + ns}, opts.PluginEnv...), Log: logger})
+	if err != nil {
+		return err
+	}
+	defer plugins.Close()
+	factory, err := withPlugins(opts.Factory, plugins)
+	if err != nil {
+		return err
+	}
+	current := &settings.Settings{Factory: factory, Secrets: mgr.GetAPIReader()}
 	recovery := &controller.Interrupted{Client: mgr.GetClient(), Namespace: ns, Log: logger, Settings: current}
 	if err := mgr.Add(recovery); err != nil {
 		return err
@@ -144,16 +164,20 @@ func Run(ctx context.Context, cfg *rest.Config, opts Options) error {
 	reconcilers := []interface{ SetupWithManager(ctrl.Manager) error }{
 		&controller.ConfigReconciler{Client: mgr.GetClient(), Namespace: ns, Settings: current, Log: logger},
 		&controller.BackupReconciler{Client: mgr.GetClient(), Settings: current, Discovery: disco, Dynamic: dyn,
-			PageSize: opts.BackupPageSize, DefaultTTL: opts.DefaultBackupTTL, PodExec: podExec, Log: logger, Recovery: recovery, Concurrency: opts.ConcurrentBackups},
+			PageSize: opts.BackupPageSize, DefaultTTL: opts.DefaultBackupTTL, PodExec: podExec, Log: logger, Recovery: recovery, Concurrency: opts.ConcurrentBackups,
+			ItemActions: plugins.BackupItemActions()},
 		&controller.RestoreReconciler{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Settings: current, Discovery: disco, Dynamic: dyn,
 			Workers: opts.RestoreWorkers, VolumeTimeout: opts.VolumeTimeout, PodExec: podExec, Log: logger, Recovery: recovery,
-			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}, Concurrency: opts.ConcurrentRestores},
+			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}, Concurrency: opts.ConcurrentRestores,
+			ItemActions: plugins.RestoreItemActions()},
 		&controller.DownloadRequestReconciler{Client: mgr.GetClient(), Settings: current, Log: logger},
 		&controller.ScheduleReconciler{Client: mgr.GetClient(), Settings: current, Log: logger},
 		&controller.OwnedBackupCleaner{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Settings: current, Log: logger},
 		&controller.DeleteBackupRequestReconciler{Client: mgr.GetClient(), Settings: current, Log: logger, Recovery: recovery},
 		&controller.GarbageCollector{Client: mgr.GetClient(), Namespace: ns, Settings: current, Log: logger},
 		&controller.BackupSyncer{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Namespace: ns, Settings: current, Log: logger},
+		&controller.ServerStatusRequestReconciler{Client: mgr.GetClient(), Log: logger, Status: controller.ServerStatus{
+			Version: buildinfo.Version, PluginDir: plugins.Dir(), Plugins: plugins.Plugins(), PluginErrors: plugins.Errors()}},
 		&controller.BackupVerifier{Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Namespace: ns, Settings: current, Log: logger,
 			ArchiveLimits: archive.Limits{MaxEntrySize: opts.MaxArchiveEntry}},
 	}
@@ -190,6 +214,27 @@ func waitForConfigMessage(ctx context.Context, reader client.Reader, ns string, 
 		case <-t.C:
 		}
 	}
+}
+
+// withPlugins extends the Factory's provider registries with the plugins'
+// stores, so a Config naming one works as one naming a built-in store. A
+// Factory whose functions are set (tests) is kept as it is.
+func withPlugins(f settings.Factory, plugins *pluginhost.Host) (settings.Factory, error) {
+	if f.ObjectStore == nil {
+		set, err := objectproviders.Builtin().With(plugins.ObjectStoreProviders()...)
+		if err != nil {
+			return f, err
+		}
+		f.ObjectStore = set.New
+	}
+	if f.BlockStore == nil {
+		set, err := snapshotproviders.Builtin().With(plugins.BlockStoreProviders()...)
+		if err != nil {
+			return f, err
+		}
+		f.BlockStore = set.New
+	}
+	return f, nil
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -24,6 +24,7 @@ const (
 	fakeGCSVersion       = "v1.56.1"
 	azuriteVersion       = "3.35.0"
 	controllerGenVersion = "v0.19.0"
+	protoGenVersions     = "v1.36.12-v1.6.1" // protoc-gen-go, protoc-gen-go-grpc
 )
 
 // The tools the tests use besides the local cluster's own binaries.
@@ -40,6 +41,9 @@ var (
 		Path: func(c string) string {
 			return filepath.Join(c, "controller-gen-"+controllerGenVersion, "controller-gen")
 		}}
+	// ProtoGen is hack/genproto and the protoc plugins it runs.
+	ProtoGen = Tool{Env: "ARK_PROTOGEN", Install: "hack/genproto.sh --print-path",
+		Path: func(c string) string { return filepath.Join(c, "protogen-"+protoGenVersions, "genproto") }}
 )
 
 // CacheDir is the test-binary cache: $ARK_TESTBIN_DIR, else

@@ -6,11 +6,18 @@
 //
 //	make load-bench                      # N = 1000, 5000, 20000
 //	ARK_LOAD_BENCH=1000 make load-bench  # choose N
+//	ARK_LOAD_BENCH_PLUGIN=1 make load-bench
+//
+// With ARK_LOAD_BENCH_PLUGIN=1, each N is run twice back to back: by a
+// server without plugins, then by one with the no-op backup and restore
+// item actions of test/plugins/noop (called for every ConfigMap), so the
+// two rows show what the plugin protocol costs.
 //
 // With ARK_LOAD_BENCH_PROFILE=DIR, the server serves pprof on loopback and
 // the benchmark saves heap profiles taken when a backup or restore is 90%
-// done (DIR/heap-{backup,restore}-N.pb.gz: go tool pprof -sample_index
-// inuse_space FILE), to see what the server holds per item.
+// done (DIR/heap-{backup,restore}-TAG.pb.gz, TAG being N or N-noop-plugin:
+// go tool pprof -sample_index inuse_space FILE), to see what the server
+// holds per item.
 package load
 
 import (
@@ -24,6 +31,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,22 +77,49 @@ func TestLoadBenchmark(t *testing.T) {
 		profileAddr = freeLoopbackAddr(t)
 		serverArgs = append(serverArgs, "--profile-address", profileAddr)
 	}
-	env := harness.Start(t, harness.Options{ServerArgs: serverArgs})
+	noPlugins := append(slices.Clone(serverArgs), "--plugin-dir", t.TempDir())
+	env := harness.Start(t, harness.Options{ServerArgs: noPlugins})
+	withPlugin := os.Getenv("ARK_LOAD_BENCH_PLUGIN") != ""
+	pluginDir := t.TempDir()
+	if withPlugin {
+		harness.BuildPlugin(t, ".", "./test/plugins/noop", filepath.Join(pluginDir, "noop"))
+	}
 	var rows []string
 	for _, n := range sizes {
-		rows = append(rows, runOnce(t, env, n))
+		rows = append(rows, runOnce(t, env, n, ""))
+		if withPlugin {
+			restartServer(t, env, append(slices.Clone(serverArgs), "--plugin-dir", pluginDir)...)
+			rows = append(rows, runOnce(t, env, n, "noop plugin"))
+			restartServer(t, env, noPlugins...)
+		}
 	}
-	report := "\n" + fmt.Sprintf("%-7s %-28s %-28s %-12s %-28s %-28s %-12s\n", "N",
+	report := "\n" + fmt.Sprintf("%-20s %-28s %-28s %-12s %-28s %-28s %-12s\n", "N",
 		"baseline LIST+tar.gz+upload", "ark backup --wait", "backup RSS", "baseline 16-worker CREATE", "ark restore --wait", "restore RSS") +
 		strings.Join(rows, "\n")
 	appendReport(report, t)
 }
 
-func runOnce(t *testing.T, env *harness.Env, n int) string {
+// restartServer starts the server again with args and waits until it
+// answers (its controllers run), so no run is timed with a server starting.
+func restartServer(t *testing.T, env *harness.Env, args ...string) {
+	env.StopServer()
+	env.SetServerArgs(args...)
+	env.StartServer()
+	out := env.MustArk("plugin", "get", "--timeout", "2m")
+	t.Logf("server restarted with %v:\n%s", args, out)
+}
+
+// runOnce times one backup and one restore of n ConfigMaps; label tells
+// the run apart in the report (and in the names of its namespaces).
+func runOnce(t *testing.T, env *harness.Env, n int, label string) string {
 	ctx := context.Background()
+	tag := fmt.Sprint(n)
+	if label != "" {
+		tag += "-" + strings.ReplaceAll(label, " ", "-")
+	}
 	nsNames := make([]string, namespaces)
 	for i := range nsNames {
-		nsNames[i] = fmt.Sprintf("load-%d-%d", n, i)
+		nsNames[i] = fmt.Sprintf("load-%s-%d", tag, i)
 	}
 	payload := strings.Repeat("x", 1024)
 
@@ -116,7 +151,7 @@ func runOnce(t *testing.T, env *harness.Env, n int) string {
 	start := time.Now()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	go func() { done <- store.PutObject(ctx, env.Bucket, fmt.Sprintf("baseline-%d.tar.gz", n), pr) }()
+	go func() { done <- store.PutObject(ctx, env.Bucket, fmt.Sprintf("baseline-%s.tar.gz", tag), pr) }()
 	zw := gzip.NewWriter(pw)
 	tw := tar.NewWriter(zw)
 	listed := 0
@@ -149,10 +184,10 @@ func runOnce(t *testing.T, env *harness.Env, n int) string {
 
 	pid := env.ServerPID()
 	resetPeakRSS(pid)
-	name := fmt.Sprintf("load-%d", n)
+	name := "load-" + tag
 	start = time.Now()
 	env.MustArk("backup", "create", name, "--include-namespaces", strings.Join(nsNames, ","))
-	awaitFinal(t, env, &arkv1.Backup{}, name, string(arkv1.BackupPhaseCompleted), n, fmt.Sprintf("heap-backup-%d.pb.gz", n))
+	awaitFinal(t, env, &arkv1.Backup{}, name, string(arkv1.BackupPhaseCompleted), n, "heap-backup-"+tag+".pb.gz")
 	backupTime := time.Since(start)
 	backupRSS := peakRSS(pid)
 	t.Logf("N=%d: ark backup %.1fs, server peak RSS %s", n, backupTime.Seconds(), mib(backupRSS))
@@ -173,7 +208,7 @@ func runOnce(t *testing.T, env *harness.Env, n int) string {
 	resetPeakRSS(pid)
 	start = time.Now()
 	env.MustArk("restore", "create", name+"-restore", "--from-backup", name)
-	awaitFinal(t, env, &arkv1.Restore{}, name+"-restore", string(arkv1.RestorePhaseCompleted), n, fmt.Sprintf("heap-restore-%d.pb.gz", n))
+	awaitFinal(t, env, &arkv1.Restore{}, name+"-restore", string(arkv1.RestorePhaseCompleted), n, "heap-restore-"+tag+".pb.gz")
 	restoreTime := time.Since(start)
 	restoreRSS := peakRSS(pid)
 	t.Logf("N=%d: ark restore %.1fs, server peak RSS %s", n, restoreTime.Seconds(), mib(restoreRSS))
@@ -189,7 +224,11 @@ func runOnce(t *testing.T, env *harness.Env, n int) string {
 	rate := func(d time.Duration) string {
 		return fmt.Sprintf("%.1fs (%.0f obj/s)", d.Seconds(), float64(n)/d.Seconds())
 	}
-	return fmt.Sprintf("%-7d %-28s %-28s %-12s %-28s %-28s %-12s", n, rate(baseline),
+	row := fmt.Sprint(n)
+	if label != "" {
+		row += " (" + label + ")"
+	}
+	return fmt.Sprintf("%-20s %-28s %-28s %-12s %-28s %-28s %-12s", row, rate(baseline),
 		rate(backupTime)+fmt.Sprintf(" %.2fx", backupTime.Seconds()/baseline.Seconds()), mib(backupRSS),
 		rate(createTime), rate(restoreTime)+fmt.Sprintf(" %.2fx", restoreTime.Seconds()/createTime.Seconds()), mib(restoreRSS))
 }

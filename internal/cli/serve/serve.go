@@ -14,11 +14,13 @@ import (
 	"github.com/heptio/ark/internal/cli/flags"
 	"github.com/heptio/ark/internal/kube"
 	"github.com/heptio/ark/internal/kube/adaptive"
+	"github.com/heptio/ark/internal/pluginhost"
 	"github.com/heptio/ark/internal/redact"
 	"github.com/heptio/ark/internal/restore"
 	"github.com/heptio/ark/internal/server"
 	"github.com/heptio/ark/internal/settings"
 	"github.com/heptio/ark/internal/snapshot"
+	"github.com/heptio/ark/pkg/plugin"
 )
 
 // NewCommand is `ark server`.
@@ -58,6 +60,10 @@ missing, and reloads it when it changes.`,
 				cfg.Burst = int(2 * qps)
 			}
 			opts.Namespace = server.ResolveNamespace(f.Namespace)
+			if f.Kubeconfig != "" {
+				// Plugins that talk to the cluster find it as the server did.
+				opts.PluginEnv = append(opts.PluginEnv, "KUBECONFIG="+f.Kubeconfig)
+			}
 			opts.Log = logger
 			ctx := ctrl.SetupSignalHandler()
 			return server.Run(ctx, cfg, opts)
@@ -90,6 +96,9 @@ missing, and reloads it when it changes.`,
 	opts.MinSyncPeriod = time.Minute
 	fl.Var(flags.Duration{D: &opts.MinSyncPeriod}, "min-sync-period", "floor of the Config's sync periods (lowered only for tests)")
 	_ = fl.MarkHidden("min-sync-period")
+	fl.StringVar(&opts.PluginDir, "plugin-dir", pluginhost.DefaultDir, "directory of the plugin binaries (where ark plugin add puts them); a missing directory means no plugins")
+	opts.PluginTimeout = plugin.DefaultCallTimeout
+	fl.Var(flags.Duration{D: &opts.PluginTimeout}, "plugin-timeout", "longest a call to a plugin may take (one batch of items, one store call); a plugin that takes longer is stopped and started again")
 	return cmd
 }
 

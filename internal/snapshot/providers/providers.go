@@ -39,11 +39,33 @@ var registry = providerconfig.Registry[Constructor]{
 	{Name: "local", Keys: local.Keys, New: newLocal},
 }
 
-// Names lists the valid provider names, sorted.
-func Names() []string { return registry.Names() }
+// Set is a set of providers: the built-in ones, and the plugins' ones the
+// server adds (With).
+type Set struct {
+	registry providerconfig.Registry[Constructor]
+}
+
+// Builtin is the set of the built-in providers.
+func Builtin() Set { return Set{registry} }
+
+// With returns the set with extra providers (the plugins'), or an error
+// when one takes a name already in it.
+func (s Set) With(extra ...Provider) (Set, error) {
+	r, err := s.registry.With(extra...)
+	return Set{r}, err
+}
+
+// Names lists the valid provider names.
+func (s Set) Names() []string { return s.registry.Names() }
 
 // Lookup returns the provider called name.
-func Lookup(name string) (Provider, bool) { return registry.Lookup(name) }
+func (s Set) Lookup(name string) (Provider, bool) { return s.registry.Lookup(name) }
+
+// Names lists the built-in provider names, sorted.
+func Names() []string { return Builtin().Names() }
+
+// Lookup returns the built-in provider called name.
+func Lookup(name string) (Provider, bool) { return Builtin().Lookup(name) }
 
 func newLocal(c map[string]string, d Deps) (snapshot.BlockStore, error) {
 	if d.ObjectStore == nil || d.Bucket == "" {
@@ -57,13 +79,19 @@ func newLocal(c map[string]string, d Deps) (snapshot.BlockStore, error) {
 	return local.New(d.ObjectStore, d.Bucket, prefix, c)
 }
 
+// New builds the named built-in block store.
+func New(name string, config map[string]string, deps Deps) (snapshot.BlockStore, error) {
+	return Builtin().New(name, config, deps)
+}
+
 // New builds the named block store. Errors say which provider failed and,
 // for an unknown name, which names are valid.
-func New(name string, config map[string]string, deps Deps) (snapshot.BlockStore, error) {
-	p, ok := Lookup(name)
+func (s Set) New(name string, config map[string]string, deps Deps) (snapshot.BlockStore, error) {
+	p, ok := s.Lookup(name)
 	if !ok {
-		return nil, fmt.Errorf("%w: unknown persistent volume provider %q; valid providers are %s",
-			snapshot.ErrInvalidConfig, name, strings.Join(Names(), ", "))
+		return nil, fmt.Errorf("%w: unknown persistent volume provider %q; valid providers are %s "+
+			"(a plugin's provider is named after its domain, e.g. example.com/myblockstore, and must be installed with 'ark plugin add')",
+			snapshot.ErrInvalidConfig, name, strings.Join(s.Names(), ", "))
 	}
 	bs, err := p.New(config, deps)
 	if err != nil {

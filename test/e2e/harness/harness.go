@@ -310,6 +310,17 @@ func (e *Env) StartServer() {
 	})
 }
 
+// BuildPlugin builds the plugin binary of the Go main package pkg, in the
+// module at moduleDir (a path in the repository), into out.
+func BuildPlugin(t testing.TB, moduleDir, pkg, out string) {
+	t.Helper()
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = RepoPath(moduleDir)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building plugin %s of %s: %v\n%s", pkg, moduleDir, err, b)
+	}
+}
+
 // StopServer stops the server with SIGTERM (SIGKILL after 30s).
 func (e *Env) StopServer() {
 	if e.server == nil {
