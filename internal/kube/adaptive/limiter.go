@@ -5,13 +5,22 @@
 // fairness answers with Retry-After) or when latency rises well above what
 // it is when the server is idle.
 //
-// The algorithm is AIMD with a latency signal, as in TCP congestion control
-// and Netflix's concurrency-limits: slow start (+1 per success) until the
-// first sign of overload, then +1 per window of successes; halve on a 429,
-// take a tenth off when latency exceeds Tolerance times the baseline (and
-// LatencyFloor). A
+// The algorithm is AIMD with a latency gradient, as in TCP congestion
+// control and Netflix's concurrency-limits (Gradient2): slow start (+1 per
+// success) until the first sign of overload, then +1 per window of
+// successes; halve on a 429, take a tenth off when the short-term latency
+// (an average of the last few answers) exceeds Tolerance times the
+// long-term one (an average of the last few hundred) and LatencyFloor. A
 // decrease is applied at most once per window: only a request sent after
 // the last decrease can cause the next one, so one burst of 429s counts once.
+//
+// The latency signal compares the API server with its recent self, not with
+// its fastest answer: on a busy API server latency grows with the requests
+// in flight long before it is overloaded (a create that takes 2 ms alone
+// takes 30 ms among 16 on two cores, at a higher throughput), so a limit
+// held to a few times the fastest answer would keep Ark at a fraction of
+// what the server can take. What signals trouble is latency rising quickly
+// at the same load; steady overload is the API server's to say, with 429.
 //
 // It is hand-written because it is sixty lines: the Go ports of
 // concurrency-limits are large, third-party and unmaintained, and would be
@@ -31,7 +40,7 @@ const (
 	DefaultInitial   = 8
 	DefaultMin       = 1
 	DefaultMax       = 256
-	DefaultTolerance = 2.5
+	DefaultTolerance = 2
 	// DefaultLatencyFloor: latencies under it are never a sign of overload;
 	// at a few milliseconds the variation is noise, not queueing.
 	DefaultLatencyFloor = 5 * time.Millisecond
@@ -41,7 +50,8 @@ const (
 type Options struct {
 	// Initial, Min and Max bound the number of requests in flight.
 	Initial, Min, Max int
-	// Tolerance: a latency above Tolerance × baseline is a sign of overload.
+	// Tolerance: a short-term latency above Tolerance × the long-term one
+	// is a sign of overload.
 	Tolerance float64
 	// LatencyFloor: a latency under it never counts as overload.
 	LatencyFloor time.Duration
@@ -60,10 +70,9 @@ type Limiter struct {
 	inflight  int
 	waiters   list.List // of chan struct{}, granted in order
 	slowStart bool
-	// baseline estimates the latency of an unloaded API server: the lowest
-	// latency seen, drifting slowly up so one lucky answer does not hold it
-	// down forever.
-	baseline time.Duration
+	// shortLatency and longLatency are moving averages of the latency of
+	// the last shortWindow and longWindow answers.
+	shortLatency, longLatency float64
 	lastCut  time.Time
 }
 
@@ -161,14 +170,23 @@ func (l *Limiter) Release(sent time.Time, outcome Outcome) {
 	l.grantLocked()
 }
 
+// The sizes of the latency averages, in answers: the short one smooths out
+// a single slow answer (a garbage collection, an etcd fsync); the long one
+// follows the API server's latency at the load it has.
+const (
+	shortWindow = 10
+	longWindow  = 200
+)
+
 func (l *Limiter) observeLocked(sent time.Time, latency time.Duration) {
-	switch {
-	case l.baseline == 0 || latency < l.baseline:
-		l.baseline = latency
-	default:
-		l.baseline += (latency - l.baseline) / 1000
+	x := float64(latency)
+	if l.longLatency == 0 {
+		l.shortLatency, l.longLatency = x, x
+	} else {
+		l.shortLatency += (x - l.shortLatency) / shortWindow
+		l.longLatency += (x - l.longLatency) / longWindow
 	}
-	if latency > l.opts.LatencyFloor && float64(latency) > l.opts.Tolerance*float64(l.baseline) {
+	if l.shortLatency > float64(l.opts.LatencyFloor) && l.shortLatency > l.opts.Tolerance*l.longLatency {
 		l.decreaseLocked(sent, 0.9)
 		return
 	}

@@ -96,13 +96,48 @@ func TestLimiterDoesNotGrowUnused(t *testing.T) {
 func TestLimiterShrinksOnLatency(t *testing.T) {
 	l := New(Options{Initial: 20, Tolerance: 2, LatencyFloor: time.Millisecond})
 	ctx := context.Background()
+	for range 50 { // the API server's usual latency: immediate
+		s, _ := l.Acquire(ctx)
+		l.Release(s, Succeeded)
+	}
 	s, _ := l.Acquire(ctx)
-	l.Release(s, Succeeded) // a fast baseline
-	s, _ = l.Acquire(ctx)
-	time.Sleep(30 * time.Millisecond) // far above it, and above the floor
+	time.Sleep(30 * time.Millisecond) // suddenly far above it, and above the floor
 	l.Release(s, Succeeded)
 	if l.Limit() != 18 {
-		t.Errorf("limit %d after a slow answer, want 18 (a tenth off 20)", l.Limit())
+		t.Errorf("limit %d after a sudden slow answer, want 18 (a tenth off 20)", l.Limit())
+	}
+}
+
+// An API server busy but not overloaded answers more slowly the more
+// requests it has, at a steady throughput. That is no reason to shrink:
+// a limiter that compared latency with the fastest answer ever seen held
+// restores to a fraction of what the API server could take.
+func TestLimiterKeepsUpWithLatencyThatFollowsLoad(t *testing.T) {
+	var inflight atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		n := inflight.Add(1)
+		defer inflight.Add(-1)
+		time.Sleep(time.Duration(n) * 200 * time.Microsecond) // 5,000 answers/s whatever the load
+	}))
+	defer srv.Close()
+	l := New(Options{Initial: 4, Max: 64})
+	c := &http.Client{Transport: Transport(l, http.DefaultTransport)}
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			for range 60 {
+				resp, err := c.Post(srv.URL+"/api/v1/namespaces/a/configmaps", "application/json", nil)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+			}
+		})
+	}
+	wg.Wait()
+	if l.Limit() < 16 {
+		t.Errorf("limit %d after 3,840 answers whose latency only followed the load; want it well above the initial 4", l.Limit())
 	}
 }
 
