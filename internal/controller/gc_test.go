@@ -127,13 +127,14 @@ func TestGarbageCollectorAppliesRetentionAndTheGuard(t *testing.T) {
 	).Build()
 	g := &GarbageCollector{Client: c, Namespace: "heptio-ark", Log: discardLog(), Now: func() time.Time { return now }}
 	cfg := &arkv1.Config{Retention: &arkv1.RetentionPolicy{KeepLast: 1}}
-	got := g.Collect(ctx, &settings.Environment{Config: cfg})
+	env := &settings.Environment{Config: cfg, Store: backupstore.New(memstore.New("ark"), "ark", backupstore.Options{})}
+	got := g.Collect(ctx, env)
 	sort.Strings(got)
 	if want := []string{"gone-1", "gone-3", "inh-1", "own-1"}; !slices.Equal(got, want) {
 		t.Fatalf("requested deletion of %v, want %v", got, want)
 	}
 	// A second pass asks for nothing more: the requests are pending.
-	if again := g.Collect(ctx, &settings.Environment{Config: cfg}); len(again) != 0 {
+	if again := g.Collect(ctx, env); len(again) != 0 {
 		t.Fatalf("second pass requested %v", again)
 	}
 }

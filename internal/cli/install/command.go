@@ -114,6 +114,7 @@ not snapshotted.`,
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Provider, "provider", "", "where backups go: "+strings.Join(Providers, ", "))
 	fl.StringVar(&opts.Bucket, "bucket", "", "the bucket (Azure: blob container) backups go to; required for aws, gcp and azure, \"ark\" for minio and filesystem")
+	fl.StringVar(&opts.StoragePrefix, "storage-prefix", "", "a directory inside the bucket for the backups (backupStorageProvider.prefix), e.g. cluster-a, so several clusters or tools share one bucket; empty: the bucket's top")
 	fl.StringVar(&secretFile, "secret-file", "", "file whose contents become the cloud-credentials secret (see above)")
 	fl.StringSliceVar(&configPairs, "config", nil, "backupStorageProvider.config as key=value pairs, e.g. region=us-east-1")
 	fl.StringSliceVar(&snapPairs, "snapshot-location-config", nil, "persistentVolumeProvider.config as key=value pairs, e.g. region=us-east-1")

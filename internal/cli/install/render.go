@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/heptio/ark/internal/backupstore"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
@@ -46,6 +48,9 @@ type Options struct {
 	// Bucket is required for aws, gcp and azure; minio and filesystem
 	// default to the examples' bucket "ark".
 	Bucket string
+	// StoragePrefix is a directory inside the bucket for Ark's backups
+	// (backupStorageProvider.prefix); empty: the bucket's top.
+	StoragePrefix string
 	// Credentials is the content of --secret-file: an AWS credentials file,
 	// a GCP service account key, or Azure's KEY=VALUE lines.
 	Credentials []byte
@@ -80,6 +85,9 @@ func Render(opts Options) (*Rendered, error) {
 	}
 	if opts.Bucket == "" && (opts.Provider == "aws" || opts.Provider == "gcp" || opts.Provider == "azure") {
 		return nil, fmt.Errorf("--bucket is required for --provider %s: name the bucket (Azure: the blob container) backups go to; create it first", opts.Provider)
+	}
+	if err := backupstore.ValidatePrefix(opts.StoragePrefix); err != nil {
+		return nil, fmt.Errorf("--storage-prefix: %w", err)
 	}
 	files, err := providerFiles(opts.Provider)
 	if err != nil {
@@ -196,6 +204,11 @@ func (r *Rendered) customize(o *unstructured.Unstructured, opts Options) error {
 func (r *Rendered) customizeConfig(o *unstructured.Unstructured, opts Options) error {
 	if opts.Bucket != "" {
 		if err := unstructured.SetNestedField(o.Object, opts.Bucket, "backupStorageProvider", "bucket"); err != nil {
+			return err
+		}
+	}
+	if opts.StoragePrefix != "" {
+		if err := unstructured.SetNestedField(o.Object, opts.StoragePrefix, "backupStorageProvider", "prefix"); err != nil {
 			return err
 		}
 	}

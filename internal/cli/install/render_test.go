@@ -241,7 +241,7 @@ func find(objs []*unstructured.Unstructured, kind, name string) *unstructured.Un
 
 // Another namespace, bucket and image reach every place that names them.
 func TestNamespaceBucketAndImage(t *testing.T) {
-	objs, _, err := runInstall(t, "yaml", "--provider", "minio", "--bucket", "backups", "-n", "backup-system", "--image", "example.com/ark:v1")
+	objs, _, err := runInstall(t, "yaml", "--provider", "minio", "--bucket", "backups", "--storage-prefix", "cluster-a/ark", "-n", "backup-system", "--image", "example.com/ark:v1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,6 +257,9 @@ func TestNamespaceBucketAndImage(t *testing.T) {
 	cfg := find(objs, "Config", "default")
 	if b, _, _ := unstructured.NestedString(cfg.Object, "backupStorageProvider", "bucket"); b != "backups" {
 		t.Errorf("bucket %q", b)
+	}
+	if p, _, _ := unstructured.NestedString(cfg.Object, "backupStorageProvider", "prefix"); p != "cluster-a/ark" {
+		t.Errorf("prefix %q, want cluster-a/ark from --storage-prefix", p)
 	}
 	if u, _, _ := unstructured.NestedString(cfg.Object, "backupStorageProvider", "config", "s3Url"); u != "http://minio.backup-system.svc:9000" {
 		t.Errorf("s3Url %q", u)
@@ -320,6 +323,7 @@ func TestBadInputIsRefusedWithTheFix(t *testing.T) {
 		{[]string{"--provider", "ibm", "--bucket", "b12"}, `--provider "ibm" is not one of aws, gcp, azure, minio, filesystem`},
 		{[]string{"--provider", "aws", "--secret-file", "aws", "--config", "region=x"}, "--bucket is required for --provider aws"},
 		{[]string{"--provider", "aws", "--bucket", "My_Bucket", "--secret-file", "aws"}, "is not a bucket name"},
+		{[]string{"--provider", "minio", "--storage-prefix", "../other"}, "--storage-prefix"},
 		{[]string{"--provider", "aws", "--bucket", "b12", "--config", "region=x"}, "--secret-file is required for --provider aws"},
 		{[]string{"--provider", "aws", "--bucket", "b12", "--secret-file", "gcp", "--config", "region=x"}, "holds JSON"},
 		{[]string{"--provider", "gcp", "--bucket", "b12", "--secret-file", "aws"}, "not a GCP JSON key file"},
