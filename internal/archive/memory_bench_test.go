@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"path/filepath"
 	"runtime"
-	"runtime/metrics"
 	"strconv"
-	"sync"
 	"testing"
-	"time"
+
+	"github.com/heptio/ark/internal/heapmeter"
 )
 
 // BenchmarkExtractMemory measures what a restore of N objects costs in memory
@@ -33,17 +32,17 @@ func BenchmarkExtractMemory(b *testing.B) {
 				i++
 				b.StopTimer()
 				runtime.GC()
-				base := heapObjectBytes()
-				sampler := startHeapSampler()
+				base := heapmeter.Bytes()
+				sampler := heapmeter.Start()
 				b.StartTimer()
 				contents, err := Extract(bytes.NewReader(data), filepath.Join(parent, strconv.Itoa(i)), Limits{})
 				b.StopTimer()
-				top := sampler.stop()
+				top := sampler.Stop()
 				if err != nil {
 					b.Fatal(err)
 				}
 				runtime.GC()
-				kept := heapObjectBytes()
+				kept := heapmeter.Bytes()
 				runtime.KeepAlive(contents)
 				peak = float64(top-min(top, base)) / float64(n)
 				retained = float64(kept-min(kept, base)) / float64(n)
@@ -53,44 +52,4 @@ func BenchmarkExtractMemory(b *testing.B) {
 			b.ReportMetric(retained, "retained-B/item")
 		})
 	}
-}
-
-var heapObjectsMetric = "/memory/classes/heap/objects:bytes"
-
-func heapObjectBytes() uint64 {
-	s := []metrics.Sample{{Name: heapObjectsMetric}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
-// heapSampler records the largest heap seen until stop.
-type heapSampler struct {
-	done chan struct{}
-	wg   sync.WaitGroup
-	max  uint64
-}
-
-func startHeapSampler() *heapSampler {
-	s := &heapSampler{done: make(chan struct{})}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		t := time.NewTicker(time.Millisecond)
-		defer t.Stop()
-		for {
-			s.max = max(s.max, heapObjectBytes())
-			select {
-			case <-s.done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return s
-}
-
-func (s *heapSampler) stop() uint64 {
-	close(s.done)
-	s.wg.Wait()
-	return max(s.max, heapObjectBytes())
 }

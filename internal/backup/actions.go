@@ -101,11 +101,6 @@ func (e *engine) snapshotVolume(ctx context.Context, pv *unstructured.Unstructur
 		e.Log.Info("volume not snapshotted: the configured provider does not own its source", "persistentVolume", pv.GetName())
 		return nil
 	}
-	if e.RecordSnapshot != nil {
-		if err := e.RecordSnapshot(pv.GetName(), info); err != nil {
-			return fmt.Errorf("snapshot %s was taken but could not be recorded in the backup's status: %w", info.SnapshotID, err)
-		}
-	}
 	e.result.VolumeBackups[pv.GetName()] = info
 	e.Log.Info("volume snapshotted", "persistentVolume", pv.GetName(), "snapshotID", info.SnapshotID)
 	return nil

@@ -58,12 +58,6 @@ type Options struct {
 	Log     *slog.Logger
 	// Progress is called after every item; the caller rate-limits.
 	Progress func(arkv1.BackupProgress)
-	// RecordSnapshot, when set, is called as soon as a volume snapshot is
-	// taken, before the backup goes on, so that a backup that fails later
-	// (or whose server dies) still has a record of every snapshot it took,
-	// and a deletion can remove them. An error fails that volume's item;
-	// the callee deals with the snapshot it could not record.
-	RecordSnapshot func(pv string, info *arkv1.VolumeBackupInfo) error
 	// ItemActions (plugins') run in order on the items each applies to, a
 	// page of items per call, before the built-in actions, which see what
 	// they returned.

@@ -4,15 +4,13 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"runtime/metrics"
 	"strconv"
-	"sync"
 	"testing"
-	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/heapmeter"
 )
 
 // BenchmarkBackupsMemory measures `ark backup diff A B` of two backups of N
@@ -45,12 +43,12 @@ func BenchmarkBackupsMemory(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				runtime.GC()
-				base := heapObjectBytes()
-				sampler := startHeapSampler()
+				base := heapmeter.Bytes()
+				sampler := heapmeter.Start()
 				b.StartTimer()
 				rep, err := Backups(context.Background(), opener(a), opener(c), "A", "B", opts)
 				b.StopTimer()
-				top := sampler.stop()
+				top := sampler.Stop()
 				if err != nil || rep.Total.Changed != n/100 || rep.Total.Unchanged != n-n/100 {
 					b.Fatalf("diff: %v %+v", err, rep.Total)
 				}
@@ -61,42 +59,4 @@ func BenchmarkBackupsMemory(b *testing.B) {
 			b.ReportMetric(float64(peak)/(1<<20), "peak-MiB")
 		})
 	}
-}
-
-func heapObjectBytes() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
-// heapSampler records the largest heap seen until stop.
-type heapSampler struct {
-	done chan struct{}
-	wg   sync.WaitGroup
-	max  uint64
-}
-
-func startHeapSampler() *heapSampler {
-	s := &heapSampler{done: make(chan struct{})}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		t := time.NewTicker(time.Millisecond)
-		defer t.Stop()
-		for {
-			s.max = max(s.max, heapObjectBytes())
-			select {
-			case <-s.done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return s
-}
-
-func (s *heapSampler) stop() uint64 {
-	close(s.done)
-	s.wg.Wait()
-	return max(s.max, heapObjectBytes())
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/retention"
 )
 
 // MinPeriod is the shortest period a Config may set (Heptio Ark's floor of
@@ -28,7 +29,7 @@ func ScheduleSyncPeriod(cfg *arkv1.Config) time.Duration {
 
 // DefaultBackupTTL is Heptio Ark's TTL of a backup whose spec sets none, the
 // default of the server's --default-backup-ttl.
-const DefaultBackupTTL = 720 * time.Hour
+const DefaultBackupTTL = retention.DefaultTTL
 
 // BackupTTL is how long a backup whose spec sets no ttl is kept: the
 // Config's defaultBackupTTL when set (it can change without a restart), else

@@ -6,13 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/metrics"
 	"strconv"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/heptio/ark/internal/archive"
+	"github.com/heptio/ark/internal/heapmeter"
 )
 
 // BenchmarkVerifyMemory measures a verification of an archive of N
@@ -44,12 +42,12 @@ func BenchmarkVerifyMemory(b *testing.B) {
 					b.Fatal(err)
 				}
 				runtime.GC()
-				base := heapObjectBytes()
-				sampler := startHeapSampler()
+				base := heapmeter.Bytes()
+				sampler := heapmeter.Start()
 				b.StartTimer()
 				rep, err := Archive(context.Background(), f, exp, archive.Limits{})
 				b.StopTimer()
-				top := sampler.stop()
+				top := sampler.Stop()
 				f.Close()
 				if err != nil || !rep.Verified || rep.Items != n {
 					b.Fatalf("verification: %v %+v", err, rep)
@@ -92,42 +90,4 @@ func benchArchive(b *testing.B, n int) (string, Expected) {
 		b.Fatal(err)
 	}
 	return path, Expected{SHA256: sum.SHA256, Size: sum.Size, ResourceCounts: map[string]int{"configmaps": n}}
-}
-
-func heapObjectBytes() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
-// heapSampler records the largest heap seen until stop.
-type heapSampler struct {
-	done chan struct{}
-	wg   sync.WaitGroup
-	max  uint64
-}
-
-func startHeapSampler() *heapSampler {
-	s := &heapSampler{done: make(chan struct{})}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		t := time.NewTicker(time.Millisecond)
-		defer t.Stop()
-		for {
-			s.max = max(s.max, heapObjectBytes())
-			select {
-			case <-s.done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return s
-}
-
-func (s *heapSampler) stop() uint64 {
-	close(s.done)
-	s.wg.Wait()
-	return max(s.max, heapObjectBytes())
 }

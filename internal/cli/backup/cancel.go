@@ -4,10 +4,9 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/cli/cancel"
 	"github.com/heptio/ark/internal/cli/clientcfg"
 )
 
@@ -31,51 +30,35 @@ Cancelled. A finished backup is left as it is: to remove one, use
 			if err != nil {
 				return err
 			}
-			ns := f.ResolvedNamespace()
-			out := cmd.OutOrStdout()
-			var asked []string
-			for _, name := range args {
-				var b arkv1.Backup
-				if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: name}, &b); err != nil {
-					if apierrors.IsNotFound(err) {
-						return fmt.Errorf("backup %q not found in namespace %s: check the name with 'ark backup get'", name, ns)
-					}
-					return fmt.Errorf("backup %q: %w", name, err)
-				}
-				switch b.Status.Phase {
-				case "", arkv1.BackupPhaseNew, arkv1.BackupPhaseInProgress:
-				default:
-					fmt.Fprintf(out, "Backup %q is %s: there is nothing to cancel (to remove it, use 'ark backup delete %s').\n", name, b.Status.Phase, name)
-					continue
-				}
-				if !b.Spec.Cancel {
-					patch := client.MergeFrom(b.DeepCopy())
-					b.Spec.Cancel = true
-					if err := c.Patch(cmd.Context(), &b, patch); err != nil {
-						return fmt.Errorf("cancelling backup %q: %w", name, err)
-					}
-				}
-				fmt.Fprintf(out, "Request to cancel backup %q submitted successfully.\n", name)
-				asked = append(asked, name)
-			}
-			if !wait {
-				return nil
-			}
-			for _, name := range asked {
-				err := Wait(cmd.Context(), cmd, c, ns, name)
-				var b arkv1.Backup
-				if gerr := c.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: name}, &b); gerr == nil && b.Status.Phase == arkv1.BackupPhaseCancelled {
-					fmt.Fprintf(out, "  %s\n", b.Status.FailureReason)
-					continue // what was asked for
-				}
-				if err == nil {
-					err = fmt.Errorf("backup %s finished before the cancel reached it", name)
-				}
-				return err
-			}
-			return nil
+			return cancel.Run(cmd, c, f.ResolvedNamespace(), args, wait, cancelKind)
 		},
 	}
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "wait until the backups have stopped")
 	return cmd
+}
+
+var cancelKind = cancel.Kind[*arkv1.Backup]{
+	Name: "backup",
+	New:  func() *arkv1.Backup { return &arkv1.Backup{} },
+	Running: func(o *arkv1.Backup) (string, bool) {
+		switch o.Status.Phase {
+		case "", arkv1.BackupPhaseNew, arkv1.BackupPhaseInProgress:
+			return string(o.Status.Phase), true
+		}
+		return string(o.Status.Phase), false
+	},
+	NothingToCancel: func(name string) string {
+		return fmt.Sprintf("to remove it, use 'ark backup delete %s'", name)
+	},
+	RequestCancel: func(o *arkv1.Backup) bool {
+		if o.Spec.Cancel {
+			return false
+		}
+		o.Spec.Cancel = true
+		return true
+	},
+	Cancelled: func(o *arkv1.Backup) (string, bool) {
+		return o.Status.FailureReason, o.Status.Phase == arkv1.BackupPhaseCancelled
+	},
+	Wait: Wait,
 }

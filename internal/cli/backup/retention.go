@@ -21,6 +21,10 @@ type RetentionView struct {
 	Schedule *arkv1.Schedule
 	// Note says what could not be read (the Config, for one), if anything.
 	Note string
+	// DefaultTTL is the TTL of a backup whose spec sets none: the Config's
+	// defaultBackupTTL, else the server's default (its --default-backup-ttl
+	// flag is not visible to the CLI; 720h unless changed).
+	DefaultTTL time.Duration
 }
 
 // ReadRetention reads the backups of schedule (all backups without a
@@ -49,8 +53,12 @@ func ReadRetention(ctx context.Context, c client.Client, ns, schedule string, no
 	}
 	var cfg arkv1.Config
 	var config *arkv1.Config
+	v.DefaultTTL = retention.DefaultTTL
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: arkv1.DefaultConfigName}, &cfg); err == nil {
 		config = &cfg
+		if ttl := cfg.DefaultBackupTTL.Duration; ttl > 0 {
+			v.DefaultTTL = ttl
+		}
 	} else if v.Schedule == nil || v.Schedule.Spec.Retention == nil {
 		v.Note = fmt.Sprintf("the Config's default retention could not be read (%v), so it is left out", err)
 	}

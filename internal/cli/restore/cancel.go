@@ -1,13 +1,10 @@
 package restore
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
+	"github.com/heptio/ark/internal/cli/cancel"
 	"github.com/heptio/ark/internal/cli/clientcfg"
 )
 
@@ -32,51 +29,32 @@ a restart of the server.`,
 			if err != nil {
 				return err
 			}
-			ns := f.ResolvedNamespace()
-			out := cmd.OutOrStdout()
-			var asked []string
-			for _, name := range args {
-				var b arkv1.Restore
-				if err := c.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: name}, &b); err != nil {
-					if apierrors.IsNotFound(err) {
-						return fmt.Errorf("restore %q not found in namespace %s: check the name with 'ark restore get'", name, ns)
-					}
-					return fmt.Errorf("restore %q: %w", name, err)
-				}
-				switch b.Status.Phase {
-				case "", arkv1.RestorePhaseNew, arkv1.RestorePhaseInProgress:
-				default:
-					fmt.Fprintf(out, "Restore %q is %s: there is nothing to cancel.\n", name, b.Status.Phase)
-					continue
-				}
-				if !b.Spec.Cancel {
-					patch := client.MergeFrom(b.DeepCopy())
-					b.Spec.Cancel = true
-					if err := c.Patch(cmd.Context(), &b, patch); err != nil {
-						return fmt.Errorf("cancelling restore %q: %w", name, err)
-					}
-				}
-				fmt.Fprintf(out, "Request to cancel restore %q submitted successfully.\n", name)
-				asked = append(asked, name)
-			}
-			if !wait {
-				return nil
-			}
-			for _, name := range asked {
-				err := Wait(cmd.Context(), cmd, c, ns, name)
-				var b arkv1.Restore
-				if gerr := c.Get(cmd.Context(), client.ObjectKey{Namespace: ns, Name: name}, &b); gerr == nil && b.Status.Phase == arkv1.RestorePhaseCancelled {
-					fmt.Fprintf(out, "  %s\n", b.Status.FailureReason)
-					continue // what was asked for
-				}
-				if err == nil {
-					err = fmt.Errorf("restore %s finished before the cancel reached it", name)
-				}
-				return err
-			}
-			return nil
+			return cancel.Run(cmd, c, f.ResolvedNamespace(), args, wait, cancelKind)
 		},
 	}
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "wait until the restores have stopped")
 	return cmd
+}
+
+var cancelKind = cancel.Kind[*arkv1.Restore]{
+	Name: "restore",
+	New:  func() *arkv1.Restore { return &arkv1.Restore{} },
+	Running: func(o *arkv1.Restore) (string, bool) {
+		switch o.Status.Phase {
+		case "", arkv1.RestorePhaseNew, arkv1.RestorePhaseInProgress:
+			return string(o.Status.Phase), true
+		}
+		return string(o.Status.Phase), false
+	},
+	RequestCancel: func(o *arkv1.Restore) bool {
+		if o.Spec.Cancel {
+			return false
+		}
+		o.Spec.Cancel = true
+		return true
+	},
+	Cancelled: func(o *arkv1.Restore) (string, bool) {
+		return o.Status.FailureReason, o.Status.Phase == arkv1.RestorePhaseCancelled
+	},
+	Wait: Wait,
 }

@@ -175,7 +175,7 @@ func describeRetention(w io.Writer, s *arkv1.Schedule, v *backup.RetentionView, 
 	}
 	p("")
 	p("Retention:  %s (%s), plus each backup's TTL", retention.Describe(policy), source)
-	for _, warning := range retention.ShortTTL(policy, cmp.Or(s.Spec.Template.TTL.Duration, retention.DefaultTTL)) {
+	for _, warning := range retention.ShortTTL(policy, cmp.Or(s.Spec.Template.TTL.Duration, v.DefaultTTL)) {
 		p("  Warning: %s", warning)
 	}
 	if v.Note != "" {
@@ -192,10 +192,7 @@ func describeRetention(w io.Writer, s *arkv1.Schedule, v *backup.RetentionView, 
 	if sched, err := schedule.Parse(s.Spec.Schedule); err == nil && s.Status.Phase == arkv1.SchedulePhaseEnabled && !s.Spec.Paused {
 		next, _ = schedule.NextRunTime(sched, schedule.RunsAfter(s), now)
 	}
-	ttl := s.Spec.Template.TTL.Duration
-	if ttl == 0 {
-		ttl = retention.DefaultTTL
-	}
+	ttl := cmp.Or(s.Spec.Template.TTL.Duration, v.DefaultTTL)
 	upcoming := retention.Preview(v.Input, s.Name, next, ttl)
 	if len(upcoming) == 0 {
 		p("  Next deletions:  none planned")
