@@ -245,8 +245,13 @@ func (e *engine) backupResource(ctx context.Context, r kube.Resource) error {
 		batch = nil
 		return err
 	}
-	for _, target := range targets {
-		err := e.listPages(ctx, target, func(item *unstructured.Unstructured) error {
+	firsts := e.firstPages(ctx, targets)
+	for i, target := range targets {
+		var first pageFunc
+		if firsts != nil {
+			first = firsts[i]
+		}
+		err := e.listPages(ctx, target, first, func(item *unstructured.Unstructured) error {
 			if r.Namespaced && !e.namespaces.ShouldInclude(item.GetNamespace()) {
 				return nil
 			}
@@ -504,7 +509,7 @@ func (e *engine) backupNamespaces(ctx context.Context) error {
 	}
 	if e.namespaces.Explicit() == nil && e.unselective() {
 		// Every namespace (but the excluded ones) is in scope, empty ones too.
-		return e.listPagesWith(ctx, e.Dynamic.Resource(r.GVR), labels.Everything(), func(item *unstructured.Unstructured) error {
+		return e.listPagesWith(ctx, e.Dynamic.Resource(r.GVR), labels.Everything(), nil, func(item *unstructured.Unstructured) error {
 			if !e.namespaces.ShouldInclude(item.GetName()) {
 				return nil
 			}

@@ -26,10 +26,14 @@ const maxRelists = 5
 // listPages pages through a LIST per selector (the OR terms of the backup's
 // label selectors), handing each item to fn, so only one page is ever in
 // memory. An item an earlier term already matched was listed, and written,
-// with that term, so it is skipped.
-func (e *engine) listPages(ctx context.Context, target dynamic.ResourceInterface, fn func(*unstructured.Unstructured) error) error {
+// with that term, so it is skipped. first, when not nil, gives the first
+// page of the first term's LIST, fetched ahead (firstPages).
+func (e *engine) listPages(ctx context.Context, target dynamic.ResourceInterface, first pageFunc, fn func(*unstructured.Unstructured) error) error {
 	for i, sel := range e.selectors {
-		err := e.listPagesWith(ctx, target, sel, func(item *unstructured.Unstructured) error {
+		if i > 0 {
+			first = nil
+		}
+		err := e.listPagesWith(ctx, target, sel, first, func(item *unstructured.Unstructured) error {
 			if matchedEarlier(e.selectors, i, labels.Set(item.GetLabels())) {
 				e.progress.TotalItems--
 				return nil // listed, and written, with an earlier OR term
@@ -60,12 +64,19 @@ func (e *engine) unselective() bool {
 // when it returns none, from the start, skipping the items already written.
 // Those are remembered as 8-byte hashes, so the memory is bounded by 8 bytes
 // per item of the resource being listed, and freed after it.
-func (e *engine) listPagesWith(ctx context.Context, target dynamic.ResourceInterface, sel labels.Selector, fn func(*unstructured.Unstructured) error) error {
-	opts := metav1.ListOptions{Limit: e.PageSize, LabelSelector: sel.String()}
+func (e *engine) listPagesWith(ctx context.Context, target dynamic.ResourceInterface, sel labels.Selector, first pageFunc, fn func(*unstructured.Unstructured) error) error {
+	opts := e.firstPageOptions(sel)
 	written := newWrittenSet()
 	relists := 0
 	for {
-		page, err := target.List(ctx, opts)
+		var page *unstructured.UnstructuredList
+		var err error
+		if first != nil {
+			page, err = first()
+			first = nil
+		} else {
+			page, err = target.List(ctx, opts)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -106,6 +117,61 @@ func (e *engine) listPagesWith(ctx context.Context, target dynamic.ResourceInter
 		}
 		opts.Continue = page.GetContinue()
 	}
+}
+
+// firstPageOptions are the options of a LIST's first page with selector sel.
+func (e *engine) firstPageOptions(sel labels.Selector) metav1.ListOptions {
+	return metav1.ListOptions{Limit: e.PageSize, LabelSelector: sel.String()}
+}
+
+// pageFunc returns a page of a LIST fetched ahead.
+type pageFunc func() (*unstructured.UnstructuredList, error)
+
+// prefetchWindow is how many first pages are fetched ahead of the one being
+// written: enough to hide the round trips of the many small LISTs a backup
+// of several namespaces makes (one per resource and namespace, most of them
+// empty), few enough that the pages held stay a small part of the memory.
+const prefetchWindow = 4
+
+// firstPages fetches the first page of each target's LIST (with the first
+// label selector) ahead of its turn, at most prefetchWindow ahead of the
+// target being written, and returns one pageFunc per target, to be called
+// in order. A backup of N namespaces makes N LISTs per resource, and with
+// them one after the other the round trips, not the items, set its pace.
+// Nil for a single target, which has nothing to overlap with.
+func (e *engine) firstPages(ctx context.Context, targets []dynamic.ResourceInterface) []pageFunc {
+	if len(targets) < 2 {
+		return nil
+	}
+	opts := e.firstPageOptions(e.selectors[0])
+	type result struct {
+		page *unstructured.UnstructuredList
+		err  error
+	}
+	results := make([]chan result, len(targets))
+	start := func(i int) {
+		if i >= len(targets) {
+			return
+		}
+		ch := make(chan result, 1) // buffered: a fetch nobody waits for still ends
+		results[i] = ch
+		go func() {
+			page, err := targets[i].List(ctx, opts)
+			ch <- result{page, err}
+		}()
+	}
+	for i := range min(prefetchWindow, len(targets)) {
+		start(i)
+	}
+	funcs := make([]pageFunc, len(targets))
+	for i := range targets {
+		funcs[i] = func() (*unstructured.UnstructuredList, error) {
+			r := <-results[i]
+			start(i + prefetchWindow)
+			return r.page, r.err
+		}
+	}
+	return funcs
 }
 
 // expired reports a LIST refused because its continue token is too old.

@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	fakediscovery "k8s.io/client-go/discovery/fake"
@@ -223,5 +224,48 @@ func TestAFailedAPIGroupShowsInTheBackup(t *testing.T) {
 	}
 	if res := backup(arkv1.BackupSpec{IncludedResources: []string{"configmaps"}}); res.Errors != 0 {
 		t.Errorf("a backup of configmaps only reported %+v", res.Problems)
+	}
+}
+
+// The first pages of a resource's LISTs in several namespaces are fetched
+// ahead (firstPages); the archive must still hold every item once, with
+// the OR terms of the selectors, each namespace's items together.
+func TestPrefetchedFirstPagesKeepEveryItem(t *testing.T) {
+	var objs []runtime.Object
+	var namespaces, want []string
+	for i := range 2*prefetchWindow + 1 {
+		ns := fmt.Sprintf("ns%02d", i)
+		namespaces = append(namespaces, ns)
+		objs = append(objs, obj("v1", "Namespace", "", ns, nil, nil))
+		for j, app := range []string{"x", "y", "z"} { // z matches no term
+			objs = append(objs, obj("v1", "ConfigMap", ns, fmt.Sprintf("cm%d", j), map[string]string{"app": app}, nil))
+			if app != "z" {
+				want = append(want, "resources/configmaps/namespaces/"+ns+"/cm"+strconv.Itoa(j)+".json")
+			}
+		}
+	}
+	paths, res := run(t, arkv1.BackupSpec{IncludedNamespaces: namespaces, IncludedResources: []string{"configmaps"},
+		OrLabelSelectors: []*metav1.LabelSelector{{MatchLabels: map[string]string{"app": "x"}}, {MatchLabels: map[string]string{"app": "y"}}}}, nil, objs...)
+	var got []string
+	done := map[string]bool{} // namespaces whose items are behind us
+	current := ""
+	for _, p := range paths {
+		if !strings.HasPrefix(p, "resources/configmaps/") {
+			continue
+		}
+		got = append(got, p)
+		ns := strings.Split(p, "/")[3]
+		if ns != current {
+			if done[ns] {
+				t.Errorf("the items of namespace %s are not together: %s comes after another namespace's", ns, p)
+			}
+			done[current], current = true, ns
+		}
+	}
+	if sorted(got) != sorted(want) {
+		t.Errorf("archive's configmaps:\n%s\nwant each OR term's matches once:\n%s", sorted(got), sorted(want))
+	}
+	if res.Errors != 0 {
+		t.Errorf("%d errors", res.Errors)
 	}
 }

@@ -249,7 +249,9 @@ func TestRestoreControls(t *testing.T) {
 		!strings.Contains(rb.Status.ValidationErrors[0], "frobnicate") {
 		t.Errorf("rs-bad: validation errors %q; want one naming resourceModifierRules[1] and its operation", rb.Status.ValidationErrors)
 	}
-	if out := env.Ark("restore", "create", "rs-wild", "--from-backup", "rs-backup", "--namespace-mappings", "rs-*:copy-*"); out.Err == nil ||
+	// The server validates (it lists every problem at once); --wait shows
+	// its verdict.
+	if out := env.Ark("restore", "create", "rs-wild", "--from-backup", "rs-backup", "--namespace-mappings", "rs-*:copy-*", "--wait"); out.Err == nil ||
 		!strings.Contains(out.Output(), "wildcards are not supported") {
 		t.Errorf("a wildcard mapping: err %v\n%s", out.Err, out.Output())
 	}
