@@ -96,8 +96,8 @@ func register(s *grpc.Server, p Plugins) {
 	pb.RegisterRegistryServer(s, &registryServer{p: p})
 	pb.RegisterObjectStoreServer(s, newObjectStoreServer(p.ObjectStores))
 	pb.RegisterBlockStoreServer(s, newBlockStoreServer(p.BlockStores))
-	pb.RegisterBackupItemActionServer(s, &backupActionServer{actions: p.BackupItemActions})
-	pb.RegisterRestoreItemActionServer(s, &restoreActionServer{actions: p.RestoreItemActions})
+	pb.RegisterBackupItemActionServer(s, &backupActionServer{actionSet: actionSet[BackupItemAction]{KindBackupItemAction, p.BackupItemActions}})
+	pb.RegisterRestoreItemActionServer(s, &restoreActionServer{actionSet: actionSet[RestoreItemAction]{KindRestoreItemAction, p.RestoreItemActions}})
 }
 
 type registryServer struct {

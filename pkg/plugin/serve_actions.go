@@ -20,20 +20,21 @@ import (
 // action that asks the API server something per item is not serialized.
 const batchWorkers = 8
 
-type backupActionServer struct {
-	pb.UnimplementedBackupItemActionServer
-	actions map[string]BackupItemAction
+// actionSet is the item actions of one kind a binary serves, by name.
+type actionSet[A interface{ AppliesTo() (ResourceSelector, error) }] struct {
+	kind    Kind
+	actions map[string]A
 }
 
-func (s *backupActionServer) action(name string) (BackupItemAction, error) {
+func (s actionSet[A]) action(name string) (A, error) {
 	a, ok := s.actions[name]
 	if !ok {
-		return nil, status.Errorf(codes.NotFound, "this binary serves no %s named %q", KindBackupItemAction, name)
+		return a, status.Errorf(codes.NotFound, "this binary serves no %s named %q", s.kind, name)
 	}
 	return a, nil
 }
 
-func (s *backupActionServer) AppliesTo(_ context.Context, req *pb.AppliesToRequest) (*pb.ResourceSelector, error) {
+func (s actionSet[A]) appliesTo(req *pb.AppliesToRequest) (*pb.ResourceSelector, error) {
 	a, err := s.action(req.GetName())
 	if err != nil {
 		return nil, err
@@ -43,6 +44,15 @@ func (s *backupActionServer) AppliesTo(_ context.Context, req *pb.AppliesToReque
 		return nil, toStatus(err)
 	}
 	return selectorToPB(sel), nil
+}
+
+type backupActionServer struct {
+	pb.UnimplementedBackupItemActionServer
+	actionSet[BackupItemAction]
+}
+
+func (s *backupActionServer) AppliesTo(_ context.Context, req *pb.AppliesToRequest) (*pb.ResourceSelector, error) {
+	return s.appliesTo(req)
 }
 
 func (s *backupActionServer) Execute(ctx context.Context, req *pb.BackupItemsRequest) (*pb.BackupItemsResponse, error) {
@@ -81,27 +91,11 @@ func executeBackupItem(ctx context.Context, a BackupItemAction, data []byte, bac
 
 type restoreActionServer struct {
 	pb.UnimplementedRestoreItemActionServer
-	actions map[string]RestoreItemAction
-}
-
-func (s *restoreActionServer) action(name string) (RestoreItemAction, error) {
-	a, ok := s.actions[name]
-	if !ok {
-		return nil, status.Errorf(codes.NotFound, "this binary serves no %s named %q", KindRestoreItemAction, name)
-	}
-	return a, nil
+	actionSet[RestoreItemAction]
 }
 
 func (s *restoreActionServer) AppliesTo(_ context.Context, req *pb.AppliesToRequest) (*pb.ResourceSelector, error) {
-	a, err := s.action(req.GetName())
-	if err != nil {
-		return nil, err
-	}
-	sel, err := a.AppliesTo()
-	if err != nil {
-		return nil, toStatus(err)
-	}
-	return selectorToPB(sel), nil
+	return s.appliesTo(req)
 }
 
 func (s *restoreActionServer) Execute(ctx context.Context, req *pb.RestoreItemsRequest) (*pb.RestoreItemsResponse, error) {
