@@ -349,6 +349,7 @@ func (r *RestoreReconciler) restore(ctx, statusCtx context.Context, rlog *slog.L
 	if err != nil {
 		return nil, fmt.Errorf("the archive of backup %q is not usable, nothing was restored: %w", b.Name, err)
 	}
+	defer contents.Close()
 	// What could not be checked is said once: in the log here, and in the
 	// restore's status through the engine's result.
 	digestNote := ""

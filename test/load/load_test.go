@@ -18,6 +18,9 @@
 // done (DIR/heap-{backup,restore}-TAG.pb.gz, TAG being N or N-noop-plugin:
 // go tool pprof -sample_index inuse_space FILE), to see what the server
 // holds per item.
+//
+// ARK_LOAD_BENCH_SERVER_ARGS adds flags to the server, to compare settings
+// (e.g. "--restore-workers 16").
 package load
 
 import (
@@ -31,6 +34,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,6 +47,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	arkv1 "github.com/heptio/ark/api/v1"
@@ -72,7 +77,7 @@ func TestLoadBenchmark(t *testing.T) {
 		}
 		sizes = append(sizes, n)
 	}
-	serverArgs := []string{"--log-level", "info"}
+	serverArgs := append([]string{"--log-level", "info"}, strings.Fields(os.Getenv("ARK_LOAD_BENCH_SERVER_ARGS"))...)
 	if profileDir != "" {
 		profileAddr = freeLoopbackAddr(t)
 		serverArgs = append(serverArgs, "--profile-address", profileAddr)
@@ -139,7 +144,9 @@ func runOnce(t *testing.T, env *harness.Env, n int, label string) string {
 		}, t)
 		return time.Since(start)
 	}
+	cpu := newCPUMeter(env)
 	createTime := create()
+	createCPU := cpu.since()
 
 	// Baseline backup: what any tool must at least do.
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", env.CredsFile)
@@ -205,13 +212,28 @@ func runOnce(t *testing.T, env *harness.Env, n int, label string) string {
 		}
 		return true, nil
 	})
+	// For 30 s after the API server sees a namespace terminating, its
+	// NamespaceLifecycle admission looks the namespace up in storage for
+	// every request in a namespace of that name (forceLiveLookupTTL): a
+	// restore started at once pays a namespace GET per create, which the
+	// baseline, creating into new namespaces, did not. Waiting it out
+	// compares like with like (docs/performance.md says what the window
+	// costs a restore right after a deletion).
+	time.Sleep(31 * time.Second)
 	resetPeakRSS(pid)
+	rejectedBefore := apiServerRejections(t, env)
+	requestsBefore := apiServerRequests(t, env)
+	cpu = newCPUMeter(env)
 	start = time.Now()
 	env.MustArk("restore", "create", name+"-restore", "--from-backup", name)
 	awaitFinal(t, env, &arkv1.Restore{}, name+"-restore", string(arkv1.RestorePhaseCompleted), n, "heap-restore-"+tag+".pb.gz")
 	restoreTime := time.Since(start)
 	restoreRSS := peakRSS(pid)
-	t.Logf("N=%d: ark restore %.1fs, server peak RSS %s", n, restoreTime.Seconds(), mib(restoreRSS))
+	restoreCPU := cpu.since()
+	t.Logf("N=%d: ark restore %.1fs, server peak RSS %s; the API server answered %.0f requests 429 meanwhile; the server's write limit ended at %s",
+		n, restoreTime.Seconds(), mib(restoreRSS), apiServerRejections(t, env)-rejectedBefore, writeLimit(t, env))
+	t.Logf("N=%d: requests the API server served during the restore, most first: %s", n, topRequests(requestsBefore, apiServerRequests(t, env), 8))
+	t.Logf("N=%d: CPU per object, baseline CREATE: %s; ark restore: %s", n, createCPU.perItem(n, "client"), restoreCPU.perItem(n, "ark server"))
 
 	restored, err := env.Dynamic.Resource(configmaps).Namespace(nsNames[0]).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -344,3 +366,133 @@ func peakRSS(pid int) int64 {
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+// apiServerRejections is how many requests the API server has answered 429
+// (priority and fairness) since it started, all priority levels together.
+func apiServerRejections(t *testing.T, env *harness.Env) float64 {
+	t.Helper()
+	body, err := kubernetes.NewForConfigOrDie(env.Cluster.RESTConfig()).CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, m := range regexp.MustCompile(`(?m)^apiserver_flowcontrol_rejected_requests_total\{[^}]*\} (\S+)$`).FindAllStringSubmatch(string(body), -1) {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		total += v
+	}
+	return total
+}
+
+// apiServerRequests is the API server's count of requests served, by
+// verb, resource and code, since it started.
+func apiServerRequests(t *testing.T, env *harness.Env) map[string]float64 {
+	t.Helper()
+	body, err := kubernetes.NewForConfigOrDie(env.Cluster.RESTConfig()).CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]float64{}
+	label := func(labels, name string) string {
+		if m := regexp.MustCompile(name + `="([^"]*)"`).FindStringSubmatch(labels); m != nil {
+			return m[1]
+		}
+		return ""
+	}
+	for _, m := range regexp.MustCompile(`(?m)^apiserver_request_total\{([^}]*)\} (\S+)$`).FindAllStringSubmatch(string(body), -1) {
+		v, _ := strconv.ParseFloat(m[2], 64)
+		key := label(m[1], "verb") + " " + label(m[1], "resource")
+		if sub := label(m[1], "subresource"); sub != "" {
+			key += "/" + sub
+		}
+		counts[key+" "+label(m[1], "code")] += v
+	}
+	return counts
+}
+
+// topRequests renders the k largest increases from before to after.
+func topRequests(before, after map[string]float64, k int) string {
+	type row struct {
+		key string
+		n   float64
+	}
+	var rows []row
+	for key, v := range after {
+		if d := v - before[key]; d > 0 {
+			rows = append(rows, row{key, d})
+		}
+	}
+	slices.SortFunc(rows, func(a, b row) int { return int(b.n - a.n) })
+	var out []string
+	for i, r := range rows {
+		if i == k {
+			break
+		}
+		out = append(out, fmt.Sprintf("%s: %.0f", r.key, r.n))
+	}
+	return strings.Join(out, "; ")
+}
+
+// writeLimit is the server's adaptive write limit now, from its /metrics.
+func writeLimit(t *testing.T, env *harness.Env) string {
+	t.Helper()
+	resp, err := http.Get("http://" + env.MetricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`(?m)^ark_api_write_concurrency_limit (\S+)$`).FindSubmatch(body); m != nil {
+		return string(m[1])
+	}
+	return "(not reported)"
+}
+
+// cpuMeter reads the CPU time the API server, etcd, this process (the
+// baseline's client) and the ark server have used since it was made.
+type cpuMeter struct {
+	env   *harness.Env
+	pids  map[string]int
+	start map[string]time.Duration
+}
+
+func newCPUMeter(env *harness.Env) *cpuMeter {
+	m := &cpuMeter{env: env, pids: map[string]int{"self": os.Getpid(), "ark": env.ServerPID()}}
+	for _, p := range env.Cluster.Processes() {
+		m.pids[p.Name] = p.PID
+	}
+	m.start = m.now()
+	return m
+}
+
+func (m *cpuMeter) now() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for name, pid := range m.pids {
+		out[name] = cpuTime(pid)
+	}
+	return out
+}
+
+// cpuUse is CPU time per process name over a stretch.
+type cpuUse map[string]time.Duration
+
+func (m *cpuMeter) since() cpuUse {
+	use := cpuUse{}
+	for name, t := range m.now() {
+		use[name] = t - m.start[name]
+	}
+	return use
+}
+
+// perItem renders the CPU time per object of the API server, etcd, and the
+// client (the named one: this process or the ark server).
+func (u cpuUse) perItem(n int, client string) string {
+	key := "self"
+	if client == "ark server" {
+		key = "ark"
+	}
+	per := func(d time.Duration) string { return fmt.Sprintf("%.2f ms", d.Seconds()*1000/float64(n)) }
+	return fmt.Sprintf("kube-apiserver %s, etcd %s, %s %s", per(u["kube-apiserver"]), per(u["etcd"]), client, per(u[key]))
+}
