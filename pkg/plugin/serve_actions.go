@@ -20,8 +20,13 @@ import (
 // action that asks the API server something per item is not serialized.
 const batchWorkers = 8
 
+// itemAction is what the two kinds of item action have in common.
+type itemAction interface {
+	AppliesTo() (ResourceSelector, error)
+}
+
 // actionSet is the item actions of one kind a binary serves, by name.
-type actionSet[A interface{ AppliesTo() (ResourceSelector, error) }] struct {
+type actionSet[A itemAction] struct {
 	kind    Kind
 	actions map[string]A
 }

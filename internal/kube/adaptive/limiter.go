@@ -73,7 +73,7 @@ type Limiter struct {
 	// shortLatency and longLatency are moving averages of the latency of
 	// the last shortWindow and longWindow answers.
 	shortLatency, longLatency float64
-	lastCut  time.Time
+	lastCut                   time.Time
 }
 
 // New returns a Limiter.
