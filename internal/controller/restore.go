@@ -366,7 +366,12 @@ func (r *RestoreReconciler) restore(ctx, statusCtx context.Context, rlog *slog.L
 	} else if digestNote != "" {
 		rlog.Warn("the backup records no archive digest (made by an older Ark); only the archive's own index was checked")
 	}
-	rlog.Info("archive read", "items", contents.Items, "sha256", stream.SHA256(), "encrypted", b.Status.Encryption != nil, "format", contents.Format.Origin, "indexed", contents.Format.Indexed)
+	// "verified" only when every item was checked against the index.
+	readMsg := "archive verified"
+	if contents.Format.Unverified() != "" {
+		readMsg = "archive read"
+	}
+	rlog.Info(readMsg, "items", contents.Items, "sha256", stream.SHA256(), "encrypted", b.Status.Encryption != nil, "format", contents.Format.Origin, "indexed", contents.Format.Indexed)
 
 	var plan *restoreplan.Spool
 	if rs.Spec.DryRun {

@@ -36,7 +36,9 @@ func TestLifecycleExpiryAndDeletion(t *testing.T) {
 	createAppNamespace(t, env, "del-app", 2)
 
 	// Expiry.
-	mustBackup(t, env, "short", "--include-namespaces", "del-app", "--ttl", "1s")
+	// Long enough that --wait and the bucket check see it Completed before GC
+	// (every second here) deletes it, even on a loaded machine.
+	mustBackup(t, env, "short", "--include-namespaces", "del-app", "--ttl", "15s")
 	requireStoredBackup(t, env, m, "short")
 	waitBackupGone(env, "short", time.Minute)
 	if left := bucketObjects(t, m, env.Bucket, "short/"); len(left) != 0 {

@@ -75,7 +75,9 @@ func TestLongNames(t *testing.T) {
 
 	// GC expires one.
 	expiring := strings.Repeat("expiring-", 28) + "x" // 253
-	mustBackup(t, env, expiring, "--include-namespaces", "app", "--ttl", "1s")
+	// Long enough that --wait sees it Completed before GC (every second
+	// here) deletes it, even on a loaded machine.
+	mustBackup(t, env, expiring, "--include-namespaces", "app", "--ttl", "15s")
 	waitBackupGone(env, expiring, time.Minute)
 	if left := bucketObjects(t, m, env.Bucket, expiring+"/"); len(left) != 0 {
 		t.Fatalf("expired backup's files remain: %v", sortedKeys(left))
