@@ -27,18 +27,15 @@ func overloadedServer(capacity int64, served, rejected *atomic.Int64) *httptest.
 	}))
 }
 
-func TestLimiterBacksOffOn429(t *testing.T) {
-	var served, rejected atomic.Int64
-	srv := overloadedServer(4, &served, &rejected)
-	defer srv.Close()
-	l := New(Options{Initial: 32, Max: 64})
-	c := &http.Client{Transport: Transport(l, http.DefaultTransport)}
-
+// createMany sends creates to url from callers goroutines, each sending
+// each requests, and returns when all are answered.
+func createMany(t *testing.T, c *http.Client, url string, callers, each int) {
+	t.Helper()
 	var wg sync.WaitGroup
-	for range 32 {
+	for range callers {
 		wg.Go(func() {
-			for range 40 {
-				resp, err := c.Post(srv.URL+"/api/v1/namespaces/a/configmaps", "application/json", nil)
+			for range each {
+				resp, err := c.Post(url+"/api/v1/namespaces/a/configmaps", "application/json", nil)
 				if err != nil {
 					t.Error(err)
 					return
@@ -48,6 +45,16 @@ func TestLimiterBacksOffOn429(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestLimiterBacksOffOn429(t *testing.T) {
+	var served, rejected atomic.Int64
+	srv := overloadedServer(4, &served, &rejected)
+	defer srv.Close()
+	l := New(Options{Initial: 32, Max: 64})
+	c := &http.Client{Transport: Transport(l, http.DefaultTransport)}
+
+	createMany(t, c, srv.URL, 32, 40)
 	if l.Limit() > 8 {
 		t.Errorf("limit is %d after a server that takes 4 at once answered 429 %d times; want it near 4", l.Limit(), rejected.Load())
 	}
@@ -122,20 +129,7 @@ func TestLimiterKeepsUpWithLatencyThatFollowsLoad(t *testing.T) {
 	defer srv.Close()
 	l := New(Options{Initial: 4, Max: 64})
 	c := &http.Client{Transport: Transport(l, http.DefaultTransport)}
-	var wg sync.WaitGroup
-	for range 64 {
-		wg.Go(func() {
-			for range 60 {
-				resp, err := c.Post(srv.URL+"/api/v1/namespaces/a/configmaps", "application/json", nil)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				resp.Body.Close()
-			}
-		})
-	}
-	wg.Wait()
+	createMany(t, c, srv.URL, 64, 60)
 	if l.Limit() < 16 {
 		t.Errorf("limit %d after 3,840 answers whose latency only followed the load; want it well above the initial 4", l.Limit())
 	}
