@@ -38,27 +38,15 @@ Cancelled. A finished backup is left as it is: to remove one, use
 }
 
 var cancelKind = cancel.Kind[*arkv1.Backup]{
-	Name: "backup",
-	New:  func() *arkv1.Backup { return &arkv1.Backup{} },
-	Running: func(o *arkv1.Backup) (string, bool) {
-		switch o.Status.Phase {
-		case "", arkv1.BackupPhaseNew, arkv1.BackupPhaseInProgress:
-			return string(o.Status.Phase), true
-		}
-		return string(o.Status.Phase), false
-	},
+	Name:      "backup",
+	New:       func() *arkv1.Backup { return &arkv1.Backup{} },
+	Phase:     func(o *arkv1.Backup) string { return string(o.Status.Phase) },
+	Reason:    func(o *arkv1.Backup) string { return o.Status.FailureReason },
+	Cancel:    func(o *arkv1.Backup) *bool { return &o.Spec.Cancel },
+	Running:   []string{"", string(arkv1.BackupPhaseNew), string(arkv1.BackupPhaseInProgress)},
+	Cancelled: string(arkv1.BackupPhaseCancelled),
 	NothingToCancel: func(name string) string {
 		return fmt.Sprintf("to remove it, use 'ark backup delete %s'", name)
-	},
-	RequestCancel: func(o *arkv1.Backup) bool {
-		if o.Spec.Cancel {
-			return false
-		}
-		o.Spec.Cancel = true
-		return true
-	},
-	Cancelled: func(o *arkv1.Backup) (string, bool) {
-		return o.Status.FailureReason, o.Status.Phase == arkv1.BackupPhaseCancelled
 	},
 	Wait: Wait,
 }

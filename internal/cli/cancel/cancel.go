@@ -6,6 +6,7 @@ package cancel
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -19,16 +20,19 @@ type Kind[T client.Object] struct {
 	Name string
 	// New returns an empty object to read into.
 	New func() T
-	// Running says whether the object may still be cancelled, and its phase.
-	Running func(T) (phase string, running bool)
+	// Phase reads the object's phase, Reason its status.failureReason, and
+	// Cancel points at its spec.cancel.
+	Phase  func(T) string
+	Reason func(T) string
+	Cancel func(T) *bool
+	// Running are the phases in which the object may still be cancelled
+	// ("" and New before it starts, InProgress), Cancelled the phase it
+	// ends in when it was.
+	Running   []string
+	Cancelled string
 	// NothingToCancel, when set, is added to the message for an object that
 	// has finished (e.g. how to remove it instead).
 	NothingToCancel func(name string) string
-	// RequestCancel sets spec.cancel on the object; it reports false when
-	// it was set already.
-	RequestCancel func(T) bool
-	// Cancelled says whether the object ended cancelled, and why.
-	Cancelled func(T) (reason string, ok bool)
 	// Wait waits until the named object's phase is final.
 	Wait func(ctx context.Context, cmd *cobra.Command, c client.Client, ns, name string) error
 }
@@ -47,7 +51,7 @@ func Run[T client.Object](cmd *cobra.Command, c client.Client, ns string, names 
 			}
 			return fmt.Errorf("%s %q: %w", k.Name, name, err)
 		}
-		if phase, running := k.Running(obj); !running {
+		if phase := k.Phase(obj); !slices.Contains(k.Running, phase) {
 			msg := fmt.Sprintf("%s %q is %s: there is nothing to cancel", capitalized(k.Name), name, phase)
 			if k.NothingToCancel != nil {
 				msg += " (" + k.NothingToCancel(name) + ")"
@@ -56,7 +60,8 @@ func Run[T client.Object](cmd *cobra.Command, c client.Client, ns string, names 
 			continue
 		}
 		patch := client.MergeFrom(obj.DeepCopyObject().(client.Object))
-		if k.RequestCancel(obj) {
+		if cancel := k.Cancel(obj); !*cancel {
+			*cancel = true
 			if err := c.Patch(ctx, obj, patch); err != nil {
 				return fmt.Errorf("cancelling %s %q: %w", k.Name, name, err)
 			}
@@ -71,8 +76,8 @@ func Run[T client.Object](cmd *cobra.Command, c client.Client, ns string, names 
 		err := k.Wait(ctx, cmd, c, ns, name)
 		obj := k.New()
 		if gerr := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, obj); gerr == nil {
-			if reason, ok := k.Cancelled(obj); ok {
-				fmt.Fprintf(out, "  %s\n", reason)
+			if k.Phase(obj) == k.Cancelled {
+				fmt.Fprintf(out, "  %s\n", k.Reason(obj))
 				continue // what was asked for
 			}
 		}

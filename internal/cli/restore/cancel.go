@@ -37,24 +37,12 @@ a restart of the server.`,
 }
 
 var cancelKind = cancel.Kind[*arkv1.Restore]{
-	Name: "restore",
-	New:  func() *arkv1.Restore { return &arkv1.Restore{} },
-	Running: func(o *arkv1.Restore) (string, bool) {
-		switch o.Status.Phase {
-		case "", arkv1.RestorePhaseNew, arkv1.RestorePhaseInProgress:
-			return string(o.Status.Phase), true
-		}
-		return string(o.Status.Phase), false
-	},
-	RequestCancel: func(o *arkv1.Restore) bool {
-		if o.Spec.Cancel {
-			return false
-		}
-		o.Spec.Cancel = true
-		return true
-	},
-	Cancelled: func(o *arkv1.Restore) (string, bool) {
-		return o.Status.FailureReason, o.Status.Phase == arkv1.RestorePhaseCancelled
-	},
-	Wait: Wait,
+	Name:      "restore",
+	New:       func() *arkv1.Restore { return &arkv1.Restore{} },
+	Phase:     func(o *arkv1.Restore) string { return string(o.Status.Phase) },
+	Reason:    func(o *arkv1.Restore) string { return o.Status.FailureReason },
+	Cancel:    func(o *arkv1.Restore) *bool { return &o.Spec.Cancel },
+	Running:   []string{"", string(arkv1.RestorePhaseNew), string(arkv1.RestorePhaseInProgress)},
+	Cancelled: string(arkv1.RestorePhaseCancelled),
+	Wait:      Wait,
 }
